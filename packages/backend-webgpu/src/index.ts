@@ -1,0 +1,95 @@
+import type { Availability, BackendInfo, BackendOptions, BackendPlugin } from '@pyramid/core';
+
+/**
+ * WebGPU through @tensorflow/tfjs-backend-webgpu. In browsers it uses `navigator.gpu`; in Node it
+ * uses Dawn from the `webgpu` npm package, whose `navigator.gpu` and GPU* globals must exist before
+ * the tfjs backend module is loaded (it registers itself only when it sees them).
+ */
+
+export interface WebGpuOptions extends BackendOptions {
+  powerPreference?: 'low-power' | 'high-performance';
+  /** Dawn toggles and flags for Node, e.g. ['enable-dawn-features=allow_unsafe_apis']. */
+  dawnFlags?: string[];
+}
+
+type Gpu = { requestAdapter(options?: unknown): Promise<Adapter | null> };
+type Adapter = { info?: AdapterInfo; requestAdapterInfo?: () => Promise<AdapterInfo> };
+type AdapterInfo = { vendor?: string; architecture?: string; device?: string; description?: string };
+
+const SOFTWARE_ADAPTERS = /llvmpipe|lavapipe|swiftshader|software/i;
+
+async function importOptional(specifier: string): Promise<unknown> {
+  try {
+    return await import(/* @vite-ignore */ specifier);
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') return null;
+    throw error;
+  }
+}
+
+async function navigatorGpu(options: WebGpuOptions): Promise<{ gpu: Gpu } | { reason: string }> {
+  const existing = (globalThis as { navigator?: { gpu?: Gpu } }).navigator?.gpu;
+  if (existing) return { gpu: existing };
+  if (typeof process === 'undefined' || !process.versions?.node) {
+    return { reason: 'this browser does not offer WebGPU (navigator.gpu is undefined)' };
+  }
+  const dawn = (await importOptional('webgpu')) as { create(flags: string[]): Gpu; globals: object } | null;
+  if (!dawn) return { reason: 'the package webgpu (Dawn for Node) is not installed; install it with: npm install webgpu' };
+  const gpu = dawn.create(options.dawnFlags ?? []);
+  Object.assign(globalThis, dawn.globals);
+  const g = globalThis as { navigator?: { gpu?: Gpu } };
+  if (!g.navigator) Object.defineProperty(globalThis, 'navigator', { value: {}, writable: true, configurable: true });
+  Object.defineProperty(g.navigator as object, 'gpu', { value: gpu, writable: true, configurable: true });
+  return { gpu };
+}
+
+function describeAdapter(info: AdapterInfo): string {
+  return [info.vendor, info.architecture, info.device, info.description].filter((s) => s).join(' ') || 'unnamed adapter';
+}
+
+async function findAdapter(options: WebGpuOptions): Promise<{ adapter: Adapter; name: string } | { reason: string }> {
+  const found = await navigatorGpu(options);
+  if ('reason' in found) return found;
+  const adapter = await found.gpu.requestAdapter({ powerPreference: options.powerPreference });
+  if (!adapter) {
+    return {
+      reason:
+        'no WebGPU adapter was found: Dawn needs a Vulkan driver (on Linux without a GPU, Mesa 25 lavapipe: ' +
+        'apt-get install -t bookworm-backports mesa-vulkan-drivers)',
+    };
+  }
+  const info = adapter.info ?? (await adapter.requestAdapterInfo?.()) ?? {};
+  return { adapter, name: describeAdapter(info) };
+}
+
+export const backendPlugin: BackendPlugin = {
+  name: 'webgpu',
+  packageName: '@pyramid/backend-webgpu',
+  description: 'WebGPU through @tensorflow/tfjs-backend-webgpu (browsers; Dawn in Node)',
+  needs: ['@tensorflow/tfjs-backend-webgpu', 'navigator.gpu (browser) or the webgpu package (Node)', 'a WebGPU adapter'],
+  priority: 20,
+
+  async probe(): Promise<Availability> {
+    const found = await findAdapter({});
+    if ('reason' in found) return { available: false, reason: found.reason };
+    if (!(await importOptional('@tensorflow/tfjs-backend-webgpu'))) {
+      return {
+        available: false,
+        reason: 'the package @tensorflow/tfjs-backend-webgpu is not installed; install it with: npm install @tensorflow/tfjs-backend-webgpu',
+      };
+    }
+    const software = SOFTWARE_ADAPTERS.test(found.name);
+    return { available: true, detail: software ? `${found.name} (software)` : found.name, preferred: !software };
+  },
+
+  async setup(options: WebGpuOptions = {}): Promise<BackendInfo> {
+    const found = await findAdapter(options);
+    if ('reason' in found) throw new Error(found.reason);
+    const tf = await import('@tensorflow/tfjs-core');
+    await import('@tensorflow/tfjs-backend-webgpu');
+    if (!(await tf.setBackend('webgpu'))) throw new Error('tfjs could not initialise the webgpu backend');
+    await tf.ready();
+    return { name: 'webgpu', tfjsBackend: 'webgpu', detail: found.name, kernels: options.kernels ?? 'stock' };
+  },
+};

@@ -1,0 +1,36 @@
+export { engineReport, countLeakedTensors, type EngineReport } from './engine';
+export { PyramidError, ConfigError, BackendUnavailableError, WeightsError, DataError, isPyramidError } from './errors';
+export { Rng, assertSeed, type RngState } from './random';
+export { type ImageShape, type Normalization, type InputSpec, CIFAR_NORMALIZATION, IMAGENET_NORMALIZATION, CIFAR10_CLASSES } from './types';
+export {
+  type Availability,
+  type BackendInfo,
+  type BackendOptions,
+  type BackendPlugin,
+  isBackendPlugin,
+} from './backends/plugin';
+export {
+  BackendRegistry,
+  KNOWN_BACKEND_PACKAGES,
+  type BackendStatus,
+  type ModuleImporter,
+} from './backends/registry';
+export { cpuBackendPlugin } from './backends/cpu';
+
+import { BackendRegistry } from './backends/registry';
+import { cpuBackendPlugin } from './backends/cpu';
+import type { BackendOptions, BackendPlugin } from './backends/plugin';
+
+/**
+ * The process-wide registry; `cpu` is registered from the start. Kept on globalThis so that the
+ * ESM and CommonJS builds of this package, if both get loaded, still share one registry.
+ */
+const REGISTRY_KEY = Symbol.for('@pyramid/core.backends');
+const globalSlot = globalThis as unknown as Record<symbol, BackendRegistry | undefined>;
+export const backends: BackendRegistry = (globalSlot[REGISTRY_KEY] ??= new BackendRegistry());
+backends.register(cpuBackendPlugin);
+
+export const registerBackendPlugin = (plugin: BackendPlugin): void => backends.register(plugin);
+export const listBackends = () => backends.list();
+export const useBackend = (name: string, options?: BackendOptions, onNotice?: (notice: string) => void) =>
+  backends.use(name, options, onNotice);

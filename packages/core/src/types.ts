@@ -1,0 +1,45 @@
+/** Shapes and conventions shared by the model, the datasets and the CLI. */
+
+/** Height, width and channels of one input image, in the NHWC layout used throughout. */
+export interface ImageShape {
+  height: number;
+  width: number;
+  channels: number;
+}
+
+/**
+ * How raw pixels become model input: x' = (x / scale - mean) / std per channel. `scale` is 1 when
+ * mean and std are given on 0-255 pixels (the CIFAR convention of the reference code) and 255 when
+ * they are given on 0-1 pixels (the ImageNet convention).
+ */
+export interface Normalization {
+  mean: number[];
+  std: number[];
+  scale: 1 | 255;
+}
+
+/** What a model expects as input, stored with every checkpoint. */
+export interface InputSpec {
+  shape: ImageShape;
+  normalization: Normalization;
+  classNames: string[];
+}
+
+/**
+ * The CIFAR normalisation of the reference PyTorch code, on 0-255 pixels, used for CIFAR-10 and
+ * CIFAR-100 alike.
+ */
+export const CIFAR_NORMALIZATION: Normalization = {
+  mean: [125.3, 123.0, 113.9],
+  std: [63.0, 62.1, 66.7],
+  scale: 1,
+};
+
+/** The usual ImageNet normalisation, on 0-1 pixels. */
+export const IMAGENET_NORMALIZATION: Normalization = {
+  mean: [0.485, 0.456, 0.406],
+  std: [0.229, 0.224, 0.225],
+  scale: 255,
+};
+
+export const CIFAR10_CLASSES = ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck'];

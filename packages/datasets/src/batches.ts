@@ -1,0 +1,59 @@
+import type { Normalization, Rng } from '@pyramid/core';
+import type { ImageDataset } from './dataset';
+
+export interface Batch {
+  /** Normalised pixels, NHWC float32. */
+  images: Float32Array;
+  labels: Int32Array;
+  size: number;
+  /** Dataset indices of this batch's images, in order. */
+  indices: Int32Array;
+}
+
+export interface BatchOptions {
+  batchSize: number;
+  /** Shuffles the order with this stream; in dataset order without it. */
+  rng?: Rng;
+  /** Leaves out a last, smaller batch (training); default false. */
+  dropLast?: boolean;
+  normalization?: Normalization;
+}
+
+/** x' = (x / scale - mean) / std per channel, into `out`. */
+export function normalizeInto(out: Float32Array, pixels: Uint8Array, normalization: Normalization, offset = 0): void {
+  const { mean, std, scale } = normalization;
+  const channels = mean.length;
+  const mul = new Float32Array(channels);
+  const add = new Float32Array(channels);
+  for (let c = 0; c < channels; c++) {
+    mul[c] = 1 / (scale * std[c]);
+    add[c] = -mean[c] / std[c];
+  }
+  for (let i = 0; i < pixels.length; i++) {
+    const c = i % channels;
+    out[offset + i] = pixels[i] * mul[c] + add[c];
+  }
+}
+
+/** One epoch of batches; with `rng`, a fresh seeded permutation per call. */
+export function* batches(dataset: ImageDataset, options: BatchOptions): Generator<Batch> {
+  const n = dataset.labels.length;
+  const order = options.rng ? options.rng.permutation(n) : Int32Array.from({ length: n }, (_, i) => i);
+  const { height, width, channels } = dataset.shape;
+  const pixels = height * width * channels;
+  const normalization = options.normalization ?? dataset.normalization;
+  const { batchSize } = options;
+  for (let start = 0; start < n; start += batchSize) {
+    const size = Math.min(batchSize, n - start);
+    if (size < batchSize && options.dropLast) return;
+    const images = new Float32Array(size * pixels);
+    const labels = new Int32Array(size);
+    const indices = order.slice(start, start + size);
+    for (let b = 0; b < size; b++) {
+      const j = indices[b];
+      normalizeInto(images, dataset.images.subarray(j * pixels, (j + 1) * pixels), normalization, b * pixels);
+      labels[b] = dataset.labels[j];
+    }
+    yield { images, labels, size, indices };
+  }
+}

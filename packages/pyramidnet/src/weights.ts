@@ -1,0 +1,152 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { WeightsError } from '@pyramid/core';
+import { BatchNorm2d, type Module } from '@pyramid/units';
+import type { PyramidNet } from './model';
+import {
+  readSafetensors,
+  writeSafetensors,
+  type SafetensorsFile,
+  type TensorToWrite,
+  float32Entry,
+  int64Entry,
+  toFloat32,
+  toIntegers,
+} from './safetensors';
+
+/**
+ * 'native': tfjs layouts, NHWC activations with HWIO convolution kernels and [in, out] fc weights.
+ * 'pytorch': the reference state_dict's layouts, OIHW kernels and [out, in] fc weights.
+ */
+export type WeightLayout = 'native' | 'pytorch';
+
+const BATCHES_TRACKED = 'num_batches_tracked';
+
+/** HWIO -> OIHW (to PyTorch) or OIHW -> HWIO (from PyTorch). */
+function permuteKernel(values: Float32Array, shape: number[], toPytorch: boolean): Float32Array {
+  const out = new Float32Array(values.length);
+  if (toPytorch) {
+    const [h, w, i, o] = shape;
+    for (let y = 0; y < h; y++)
+      for (let x = 0; x < w; x++)
+        for (let c = 0; c < i; c++)
+          for (let f = 0; f < o; f++) out[((f * i + c) * h + y) * w + x] = values[((y * w + x) * i + c) * o + f];
+  } else {
+    const [o, i, h, w] = shape;
+    for (let f = 0; f < o; f++)
+      for (let c = 0; c < i; c++)
+        for (let y = 0; y < h; y++)
+          for (let x = 0; x < w; x++) out[((y * w + x) * i + c) * o + f] = values[((f * i + c) * h + y) * w + x];
+  }
+  return out;
+}
+
+function transpose2d(values: Float32Array, rows: number, cols: number): Float32Array {
+  const out = new Float32Array(values.length);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = values[r * cols + c];
+  return out;
+}
+
+/** The shape a native tensor has in `layout`. */
+function layoutShape(shape: number[], layout: WeightLayout): number[] {
+  if (layout === 'native') return shape;
+  if (shape.length === 4) return [shape[3], shape[2], shape[0], shape[1]];
+  if (shape.length === 2) return [shape[1], shape[0]];
+  return shape;
+}
+
+function toLayout(values: Float32Array, nativeShape: number[], layout: WeightLayout): Float32Array {
+  if (layout === 'native') return values;
+  if (nativeShape.length === 4) return permuteKernel(values, nativeShape, true);
+  if (nativeShape.length === 2) return transpose2d(values, nativeShape[0], nativeShape[1]);
+  return values;
+}
+
+function fromLayout(values: Float32Array, fileShape: number[], layout: WeightLayout): Float32Array {
+  if (layout === 'native') return values;
+  if (fileShape.length === 4) return permuteKernel(values, fileShape, false);
+  if (fileShape.length === 2) return transpose2d(values, fileShape[0], fileShape[1]);
+  return values;
+}
+
+/** Every BatchNorm2d of a module tree with its state_dict prefix. */
+function batchNorms(module: Module, prefix = ''): [string, BatchNorm2d][] {
+  const out: [string, BatchNorm2d][] = [];
+  if (module instanceof BatchNorm2d) out.push([prefix, module]);
+  for (const child of module.children()) out.push(...batchNorms(child.module, `${prefix}${child.name}.`));
+  return out;
+}
+
+/** The model's state_dict in the given layout, ready for `writeSafetensors`. */
+export function exportStateDict(model: PyramidNet, layout: WeightLayout): Map<string, TensorToWrite> {
+  const out = new Map<string, TensorToWrite>();
+  for (const { name, variable } of model.namedTensors()) {
+    const values = variable.dataSync() as Float32Array;
+    out.set(name, float32Entry(toLayout(values, variable.shape, layout), layoutShape(variable.shape, layout)));
+  }
+  for (const [prefix, bn] of batchNorms(model)) out.set(`${prefix}${BATCHES_TRACKED}`, int64Entry([bn.batchesTracked], []));
+  return out;
+}
+
+function listNames(names: string[]): string {
+  const shown = names.slice(0, 5).map((n) => `'${n}'`).join(', ');
+  return names.length > 5 ? `${shown} and ${names.length - 5} more` : shown;
+}
+
+/**
+ * Loads a state_dict into the model. Every key and shape is checked before any variable changes,
+ * so a bad file leaves the model as it was.
+ */
+export function importStateDict(model: PyramidNet, file: SafetensorsFile, layout: WeightLayout, source: string): void {
+  const targets = model.namedTensors();
+  const norms = batchNorms(model);
+  const expectedNames = new Set(targets.map((t) => t.name));
+  const counterNames = new Map(norms.map(([prefix, bn]) => [`${prefix}${BATCHES_TRACKED}`, bn]));
+  const fileNames = [...file.tensors.keys()];
+  const missing = targets.map((t) => t.name).filter((n) => !file.tensors.has(n));
+  if (missing.length) throw new WeightsError(`${source}: missing ${missing.length === 1 ? 'key' : 'keys'} ${listNames(missing)}`);
+  const extra = fileNames.filter((n) => !expectedNames.has(n) && !counterNames.has(n));
+  if (extra.length) throw new WeightsError(`${source}: unexpected ${extra.length === 1 ? 'key' : 'keys'} ${listNames(extra)}`);
+
+  const staged: [tf.Variable, Float32Array][] = [];
+  for (const target of targets) {
+    const entry = file.tensors.get(target.name)!;
+    const expected = layoutShape(target.variable.shape, layout);
+    if (entry.shape.length !== expected.length || entry.shape.some((d, i) => d !== expected[i])) {
+      const where = layout === 'pytorch' ? ' (PyTorch layout)' : '';
+      throw new WeightsError(`${source}: shape mismatch for '${target.name}': expected [${expected.join(', ')}]${where}, found [${entry.shape.join(', ')}]`);
+    }
+    let values: Float32Array;
+    try {
+      values = toFloat32(entry);
+    } catch {
+      throw new WeightsError(`${source}: tensor '${target.name}' has dtype ${entry.dtype}, expected a floating-point type`);
+    }
+    staged.push([target.variable, fromLayout(values, entry.shape, layout)]);
+  }
+  const counters: [BatchNorm2d, number][] = [];
+  for (const [name, bn] of counterNames) {
+    const entry = file.tensors.get(name);
+    if (!entry) continue;
+    if (!['I64', 'I32', 'I16', 'I8', 'U8'].includes(entry.dtype) || entry.shape.length > 1) {
+      throw new WeightsError(`${source}: '${name}' must be an integer scalar, found ${entry.dtype} [${entry.shape.join(', ')}]`);
+    }
+    counters.push([bn, toIntegers(entry)[0] ?? 0]);
+  }
+
+  for (const [variable, values] of staged) {
+    const value = tf.tensor(values, variable.shape, 'float32');
+    variable.assign(value);
+    value.dispose();
+  }
+  for (const [bn, count] of counters) bn.batchesTracked = count;
+}
+
+/** Loads weights saved from the reference PyTorch implementation (`safetensors.torch.save_file(model.state_dict())`). */
+export function importPytorchWeights(model: PyramidNet, bytes: Uint8Array, source = 'weights.safetensors'): void {
+  importStateDict(model, readSafetensors(bytes, source), 'pytorch', source);
+}
+
+/** The model's weights as a reference-PyTorch state_dict in safetensors (num_batches_tracked included). */
+export function exportPytorchWeights(model: PyramidNet): Uint8Array {
+  return writeSafetensors(exportStateDict(model, 'pytorch'), { format: 'pt' });
+}

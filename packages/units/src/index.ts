@@ -1,0 +1,23 @@
+export {
+  additiveWidths,
+  multiplicativeWidths,
+  widths,
+  roundWidth,
+  type Widening,
+  type WideningSchedule,
+  type WidthRounding,
+} from './schedules';
+export { Module, ModuleList, type ForwardContext, type NamedTensor } from './module';
+export { Conv2d, BatchNorm2d, Linear } from './layers';
+export { UNIT_DESIGNS, DEFAULT_UNIT_DESIGN, type UnitDesign, type UnitDesignName } from './designs';
+export { Shortcut, downsampleAverage, appendZeroChannels, type ShortcutType } from './shortcut';
+export { ShakeDrop, linearKeepProbabilities } from './shakedrop';
+export {
+  PyramidalUnit,
+  BasicUnit,
+  BottleneckUnit,
+  createUnit,
+  UNIT_EXPANSION,
+  type UnitOptions,
+  type UnitType,
+} from './units';

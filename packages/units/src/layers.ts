@@ -1,0 +1,112 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { Rng } from '@pyramid/core';
+import { type ForwardContext, Module } from './module';
+
+/**
+ * Convolution without bias, weights in tfjs's HWIO layout. `padding` pixels are added on every
+ * side, as PyTorch's `padding=` does; tfjs's 'same' would pad stride-2 convolutions
+ * asymmetrically and shift every feature map after the first downsampling.
+ */
+export class Conv2d extends Module {
+  readonly weight: tf.Variable;
+
+  constructor(
+    readonly inChannels: number,
+    readonly outChannels: number,
+    readonly kernelSize: number,
+    readonly stride: number,
+    readonly padding: number,
+    rng: Rng,
+  ) {
+    super();
+    // He et al. init as the reference: normal(0, sqrt(2 / (k * k * out_channels))).
+    const std = Math.sqrt(2 / (kernelSize * kernelSize * outChannels));
+    const values = rng.fillNormal(new Float32Array(kernelSize * kernelSize * inChannels * outChannels), 0, std);
+    this.weight = this.addParameter('weight', tf.tensor4d(values, [kernelSize, kernelSize, inChannels, outChannels]));
+  }
+
+  forward(x: tf.Tensor4D): tf.Tensor4D {
+    return tf.conv2d(x, this.weight as tf.Tensor4D, this.stride, this.padding);
+  }
+
+  /** Multiply-accumulates per image for an input of the given spatial size. */
+  macs(height: number, width: number): number {
+    const [oh, ow] = this.outputSize(height, width);
+    return oh * ow * this.kernelSize * this.kernelSize * this.inChannels * this.outChannels;
+  }
+
+  outputSize(height: number, width: number): [number, number] {
+    const out = (n: number) => Math.floor((n + 2 * this.padding - this.kernelSize) / this.stride) + 1;
+    return [out(height), out(width)];
+  }
+}
+
+/** BatchNorm2d with PyTorch's semantics: epsilon 1e-5, momentum 0.1, unbiased running variance. */
+export class BatchNorm2d extends Module {
+  readonly weight: tf.Variable;
+  readonly bias: tf.Variable;
+  readonly runningMean: tf.Variable;
+  readonly runningVar: tf.Variable;
+  /** PyTorch's int64 `num_batches_tracked`, kept so that export writes back what import read. */
+  batchesTracked = 0;
+
+  constructor(
+    readonly channels: number,
+    readonly epsilon = 1e-5,
+    readonly momentum = 0.1,
+  ) {
+    super();
+    this.weight = this.addParameter('weight', tf.ones([channels]));
+    this.bias = this.addParameter('bias', tf.zeros([channels]));
+    this.runningMean = this.addBuffer('running_mean', tf.zeros([channels]));
+    this.runningVar = this.addBuffer('running_var', tf.ones([channels]));
+  }
+
+  forward(x: tf.Tensor4D, ctx: ForwardContext): tf.Tensor4D {
+    if (!ctx.training) {
+      return tf.batchNorm4d(x, this.runningMean as tf.Tensor1D, this.runningVar as tf.Tensor1D, this.bias as tf.Tensor1D, this.weight as tf.Tensor1D, this.epsilon);
+    }
+    const { mean, variance } = tf.moments(x, [0, 1, 2]);
+    this.updateRunningStats(mean, variance, x.size / this.channels);
+    return tf.batchNorm4d(x, mean as tf.Tensor1D, variance as tf.Tensor1D, this.bias as tf.Tensor1D, this.weight as tf.Tensor1D, this.epsilon);
+  }
+
+  /** running = (1 - momentum) * running + momentum * batch, with the batch variance unbiased. */
+  private updateRunningStats(mean: tf.Tensor, variance: tf.Tensor, count: number): void {
+    const m = this.momentum;
+    const unbias = count > 1 ? count / (count - 1) : 1;
+    const [newMean, newVar] = tf.tidy(() => [
+      tf.add(tf.mul(this.runningMean, 1 - m), tf.mul(mean, m)),
+      tf.add(tf.mul(this.runningVar, 1 - m), tf.mul(variance, m * unbias)),
+    ]);
+    this.runningMean.assign(newMean);
+    this.runningVar.assign(newVar);
+    newMean.dispose();
+    newVar.dispose();
+    this.batchesTracked++;
+  }
+}
+
+/** Fully connected layer; the weight is [in, out] here and [out, in] in PyTorch. */
+export class Linear extends Module {
+  readonly weight: tf.Variable;
+  readonly bias: tf.Variable;
+
+  constructor(
+    readonly inFeatures: number,
+    readonly outFeatures: number,
+    rng: Rng,
+  ) {
+    super();
+    // PyTorch's nn.Linear default, which the reference keeps: U(-1/sqrt(in), 1/sqrt(in)) for both.
+    const bound = 1 / Math.sqrt(inFeatures);
+    const w = rng.fillUniform(new Float32Array(inFeatures * outFeatures), -bound, bound);
+    const b = rng.fillUniform(new Float32Array(outFeatures), -bound, bound);
+    this.weight = this.addParameter('weight', tf.tensor2d(w, [inFeatures, outFeatures]));
+    this.bias = this.addParameter('bias', tf.tensor1d(b));
+  }
+
+  forward(x: tf.Tensor2D): tf.Tensor2D {
+    return tf.add(tf.matMul(x, this.weight as tf.Tensor2D), this.bias);
+  }
+}

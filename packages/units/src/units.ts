@@ -1,0 +1,162 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { Rng } from '@pyramid/core';
+import { DEFAULT_UNIT_DESIGN, UNIT_DESIGNS, type UnitDesignName } from './designs';
+import { BatchNorm2d, Conv2d } from './layers';
+import { type ForwardContext, Module } from './module';
+import { ShakeDrop } from './shakedrop';
+import { Shortcut, type ShortcutType } from './shortcut';
+
+export interface UnitOptions {
+  /** Channels coming in. */
+  inChannels: number;
+  /** The unit's width D_k from the widening schedule (before the bottleneck's 4x expansion). */
+  width: number;
+  stride: 1 | 2;
+  design?: UnitDesignName;
+  shortcut?: ShortcutType;
+  /** ShakeDrop on the residual branch, with this unit's probability p_l of keeping it unperturbed. */
+  shakeDropKeep?: number;
+}
+
+/** A pyramidal residual unit: what every unit type offers to the model assembly. */
+export abstract class PyramidalUnit extends Module {
+  abstract readonly inChannels: number;
+  abstract readonly outChannels: number;
+  abstract readonly stride: 1 | 2;
+  abstract forward(x: tf.Tensor4D, ctx: ForwardContext): tf.Tensor4D;
+  /** Multiply-accumulates per image for an input of the given spatial size. */
+  abstract macs(height: number, width: number): number;
+}
+
+/** Residual branch output plus the shortcut, with ShakeDrop in between when enabled. */
+function addShortcut(
+  unit: { shortcut: Shortcut; shakeDrop?: ShakeDrop },
+  residual: tf.Tensor4D,
+  x: tf.Tensor4D,
+  ctx: ForwardContext,
+): tf.Tensor4D {
+  const branch = unit.shakeDrop ? unit.shakeDrop.forward(residual, ctx) : residual;
+  return tf.add(branch, unit.shortcut.forward(x, ctx));
+}
+
+/**
+ * Basic pyramidal unit (paper Fig. 6(d)): BN, conv3x3(stride), BN, ReLU, conv3x3, BN, plus the
+ * shortcut; no ReLU before the first convolution and none after the addition.
+ */
+export class BasicUnit extends PyramidalUnit {
+  static readonly expansion = 1;
+  readonly inChannels: number;
+  readonly outChannels: number;
+  readonly stride: 1 | 2;
+  readonly firstRelu: boolean;
+  readonly bn1: BatchNorm2d;
+  readonly conv1: Conv2d;
+  readonly bn2: BatchNorm2d;
+  readonly conv2: Conv2d;
+  readonly bn3?: BatchNorm2d;
+  readonly shakeDrop?: ShakeDrop;
+  readonly shortcut: Shortcut;
+
+  constructor(options: UnitOptions, rng: Rng) {
+    super();
+    const { inChannels, width, stride } = options;
+    const design = UNIT_DESIGNS[options.design ?? DEFAULT_UNIT_DESIGN];
+    this.inChannels = inChannels;
+    this.outChannels = width;
+    this.stride = stride;
+    this.firstRelu = design.firstRelu;
+    this.bn1 = this.addChild('bn1', new BatchNorm2d(inChannels));
+    this.conv1 = this.addChild('conv1', new Conv2d(inChannels, width, 3, stride, 1, rng));
+    this.bn2 = this.addChild('bn2', new BatchNorm2d(width));
+    this.conv2 = this.addChild('conv2', new Conv2d(width, width, 3, 1, 1, rng));
+    if (design.lastBn) this.bn3 = this.addChild('bn3', new BatchNorm2d(width));
+    if (options.shakeDropKeep !== undefined) this.shakeDrop = new ShakeDrop(options.shakeDropKeep);
+    this.shortcut = this.addChild('shortcut', new Shortcut(options.shortcut ?? 'zero-pad', inChannels, width, stride, rng));
+  }
+
+  forward(x: tf.Tensor4D, ctx: ForwardContext): tf.Tensor4D {
+    let out = this.bn1.forward(x, ctx);
+    if (this.firstRelu) out = tf.relu(out);
+    out = this.conv1.forward(out);
+    out = tf.relu(this.bn2.forward(out, ctx));
+    out = this.conv2.forward(out);
+    if (this.bn3) out = this.bn3.forward(out, ctx);
+    return addShortcut(this, out, x, ctx);
+  }
+
+  macs(height: number, width: number): number {
+    const [oh, ow] = this.conv1.outputSize(height, width);
+    return this.conv1.macs(height, width) + this.conv2.macs(oh, ow) + (this.shortcut.conv?.macs(height, width) ?? 0);
+  }
+}
+
+/**
+ * Bottleneck pyramidal unit: BN, conv1x1, BN, ReLU, conv3x3(stride), BN, ReLU, conv1x1(4x), BN,
+ * plus the shortcut. Its output has 4 * width channels.
+ */
+export class BottleneckUnit extends PyramidalUnit {
+  static readonly expansion = 4;
+  readonly inChannels: number;
+  readonly outChannels: number;
+  readonly stride: 1 | 2;
+  readonly firstRelu: boolean;
+  readonly bn1: BatchNorm2d;
+  readonly conv1: Conv2d;
+  readonly bn2: BatchNorm2d;
+  readonly conv2: Conv2d;
+  readonly bn3: BatchNorm2d;
+  readonly conv3: Conv2d;
+  readonly bn4?: BatchNorm2d;
+  readonly shakeDrop?: ShakeDrop;
+  readonly shortcut: Shortcut;
+
+  constructor(options: UnitOptions, rng: Rng) {
+    super();
+    const { inChannels, width, stride } = options;
+    const design = UNIT_DESIGNS[options.design ?? DEFAULT_UNIT_DESIGN];
+    const outChannels = width * BottleneckUnit.expansion;
+    this.inChannels = inChannels;
+    this.outChannels = outChannels;
+    this.stride = stride;
+    this.firstRelu = design.firstRelu;
+    this.bn1 = this.addChild('bn1', new BatchNorm2d(inChannels));
+    this.conv1 = this.addChild('conv1', new Conv2d(inChannels, width, 1, 1, 0, rng));
+    this.bn2 = this.addChild('bn2', new BatchNorm2d(width));
+    this.conv2 = this.addChild('conv2', new Conv2d(width, width, 3, stride, 1, rng));
+    this.bn3 = this.addChild('bn3', new BatchNorm2d(width));
+    this.conv3 = this.addChild('conv3', new Conv2d(width, outChannels, 1, 1, 0, rng));
+    if (design.lastBn) this.bn4 = this.addChild('bn4', new BatchNorm2d(outChannels));
+    if (options.shakeDropKeep !== undefined) this.shakeDrop = new ShakeDrop(options.shakeDropKeep);
+    this.shortcut = this.addChild('shortcut', new Shortcut(options.shortcut ?? 'zero-pad', inChannels, outChannels, stride, rng));
+  }
+
+  forward(x: tf.Tensor4D, ctx: ForwardContext): tf.Tensor4D {
+    let out = this.bn1.forward(x, ctx);
+    if (this.firstRelu) out = tf.relu(out);
+    out = this.conv1.forward(out);
+    out = tf.relu(this.bn2.forward(out, ctx));
+    out = this.conv2.forward(out);
+    out = tf.relu(this.bn3.forward(out, ctx));
+    out = this.conv3.forward(out);
+    if (this.bn4) out = this.bn4.forward(out, ctx);
+    return addShortcut(this, out, x, ctx);
+  }
+
+  macs(height: number, width: number): number {
+    const [oh, ow] = this.conv2.outputSize(height, width);
+    return (
+      this.conv1.macs(height, width) +
+      this.conv2.macs(height, width) +
+      this.conv3.macs(oh, ow) +
+      (this.shortcut.conv?.macs(height, width) ?? 0)
+    );
+  }
+}
+
+export type UnitType = 'basic' | 'bottleneck';
+
+export function createUnit(type: UnitType, options: UnitOptions, rng: Rng): PyramidalUnit {
+  return type === 'basic' ? new BasicUnit(options, rng) : new BottleneckUnit(options, rng);
+}
+
+export const UNIT_EXPANSION: Record<UnitType, number> = { basic: BasicUnit.expansion, bottleneck: BottleneckUnit.expansion };
