@@ -18,12 +18,14 @@ type AdapterInfo = { vendor?: string; architecture?: string; device?: string; de
 
 const SOFTWARE_ADAPTERS = /llvmpipe|lavapipe|swiftshader|software/i;
 
+/** The module, or null when it is not installed (Node's error codes, or a bundler's resolve error). */
 async function importOptional(specifier: string): Promise<unknown> {
   try {
     return await import(/* @vite-ignore */ specifier);
   } catch (error) {
-    const code = (error as { code?: string }).code;
+    const { code, message } = error as { code?: string; message?: string };
     if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') return null;
+    if (String(message).includes(`"${specifier}"`) && /could not resolve|cannot find/i.test(String(message))) return null;
     throw error;
   }
 }

@@ -34,3 +34,5 @@ export const registerBackendPlugin = (plugin: BackendPlugin): void => backends.r
 export const listBackends = () => backends.list();
 export const useBackend = (name: string, options?: BackendOptions, onNotice?: (notice: string) => void) =>
   backends.use(name, options, onNotice);
+export { batchNormTraining, type BatchNormTrainingResult, BATCH_NORM_TRAINING, BATCH_NORM_GRAD_INPUT, BATCH_NORM_GRAD_PARAMS } from './ops/batch-norm';
+export { shortcutAdd, averagePool2x2CeilMode, appendZeroChannels, SHORTCUT_ADD, SHORTCUT_GRAD } from './ops/shortcut-add';

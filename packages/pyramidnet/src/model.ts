@@ -84,12 +84,13 @@ export class PyramidNet extends Module {
     if (x.rank !== 4 || x.shape[3] !== channels) {
       throw new ConfigError(`model input must be [batch, height, width, ${channels}], got [${x.shape.join(', ')}]`);
     }
-    let h = this.bn1.forward(this.conv1.forward(x), ctx);
-    if (this.architecture.layout === 'imagenet') h = tf.maxPool(tf.relu(h), 3, 2, 1);
+    const imagenet = this.architecture.layout === 'imagenet';
+    let h = this.bn1.forward(this.conv1.forward(x), ctx, imagenet);
+    if (imagenet) h = tf.maxPool(h, 3, 2, 1);
     for (const stage of this.stages) {
       for (const unit of stage.items) h = unit.forward(h, ctx);
     }
-    h = tf.relu(this.bnFinal.forward(h, ctx));
+    h = this.bnFinal.forward(h, ctx, true);
     return this.fc.forward(tf.mean(h, [1, 2]) as tf.Tensor2D);
   }
 

@@ -10,7 +10,7 @@ export {
 export { Module, ModuleList, type ForwardContext, type NamedTensor } from './module';
 export { Conv2d, BatchNorm2d, Linear } from './layers';
 export { UNIT_DESIGNS, DEFAULT_UNIT_DESIGN, type UnitDesign, type UnitDesignName } from './designs';
-export { Shortcut, downsampleAverage, appendZeroChannels, type ShortcutType } from './shortcut';
+export { Shortcut, type ShortcutType } from './shortcut';
 export { ShakeDrop, linearKeepProbabilities } from './shakedrop';
 export {
   PyramidalUnit,

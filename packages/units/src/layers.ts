@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import type { Rng } from '@pyramid/core';
+import { type Rng, batchNormTraining } from '@pyramid/core';
 import { type ForwardContext, Module } from './module';
 
 /**
@@ -62,13 +62,15 @@ export class BatchNorm2d extends Module {
     this.runningVar = this.addBuffer('running_var', tf.ones([channels]));
   }
 
-  forward(x: tf.Tensor4D, ctx: ForwardContext): tf.Tensor4D {
+  /** BN, then ReLU when `relu` (fused into one kernel where the backend has it). */
+  forward(x: tf.Tensor4D, ctx: ForwardContext, relu = false): tf.Tensor4D {
     if (!ctx.training) {
-      return tf.batchNorm4d(x, this.runningMean as tf.Tensor1D, this.runningVar as tf.Tensor1D, this.bias as tf.Tensor1D, this.weight as tf.Tensor1D, this.epsilon);
+      const y = tf.batchNorm4d(x, this.runningMean as tf.Tensor1D, this.runningVar as tf.Tensor1D, this.bias as tf.Tensor1D, this.weight as tf.Tensor1D, this.epsilon);
+      return relu ? tf.relu(y) : y;
     }
-    const { mean, variance } = tf.moments(x, [0, 1, 2]);
+    const { y, mean, variance } = batchNormTraining(x, this.weight as tf.Tensor1D, this.bias as tf.Tensor1D, this.epsilon, relu);
     this.updateRunningStats(mean, variance, x.size / this.channels);
-    return tf.batchNorm4d(x, mean as tf.Tensor1D, variance as tf.Tensor1D, this.bias as tf.Tensor1D, this.weight as tf.Tensor1D, this.epsilon);
+    return y;
   }
 
   /** running = (1 - momentum) * running + momentum * batch, with the batch variance unbiased. */

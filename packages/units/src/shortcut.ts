@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import type { Rng } from '@pyramid/core';
+import { type Rng, shortcutAdd } from '@pyramid/core';
 import { BatchNorm2d, Conv2d } from './layers';
 import { type ForwardContext, Module } from './module';
 
@@ -10,37 +10,6 @@ import { type ForwardContext, Module } from './module';
  *   the alternative the paper compares against.
  */
 export type ShortcutType = 'zero-pad' | 'projection';
-
-/**
- * 2x2 / stride-2 average pool with PyTorch's ceil_mode=True: on an odd side the last window hangs
- * over the edge and averages only the pixels it covers.
- */
-export function downsampleAverage(x: tf.Tensor4D): tf.Tensor4D {
-  const [, height, width] = x.shape;
-  const padBottom = height % 2;
-  const padRight = width % 2;
-  if (!padBottom && !padRight) return tf.avgPool(x, 2, 2, 'valid');
-  // tfjs's 'same' padding computes this forward pass but its AvgPoolGrad divides partial windows
-  // by 4 instead of by the pixels they cover (tfjs 4.22). Zero-padding, a full-window average and
-  // a rescale of the edge windows by 4 / covered pixels give the same values with exact gradients.
-  const pooled = tf.avgPool(tf.pad(x, [[0, 0], [0, padBottom], [0, padRight], [0, 0]]), 2, 2, 'valid');
-  const [, outH, outW] = pooled.shape;
-  const scale = new Float32Array(outH * outW);
-  for (let i = 0; i < outH; i++) {
-    for (let j = 0; j < outW; j++) {
-      const rows = padBottom && i === outH - 1 ? 1 : 2;
-      const cols = padRight && j === outW - 1 ? 1 : 2;
-      scale[i * outW + j] = 4 / (rows * cols);
-    }
-  }
-  return tf.mul(pooled, tf.tensor4d(scale, [1, outH, outW, 1]));
-}
-
-export function appendZeroChannels(x: tf.Tensor4D, channels: number): tf.Tensor4D {
-  const extra = channels - x.shape[3];
-  if (extra === 0) return x;
-  return tf.pad(x, [[0, 0], [0, 0], [0, 0], [0, extra]]);
-}
 
 export class Shortcut extends Module {
   readonly conv?: Conv2d;
@@ -64,9 +33,9 @@ export class Shortcut extends Module {
     }
   }
 
-  forward(x: tf.Tensor4D, ctx: ForwardContext): tf.Tensor4D {
-    if (this.conv && this.bn) return this.bn.forward(this.conv.forward(x), ctx);
-    const pooled = this.stride === 1 ? x : downsampleAverage(x);
-    return appendZeroChannels(pooled, this.outChannels);
+  /** residual + shortcut(x): one fused op for the zero-padded shortcut. */
+  addTo(residual: tf.Tensor4D, x: tf.Tensor4D, ctx: ForwardContext): tf.Tensor4D {
+    if (this.conv && this.bn) return tf.add(residual, this.bn.forward(this.conv.forward(x), ctx));
+    return shortcutAdd(residual, x, this.stride as 1 | 2);
   }
 }

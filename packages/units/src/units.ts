@@ -36,7 +36,7 @@ function addShortcut(
   ctx: ForwardContext,
 ): tf.Tensor4D {
   const branch = unit.shakeDrop ? unit.shakeDrop.forward(residual, ctx) : residual;
-  return tf.add(branch, unit.shortcut.forward(x, ctx));
+  return unit.shortcut.addTo(branch, x, ctx);
 }
 
 /**
@@ -75,10 +75,9 @@ export class BasicUnit extends PyramidalUnit {
   }
 
   forward(x: tf.Tensor4D, ctx: ForwardContext): tf.Tensor4D {
-    let out = this.bn1.forward(x, ctx);
-    if (this.firstRelu) out = tf.relu(out);
+    let out = this.bn1.forward(x, ctx, this.firstRelu);
     out = this.conv1.forward(out);
-    out = tf.relu(this.bn2.forward(out, ctx));
+    out = this.bn2.forward(out, ctx, true);
     out = this.conv2.forward(out);
     if (this.bn3) out = this.bn3.forward(out, ctx);
     return addShortcut(this, out, x, ctx);
@@ -131,12 +130,11 @@ export class BottleneckUnit extends PyramidalUnit {
   }
 
   forward(x: tf.Tensor4D, ctx: ForwardContext): tf.Tensor4D {
-    let out = this.bn1.forward(x, ctx);
-    if (this.firstRelu) out = tf.relu(out);
+    let out = this.bn1.forward(x, ctx, this.firstRelu);
     out = this.conv1.forward(out);
-    out = tf.relu(this.bn2.forward(out, ctx));
+    out = this.bn2.forward(out, ctx, true);
     out = this.conv2.forward(out);
-    out = tf.relu(this.bn3.forward(out, ctx));
+    out = this.bn3.forward(out, ctx, true);
     out = this.conv3.forward(out);
     if (this.bn4) out = this.bn4.forward(out, ctx);
     return addShortcut(this, out, x, ctx);

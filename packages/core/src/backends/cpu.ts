@@ -1,14 +1,38 @@
 import * as tf from '@tensorflow/tfjs-core';
+import '../tfjs-registrations';
 import '@tensorflow/tfjs-backend-cpu';
+import { ConfigError } from '../errors';
+import { installProjectKernels, restoreStockKernels } from '../cpu/kernels';
 import type { BackendInfo, BackendOptions, BackendPlugin } from './plugin';
 
+export interface CpuOptions extends BackendOptions {
+  /**
+   * Threads for the project's kernels, the calling one included. Default: PYRAMID_CPU_THREADS, or
+   * every core Node reports; 1 in browsers (their main thread may not block on workers).
+   */
+  threads?: number;
+}
+
+async function defaultThreads(): Promise<number> {
+  if (typeof process === 'undefined' || !process.versions?.node) return 1;
+  const fromEnv = process.env.PYRAMID_CPU_THREADS;
+  if (fromEnv !== undefined && fromEnv !== '') {
+    const n = Number(fromEnv);
+    if (!Number.isInteger(n) || n < 1) throw new ConfigError(`PYRAMID_CPU_THREADS must be a positive integer, got '${fromEnv}'`);
+    return n;
+  }
+  const os = await import('node:os');
+  return typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
+}
+
 /**
- * The embedded default: tfjs-backend-cpu, always available, in Node and in browsers.
+ * The embedded default: tfjs-backend-cpu, always available, in Node and in browsers, with the
+ * project's WebAssembly SIMD kernels for convolutions registered over the stock ones.
  */
 export const cpuBackendPlugin: BackendPlugin = {
   name: 'cpu',
   packageName: '@pyramid/core',
-  description: 'TensorFlow.js CPU backend (built in)',
+  description: 'TensorFlow.js CPU backend with the project kernels (built in)',
   needs: [],
   priority: 10,
 
@@ -16,13 +40,25 @@ export const cpuBackendPlugin: BackendPlugin = {
     return { available: true, detail: 'built in' };
   },
 
-  async setup(options: BackendOptions = {}): Promise<BackendInfo> {
+  async setup(options: CpuOptions = {}): Promise<BackendInfo> {
     await tf.setBackend('cpu');
     await tf.ready();
     // tfjs-backend-cpu prints a banner recommending tfjs-node on its first write in Node; the
-    // project's CLI chooses backends through its own plugins, so the banner would only mislead.
+    // project chooses backends through its own plugins, so the banner would only mislead.
     (tf.backend() as unknown as { firstUse?: boolean }).firstUse = false;
-    const kernels = options.kernels ?? 'stock';
-    return { name: 'cpu', tfjsBackend: 'cpu', detail: 'tfjs-backend-cpu', kernels };
+    const kernels = options.kernels ?? 'project';
+    if (kernels === 'stock') {
+      restoreStockKernels();
+      return { name: 'cpu', tfjsBackend: 'cpu', detail: 'tfjs-backend-cpu, stock kernels', kernels };
+    }
+    const threads = options.threads ?? (await defaultThreads());
+    if (!Number.isInteger(threads) || threads < 1) throw new ConfigError(`threads must be a positive integer, got ${threads}`);
+    const installed = await installProjectKernels(threads);
+    return {
+      name: 'cpu',
+      tfjsBackend: 'cpu',
+      detail: `tfjs-backend-cpu + WebAssembly SIMD kernels (convolution, batch norm, shortcut) on ${installed.threads} thread${installed.threads === 1 ? '' : 's'}`,
+      kernels,
+    };
   },
 };

@@ -1,0 +1,112 @@
+import { KERNELS_WASM_PLAIN, KERNELS_WASM_SHARED } from './generated/kernels-wasm';
+import { type ParallelKernel, type ThreadPool, createThreadPool } from './threads';
+
+/** The functions of asm/kernels.ts that the JavaScript side calls. */
+export interface KernelExports {
+  gemmScratchBytes(n: number): number;
+  gemm(...args: number[]): void;
+  addInto(out: number, src: number, count: number): void;
+}
+type ParallelExports = Record<ParallelKernel, (...args: number[]) => void>;
+
+
+const PAGE = 65536;
+/** The module's own static data sits below this; tensors are placed above it. */
+const HEAP_BASE = 4 * PAGE;
+const ALIGN = 64;
+
+function decodeBase64(text: string): Uint8Array {
+  if (typeof Buffer !== 'undefined') return new Uint8Array(Buffer.from(text, 'base64'));
+  const binary = atob(text);
+  const out = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) out[i] = binary.charCodeAt(i);
+  return out;
+}
+
+/**
+ * One WebAssembly instance of the project's CPU kernels, its memory, a bump allocator that every
+ * kernel call resets, and optionally a pool of worker threads sharing that memory.
+ */
+export class KernelRuntime {
+  readonly exports: KernelExports & ParallelExports;
+  readonly memory: WebAssembly.Memory;
+  readonly threads: number;
+  private readonly pool: ThreadPool | null;
+  private top = HEAP_BASE;
+  private view: Float32Array;
+
+  private constructor(exports: KernelExports & ParallelExports, memory: WebAssembly.Memory, pool: ThreadPool | null) {
+    this.exports = exports;
+    this.memory = memory;
+    this.pool = pool;
+    this.threads = pool ? pool.size + 1 : 1;
+    this.view = new Float32Array(memory.buffer);
+  }
+
+  /** Compiles the kernels; with threads > 1 (Node only), starts threads - 1 workers on a shared memory. */
+  static async create(threads: number): Promise<KernelRuntime> {
+    const shared = threads > 1 && typeof SharedArrayBuffer !== 'undefined';
+    const module = await WebAssembly.compile(decodeBase64(shared ? KERNELS_WASM_SHARED : KERNELS_WASM_PLAIN) as BufferSource);
+    const memory = shared
+      ? new WebAssembly.Memory({ initial: HEAP_BASE / PAGE, maximum: 65536, shared: true })
+      : new WebAssembly.Memory({ initial: HEAP_BASE / PAGE });
+    const instance = await WebAssembly.instantiate(module, { env: { memory } });
+    const pool = shared ? await createThreadPool(threads - 1, module, memory) : null;
+    return new KernelRuntime(instance.exports as unknown as KernelExports & ParallelExports, memory, pool);
+  }
+
+  /** Frees every allocation of the previous kernel call. */
+  reset(): void {
+    this.top = HEAP_BASE;
+  }
+
+  /** Reserves `bytes` (64-byte aligned), growing the memory when needed. */
+  alloc(bytes: number): number {
+    const at = this.top;
+    this.top = Math.ceil((at + bytes) / ALIGN) * ALIGN;
+    const needed = this.top - this.memory.buffer.byteLength;
+    if (needed > 0) this.memory.grow(Math.ceil(needed / PAGE));
+    return at;
+  }
+
+  /** The memory as floats; valid until the next `alloc`. */
+  floats(): Float32Array {
+    if (this.view.buffer !== this.memory.buffer || this.view.length * 4 !== this.memory.buffer.byteLength) {
+      this.view = new Float32Array(this.memory.buffer);
+    }
+    return this.view;
+  }
+
+  /** Copies `values` into fresh memory and returns their address. */
+  put(values: Float32Array): number {
+    const at = this.alloc(values.length * 4);
+    this.floats().set(values, at / 4);
+    return at;
+  }
+
+  /** The doubles at `address` (partial sums of the reduction kernels). */
+  doubles(address: number, count: number): Float64Array {
+    return new Float64Array(this.memory.buffer, address, count);
+  }
+
+  /** A copy of `count` floats at `address`, owned by JavaScript. */
+  take(address: number, count: number): Float32Array {
+    return this.floats().slice(address / 4, address / 4 + count);
+  }
+
+  /** Runs a parallel kernel on every thread (this one included) and waits for all of them. */
+  run(kernel: ParallelKernel, args: number[], threads = this.threads): void {
+    const used = Math.max(1, Math.min(threads, this.threads));
+    if (used > 1 && this.pool) this.pool.start(kernel, used, args);
+    try {
+      this.exports[kernel](0, used, ...args);
+    } finally {
+      if (used > 1 && this.pool) this.pool.wait();
+    }
+  }
+
+  /** Stops the worker threads. */
+  dispose(): void {
+    this.pool?.terminate();
+  }
+}

@@ -1,0 +1,47 @@
+import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
+import { SHORTCUT_ADD, SHORTCUT_GRAD } from '../ops/shortcut-add';
+import { type CpuBackend, floatValues, threadsForElements } from './backend';
+import type { KernelRuntime } from './runtime';
+
+export function shortcutKernels(rt: KernelRuntime): KernelConfig[] {
+  const add: KernelFunc = ({ inputs, attrs, backend: b }) => {
+    const backend = b as unknown as CpuBackend;
+    const { residual, x } = inputs as { residual: TensorInfo; x: TensorInfo };
+    const stride = (attrs as { stride: 1 | 2 }).stride;
+    const [N, OH, OW, CO] = residual.shape;
+    const [, H, W, CI] = x.shape;
+    const expectedH = stride === 2 ? Math.ceil(H / 2) : H;
+    const expectedW = stride === 2 ? Math.ceil(W / 2) : W;
+    if (OH !== expectedH || OW !== expectedW || CI > CO || x.shape[0] !== N) {
+      throw new Error(`shortcutAdd: residual [${residual.shape}] does not fit input [${x.shape}] at stride ${stride}`);
+    }
+    const size = N * OH * OW * CO;
+    const threads = threadsForElements(rt, size);
+    rt.reset();
+    const R = rt.put(floatValues(backend, residual));
+    const X = rt.put(floatValues(backend, x));
+    const Y = rt.alloc(size * 4);
+    rt.run('shortcutAdd', [R, X, Y, N, OH, OW, CO, H, W, CI, stride], threads);
+    return backend.makeTensorInfo(residual.shape, 'float32', rt.take(Y, size));
+  };
+
+  const grad: KernelFunc = ({ inputs, attrs, backend: b }) => {
+    const backend = b as unknown as CpuBackend;
+    const { dy } = inputs as { dy: TensorInfo };
+    const { stride, xShape } = attrs as unknown as { stride: 1 | 2; xShape: number[] };
+    const [N, OH, OW, CO] = dy.shape;
+    const [, H, W, CI] = xShape;
+    const size = N * H * W * CI;
+    const threads = threadsForElements(rt, size);
+    rt.reset();
+    const dY = rt.put(floatValues(backend, dy));
+    const dX = rt.alloc(size * 4);
+    rt.run('shortcutGrad', [dY, dX, N, OH, OW, CO, H, W, CI, stride], threads);
+    return backend.makeTensorInfo(xShape, 'float32', rt.take(dX, size));
+  };
+
+  return [
+    { kernelName: SHORTCUT_ADD, backendName: 'cpu', kernelFunc: add },
+    { kernelName: SHORTCUT_GRAD, backendName: 'cpu', kernelFunc: grad },
+  ];
+}
