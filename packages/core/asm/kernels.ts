@@ -92,38 +92,14 @@ function packB(dst: usize, B: usize, ldb: i32, transB: bool, k0: i32, kc: i32, N
   }
 }
 
-// C[0:rows, 0:cols] (+)= a_panel . b_panel over kc, through 12 SIMD accumulators. Partial tiles go
-// through `tmp` so that the inner loop never branches.
+// Writes (or adds) a 6x8 tile of accumulators into C; partial tiles go through `tmp`.
 // @ts-ignore: decorator
 @inline
-function microTile(kc: i32, a: usize, b: usize, c: usize, ldc: i32, rows: i32, cols: i32, accumulate: bool, tmp: usize): void {
-  let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c10 = f32x4.splat(0), c11 = f32x4.splat(0);
-  let c20 = f32x4.splat(0), c21 = f32x4.splat(0), c30 = f32x4.splat(0), c31 = f32x4.splat(0);
-  let c40 = f32x4.splat(0), c41 = f32x4.splat(0), c50 = f32x4.splat(0), c51 = f32x4.splat(0);
-  for (let k = 0; k < kc; k++) {
-    const b0 = v128.load(b);
-    const b1 = v128.load(b, 16);
-    let av = v128.load32_splat(a);
-    c00 = f32x4.add(c00, f32x4.mul(av, b0));
-    c01 = f32x4.add(c01, f32x4.mul(av, b1));
-    av = v128.load32_splat(a, 4);
-    c10 = f32x4.add(c10, f32x4.mul(av, b0));
-    c11 = f32x4.add(c11, f32x4.mul(av, b1));
-    av = v128.load32_splat(a, 8);
-    c20 = f32x4.add(c20, f32x4.mul(av, b0));
-    c21 = f32x4.add(c21, f32x4.mul(av, b1));
-    av = v128.load32_splat(a, 12);
-    c30 = f32x4.add(c30, f32x4.mul(av, b0));
-    c31 = f32x4.add(c31, f32x4.mul(av, b1));
-    av = v128.load32_splat(a, 16);
-    c40 = f32x4.add(c40, f32x4.mul(av, b0));
-    c41 = f32x4.add(c41, f32x4.mul(av, b1));
-    av = v128.load32_splat(a, 20);
-    c50 = f32x4.add(c50, f32x4.mul(av, b0));
-    c51 = f32x4.add(c51, f32x4.mul(av, b1));
-    a += MR << 2;
-    b += NR << 2;
-  }
+function storeTile(
+  c: usize, ldc: i32, rows: i32, cols: i32, accumulate: bool, tmp: usize,
+  c00: v128, c01: v128, c10: v128, c11: v128, c20: v128, c21: v128,
+  c30: v128, c31: v128, c40: v128, c41: v128, c50: v128, c51: v128,
+): void {
   const full = rows == MR && cols == NR;
   let out = full ? c : tmp;
   const stride: usize = (full ? ldc : NR) << 2;
@@ -173,6 +149,41 @@ function microTile(kc: i32, a: usize, b: usize, c: usize, ldc: i32, rows: i32, c
       }
     }
   }
+}
+
+// C[0:rows, 0:cols] (+)= a_panel . b_panel over kc, through 12 SIMD accumulators. Partial tiles go
+// through `tmp` so that the inner loop never branches.
+// @ts-ignore: decorator
+@inline
+function microTile(kc: i32, a: usize, b: usize, c: usize, ldc: i32, rows: i32, cols: i32, accumulate: bool, tmp: usize): void {
+  let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c10 = f32x4.splat(0), c11 = f32x4.splat(0);
+  let c20 = f32x4.splat(0), c21 = f32x4.splat(0), c30 = f32x4.splat(0), c31 = f32x4.splat(0);
+  let c40 = f32x4.splat(0), c41 = f32x4.splat(0), c50 = f32x4.splat(0), c51 = f32x4.splat(0);
+  for (let k = 0; k < kc; k++) {
+    const b0 = v128.load(b);
+    const b1 = v128.load(b, 16);
+    let av = v128.load32_splat(a);
+    c00 = f32x4.add(c00, f32x4.mul(av, b0));
+    c01 = f32x4.add(c01, f32x4.mul(av, b1));
+    av = v128.load32_splat(a, 4);
+    c10 = f32x4.add(c10, f32x4.mul(av, b0));
+    c11 = f32x4.add(c11, f32x4.mul(av, b1));
+    av = v128.load32_splat(a, 8);
+    c20 = f32x4.add(c20, f32x4.mul(av, b0));
+    c21 = f32x4.add(c21, f32x4.mul(av, b1));
+    av = v128.load32_splat(a, 12);
+    c30 = f32x4.add(c30, f32x4.mul(av, b0));
+    c31 = f32x4.add(c31, f32x4.mul(av, b1));
+    av = v128.load32_splat(a, 16);
+    c40 = f32x4.add(c40, f32x4.mul(av, b0));
+    c41 = f32x4.add(c41, f32x4.mul(av, b1));
+    av = v128.load32_splat(a, 20);
+    c50 = f32x4.add(c50, f32x4.mul(av, b0));
+    c51 = f32x4.add(c51, f32x4.mul(av, b1));
+    a += MR << 2;
+    b += NR << 2;
+  }
+  storeTile(c, ldc, rows, cols, accumulate, tmp, c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51);
 }
 
 /**
@@ -228,11 +239,23 @@ export function im2col(
     const rem = m - n * OH * OW;
     const oh = rem / OW;
     const ow = rem - oh * OW;
+    const iw0 = ow * strideW - padLeft;
     for (let kh = 0; kh < KH; kh++) {
       const ih = oh * strideH - padTop + kh;
+      if (ih >= 0 && ih < H && iw0 >= 0 && iw0 + KW <= W) {
+        // The window's row lies inside the image: its KW pixels are contiguous in NHWC.
+        memory.copy(d, X + ((((n * H + ih) * W + iw0) * C) << 2), rowBytes * <usize>KW);
+        d += rowBytes * <usize>KW;
+        continue;
+      }
       for (let kw = 0; kw < KW; kw++) {
-        const iw = ow * strideW - padLeft + kw;
-        if (ih >= 0 && ih < H && iw >= 0 && iw < W) {
+        const iw = iw0 + kw;
+        const inside = ih >= 0 && ih < H && iw >= 0 && iw < W;
+        if (C < 16) {
+          // A few channels (the RGB stem): plain copies beat memory.copy's per-call cost.
+          const s = X + ((((n * H + ih) * W + iw) * C) << 2);
+          for (let c = 0; c < C; c++) store<f32>(d + (<usize>c << 2), inside ? load<f32>(s + (<usize>c << 2)) : 0);
+        } else if (inside) {
           memory.copy(d, X + ((((n * H + ih) * W + iw) * C) << 2), rowBytes);
         } else {
           memory.fill(d, 0, rowBytes);

@@ -42,4 +42,28 @@ export const IMAGENET_NORMALIZATION: Normalization = {
   scale: 255,
 };
 
+/** MNIST's customary normalisation (0.1307, 0.3081 on 0-1 pixels), here on 0-255. */
+export const MNIST_NORMALIZATION: Normalization = { mean: [0.1307 * 255], std: [0.3081 * 255], scale: 1 };
+
+/** Fashion-MNIST's customary normalisation (0.2860, 0.3530 on 0-1 pixels), here on 0-255. */
+export const FASHION_MNIST_NORMALIZATION: Normalization = { mean: [0.286 * 255], std: [0.353 * 255], scale: 1 };
+
+/** The normalisation a model trained on `dataset` expects, for the datasets the project knows. */
+export function datasetNormalization(dataset: string): Normalization | null {
+  switch (dataset) {
+    case 'cifar10':
+    case 'cifar100':
+      return CIFAR_NORMALIZATION;
+    case 'imagenet':
+      return IMAGENET_NORMALIZATION;
+    case 'mnist':
+    case 'mnist-sample':
+      return MNIST_NORMALIZATION;
+    case 'fashion-mnist':
+      return FASHION_MNIST_NORMALIZATION;
+    default:
+      return null;
+  }
+}
+
 export const CIFAR10_CLASSES = ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck'];

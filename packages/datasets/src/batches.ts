@@ -1,4 +1,5 @@
 import type { Normalization, Rng } from '@pyramid/core';
+import type { ImageTransform } from './augment';
 import type { ImageDataset } from './dataset';
 
 export interface Batch {
@@ -17,6 +18,15 @@ export interface BatchOptions {
   /** Leaves out a last, smaller batch (training); default false. */
   dropLast?: boolean;
   normalization?: Normalization;
+  /** Applied to each image's raw pixels before normalisation (augmentation). */
+  transform?: ImageTransform;
+  /**
+   * The random stream of batch `index` for `transform`; one stream per batch makes batch k's
+   * augmentation independent of whether batches before it ran (exact resume mid-epoch).
+   */
+  transformRng?: (index: number) => Rng;
+  /** Skip the first `skip` batches without preparing them (resume mid-epoch). */
+  skip?: number;
 }
 
 /** x' = (x / scale - mean) / std per channel, into `out`. */
@@ -42,16 +52,24 @@ export function* batches(dataset: ImageDataset, options: BatchOptions): Generato
   const { height, width, channels } = dataset.shape;
   const pixels = height * width * channels;
   const normalization = options.normalization ?? dataset.normalization;
-  const { batchSize } = options;
-  for (let start = 0; start < n; start += batchSize) {
+  const { batchSize, transform } = options;
+  const raw = new Uint8Array(pixels);
+  for (let start = (options.skip ?? 0) * batchSize, index = options.skip ?? 0; start < n; start += batchSize, index++) {
     const size = Math.min(batchSize, n - start);
     if (size < batchSize && options.dropLast) return;
     const images = new Float32Array(size * pixels);
     const labels = new Int32Array(size);
     const indices = order.slice(start, start + size);
+    const rng = transform ? options.transformRng?.(index) : undefined;
     for (let b = 0; b < size; b++) {
       const j = indices[b];
-      normalizeInto(images, dataset.images.subarray(j * pixels, (j + 1) * pixels), normalization, b * pixels);
+      let source = dataset.images.subarray(j * pixels, (j + 1) * pixels);
+      if (transform && rng) {
+        raw.set(source);
+        transform(raw, dataset.shape, rng);
+        source = raw;
+      }
+      normalizeInto(images, source, normalization, b * pixels);
       labels[b] = dataset.labels[j];
     }
     yield { images, labels, size, indices };

@@ -11,8 +11,10 @@ export interface ImageDataset {
   /** N * height * width * channels bytes. */
   images: Uint8Array;
   labels: Int32Array;
-  /** Per-channel statistics used to normalise this dataset's inputs. */
+  /** How this dataset's pixels are normalised for a model (the customary constants where they exist). */
   normalization: Normalization;
+  /** Per-channel mean and standard deviation measured on these images (0-255). */
+  statistics?: Normalization;
 }
 
 export function datasetSize(dataset: ImageDataset): number {

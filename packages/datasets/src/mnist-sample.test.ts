@@ -22,9 +22,9 @@ describe('mnistSample', () => {
     // MNIST pixels are mostly background: mean near 33 and std near 79 on 0-255 (LeCun's data
     // gives 33.3 and 78.6 on the full training set).
     expect(Math.max(...data.images.subarray(0, 784 * 50))).toBe(255);
-    expect(data.normalization.mean[0]).toBeGreaterThan(25);
-    expect(data.normalization.mean[0]).toBeLessThan(40);
-    expect(data.normalization.std[0]).toBeGreaterThan(70);
-    expect(data.normalization.std[0]).toBeLessThan(90);
+    expect(data.statistics!.mean[0]).toBeGreaterThan(25);
+    expect(data.statistics!.mean[0]).toBeLessThan(40);
+    expect(data.statistics!.std[0]).toBeGreaterThan(70);
+    expect(data.statistics!.std[0]).toBeLessThan(90);
   });
 });

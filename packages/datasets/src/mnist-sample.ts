@@ -1,4 +1,4 @@
-import { DataError } from '@pyramid/core';
+import { DataError, MNIST_NORMALIZATION } from '@pyramid/core';
 import { type ImageDataset, channelStatistics, validateDataset } from './dataset';
 
 const SIDE = 28;
@@ -50,6 +50,7 @@ export async function mnistSample(): Promise<ImageDataset> {
     classNames: ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'],
     images,
     labels,
-    normalization: channelStatistics(images, 1),
+    normalization: MNIST_NORMALIZATION,
+    statistics: channelStatistics(images, 1),
   });
 }

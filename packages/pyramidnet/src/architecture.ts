@@ -25,14 +25,14 @@ export interface ArchitectureConfig {
   design?: UnitDesignName;
   shortcut?: ShortcutType;
   /** ShakeDrop with the linear rule; `lastKeep` is p_L (0.5 in the ShakeDrop paper). */
-  shakeDrop?: { lastKeep: number } | null;
+  shakeDrop?: { lastKeep: number; gate?: 'batch' | 'image' } | null;
   /** Input image size; defaults to 32x32x3 (cifar) or 224x224x3 (imagenet). */
   input?: ImageShape;
 }
 
 /** An ArchitectureConfig with every default filled in and the per-unit widths derived. */
 export interface Architecture extends Required<Omit<ArchitectureConfig, 'shakeDrop'>> {
-  shakeDrop: { lastKeep: number } | null;
+  shakeDrop: { lastKeep: number; gate?: 'batch' | 'image' } | null;
   /** Channels after the stem: 16 (cifar) or 64 (imagenet). */
   stemWidth: number;
   /** Units per stage. */

@@ -64,6 +64,7 @@ export class PyramidNet extends Module {
             design: arch.design,
             shortcut: arch.shortcut,
             shakeDropKeep: keep ? keep[k] : undefined,
+            shakeDropGate: arch.shakeDrop?.gate,
           },
           rng,
         );

@@ -11,7 +11,7 @@ export { Module, ModuleList, type ForwardContext, type NamedTensor } from './mod
 export { Conv2d, BatchNorm2d, Linear } from './layers';
 export { UNIT_DESIGNS, DEFAULT_UNIT_DESIGN, type UnitDesign, type UnitDesignName } from './designs';
 export { Shortcut, type ShortcutType } from './shortcut';
-export { ShakeDrop, linearKeepProbabilities } from './shakedrop';
+export { ShakeDrop, linearKeepProbabilities, type ShakeDropGate } from './shakedrop';
 export {
   PyramidalUnit,
   BasicUnit,

@@ -7,11 +7,17 @@ import type { ForwardContext } from './module';
  *   forward  G = x + (b + alpha - b * alpha) F(x),   b ~ Bernoulli(p_l), alpha ~ U[-1, 1]
  *   backward dG/dF scaled by (b + beta - b * beta),   beta ~ U[0, 1]
  *   eval     G = x + E[b + alpha - b * alpha] F(x) = x + p_l F(x)
- * Forward and backward use different random factors, hence the custom gradient. b, alpha and beta
- * are drawn per image (the paper's "image-level" choice).
+ * Forward and backward use different random factors, hence the custom gradient. alpha and beta
+ * are drawn per image; the gate b once per batch ('batch', as both reference implementations do)
+ * or per image ('image').
  */
+export type ShakeDropGate = 'batch' | 'image';
+
 export class ShakeDrop {
-  constructor(readonly keep: number) {
+  constructor(
+    readonly keep: number,
+    readonly gate: ShakeDropGate = 'batch',
+  ) {
     if (!(keep >= 0 && keep <= 1)) throw new ConfigError(`ShakeDrop keep probability must be in [0, 1], got ${keep}`);
   }
 
@@ -21,8 +27,9 @@ export class ShakeDrop {
     const n = residual.shape[0];
     const forwardScale = new Float32Array(n);
     const backwardScale = new Float32Array(n);
+    const batchGate = this.gate === 'batch' ? (ctx.rng.bernoulli(this.keep) ? 1 : 0) : 0;
     for (let i = 0; i < n; i++) {
-      const b = ctx.rng.bernoulli(this.keep) ? 1 : 0;
+      const b = this.gate === 'batch' ? batchGate : ctx.rng.bernoulli(this.keep) ? 1 : 0;
       const alpha = 2 * ctx.rng.uniform() - 1;
       const beta = ctx.rng.uniform();
       forwardScale[i] = b + alpha - b * alpha;

@@ -25,7 +25,7 @@ function gradientCheck(unit: PyramidalUnit, inputShape: number[], ctx: ForwardCo
   const loss = (input: tf.Tensor4D) => tf.sum(tf.mul(unit.forward(input, ctx), r)) as tf.Scalar;
   const kernels = unit.namedTensors().filter((t) => t.name.endsWith('conv1.weight') || t.name.endsWith('conv2.weight'));
   const { grads } = tf.variableGrads(() => loss(x), kernels.map((t) => t.variable));
-  const dx = tf.grad(loss)(x);
+  const dx = tf.grad((input: tf.Tensor) => loss(input as tf.Tensor4D))(x);
   const eps = 3e-3;
   const numeric = (perturb: (delta: number) => void) => {
     perturb(eps);
@@ -125,20 +125,33 @@ describe('ShakeDrop', () => {
   });
 
   it('uses one random factor forward and another backward, per image', () => {
-    const shake = new ShakeDrop(0); // b = 0 always: forward alpha in [-1, 1], backward beta in [0, 1]
+    const shake = new ShakeDrop(0, 'image'); // b = 0 always: forward alpha in [-1, 1], backward beta in [0, 1]
     const seed = Rng.fromSeed(8).state();
     const x = tf.ones([3, 2, 2, 1]) as tf.Tensor4D;
     const value = shake.forward(x, { training: true, rng: Rng.fromState(seed) }).dataSync();
     const grad = tf.grad((t: tf.Tensor) => tf.sum(shake.forward(t as tf.Tensor4D, { training: true, rng: Rng.fromState(seed) })))(x).dataSync();
     const replay = Rng.fromState(seed);
     for (let i = 0; i < 3; i++) {
-      replay.bernoulli(0);
+      replay.bernoulli(0); // the per-image gate
       const alpha = 2 * replay.uniform() - 1;
       const beta = replay.uniform();
       expect(value[4 * i]).toBeCloseTo(alpha, 6);
       expect(grad[4 * i]).toBeCloseTo(beta, 6);
       expect(value[4 * i + 3]).toBe(value[4 * i]);
     }
+  });
+
+  it('draws one gate per batch by default, as the reference implementations do', () => {
+    // keep 0.5: with a gate per batch, every image of a batch is either all kept (factor 1) or
+    // none is; per image, a batch of 64 would mix them.
+    const x = tf.ones([64, 1, 1, 1]) as tf.Tensor4D;
+    for (let seed = 0; seed < 20; seed++) {
+      const factors = Array.from(new ShakeDrop(0.5).forward(x, { training: true, rng: Rng.fromSeed(seed) }).dataSync());
+      const kept = factors.filter((f) => f === 1).length;
+      expect(kept === 0 || kept === 64).toBe(true);
+    }
+    const mixed = Array.from(new ShakeDrop(0.5, 'image').forward(x, { training: true, rng: Rng.fromSeed(1) }).dataSync()).filter((f) => f === 1).length;
+    expect(mixed > 0 && mixed < 64).toBe(true);
   });
 
   it('is the identity forward and backward when the unit is always kept', () => {

@@ -3,7 +3,7 @@ import type { Rng } from '@pyramid/core';
 import { DEFAULT_UNIT_DESIGN, UNIT_DESIGNS, type UnitDesignName } from './designs';
 import { BatchNorm2d, Conv2d } from './layers';
 import { type ForwardContext, Module } from './module';
-import { ShakeDrop } from './shakedrop';
+import { ShakeDrop, type ShakeDropGate } from './shakedrop';
 import { Shortcut, type ShortcutType } from './shortcut';
 
 export interface UnitOptions {
@@ -16,6 +16,7 @@ export interface UnitOptions {
   shortcut?: ShortcutType;
   /** ShakeDrop on the residual branch, with this unit's probability p_l of keeping it unperturbed. */
   shakeDropKeep?: number;
+  shakeDropGate?: ShakeDropGate;
 }
 
 /** A pyramidal residual unit: what every unit type offers to the model assembly. */
@@ -70,7 +71,7 @@ export class BasicUnit extends PyramidalUnit {
     this.bn2 = this.addChild('bn2', new BatchNorm2d(width));
     this.conv2 = this.addChild('conv2', new Conv2d(width, width, 3, 1, 1, rng));
     if (design.lastBn) this.bn3 = this.addChild('bn3', new BatchNorm2d(width));
-    if (options.shakeDropKeep !== undefined) this.shakeDrop = new ShakeDrop(options.shakeDropKeep);
+    if (options.shakeDropKeep !== undefined) this.shakeDrop = new ShakeDrop(options.shakeDropKeep, options.shakeDropGate);
     this.shortcut = this.addChild('shortcut', new Shortcut(options.shortcut ?? 'zero-pad', inChannels, width, stride, rng));
   }
 
@@ -125,7 +126,7 @@ export class BottleneckUnit extends PyramidalUnit {
     this.bn3 = this.addChild('bn3', new BatchNorm2d(width));
     this.conv3 = this.addChild('conv3', new Conv2d(width, outChannels, 1, 1, 0, rng));
     if (design.lastBn) this.bn4 = this.addChild('bn4', new BatchNorm2d(outChannels));
-    if (options.shakeDropKeep !== undefined) this.shakeDrop = new ShakeDrop(options.shakeDropKeep);
+    if (options.shakeDropKeep !== undefined) this.shakeDrop = new ShakeDrop(options.shakeDropKeep, options.shakeDropGate);
     this.shortcut = this.addChild('shortcut', new Shortcut(options.shortcut ?? 'zero-pad', inChannels, outChannels, stride, rng));
   }
 

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '../tfjs-registrations';
-import '@tensorflow/tfjs-backend-cpu';
+import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import { ConfigError } from '../errors';
 import { installProjectKernels, restoreStockKernels } from '../cpu/kernels';
 import type { BackendInfo, BackendOptions, BackendPlugin } from './plugin';
@@ -11,6 +11,16 @@ export interface CpuOptions extends BackendOptions {
    * every core Node reports; 1 in browsers (their main thread may not block on workers).
    */
   threads?: number;
+}
+
+// tfjs-backend-cpu prints a banner recommending tfjs-node the first time it stores data in Node;
+// the project chooses backends through its own plugins, where that advice would only mislead.
+// Re-register its factory (same priority) with the banner switched off, unless it already runs
+// (tf.findBackend would start it; the engine's registry of started backends does not).
+const started = (tf.engine() as unknown as { registry: Record<string, unknown> }).registry;
+if (started?.cpu === undefined) {
+  tf.removeBackend('cpu');
+  tf.registerBackend('cpu', () => Object.assign(new MathBackendCPU(), { firstUse: false }), 1);
 }
 
 async function defaultThreads(): Promise<number> {
@@ -43,8 +53,6 @@ export const cpuBackendPlugin: BackendPlugin = {
   async setup(options: CpuOptions = {}): Promise<BackendInfo> {
     await tf.setBackend('cpu');
     await tf.ready();
-    // tfjs-backend-cpu prints a banner recommending tfjs-node on its first write in Node; the
-    // project chooses backends through its own plugins, so the banner would only mislead.
     (tf.backend() as unknown as { firstUse?: boolean }).firstUse = false;
     const kernels = options.kernels ?? 'project';
     if (kernels === 'stock') {

@@ -18,7 +18,41 @@ function statsOf(backend: CpuBackend, mean: TensorInfo, variance: TensorInfo, ep
   return { m, rstd };
 }
 
-export function batchNormKernels(rt: KernelRuntime): KernelConfig[] {
+export function batchNormKernels(rt: KernelRuntime, stock: (name: string) => KernelFunc): KernelConfig[] {
+  /**
+   * tfjs's FusedBatchNorm (inference with given statistics) for NHWC float32 input with per-channel
+   * vectors: one pass of y = x * a + b, a = scale / sqrt(var + eps), b = offset - mean * a.
+   */
+  const inference: KernelFunc = (args) => {
+    const { inputs, attrs } = args;
+    const backend = args.backend as unknown as CpuBackend;
+    const { x, mean, variance, offset, scale } = inputs as Record<string, TensorInfo | undefined>;
+    const C = x!.shape[x!.shape.length - 1];
+    const perChannel = (t: TensorInfo | undefined) => t == null || (t.shape.length === 1 && t.shape[0] === C && t.dtype === 'float32');
+    if (x!.dtype !== 'float32' || x!.shape.length < 2 || ![mean, variance, offset, scale].every(perChannel)) {
+      return stock('FusedBatchNorm')(args);
+    }
+    const epsilon = (attrs as { varianceEpsilon: number }).varianceEpsilon;
+    const m = floatValues(backend, mean!);
+    const v = floatValues(backend, variance!);
+    const g = scale ? floatValues(backend, scale) : null;
+    const o = offset ? floatValues(backend, offset) : null;
+    const rows = x!.shape.reduce((a, d) => a * d, 1) / C;
+    const threads = threadsForElements(rt, rows * C);
+    rt.reset();
+    const X = rt.put(floatValues(backend, x!));
+    const Y = rt.alloc(rows * C * 4);
+    const coefficients = rt.alloc(2 * C * 4);
+    const f = rt.floats();
+    for (let c = 0; c < C; c++) {
+      const a = (g ? g[c] : 1) / Math.sqrt(v[c] + epsilon);
+      f[coefficients / 4 + c] = a;
+      f[coefficients / 4 + C + c] = (o ? o[c] : 0) - m[c] * a;
+    }
+    rt.run('channelAffine', [X, 0, Y, rows, C, coefficients, 0, coefficients + C * 4, 0, 0], threads);
+    return backend.makeTensorInfo(x!.shape, 'float32', rt.take(Y, rows * C));
+  };
+
   const training: KernelFunc = ({ inputs, attrs, backend: b }) => {
     const backend = b as unknown as CpuBackend;
     const { x, params } = inputs as { x: TensorInfo; params: TensorInfo };
@@ -133,6 +167,7 @@ export function batchNormKernels(rt: KernelRuntime): KernelConfig[] {
   };
 
   return [
+    { kernelName: 'FusedBatchNorm', backendName: 'cpu', kernelFunc: inference },
     { kernelName: BATCH_NORM_TRAINING, backendName: 'cpu', kernelFunc: training },
     { kernelName: BATCH_NORM_GRAD_PARAMS, backendName: 'cpu', kernelFunc: gradParams },
     { kernelName: BATCH_NORM_GRAD_INPUT, backendName: 'cpu', kernelFunc: gradInput },

@@ -34,7 +34,7 @@ export async function installProjectKernels(threads: number): Promise<{ threads:
   }
   if (!runtime) {
     runtime = await KernelRuntime.create(threads);
-    installed = [...conv2dKernels(runtime, stock), ...batchNormKernels(runtime), ...shortcutKernels(runtime)];
+    installed = [...conv2dKernels(runtime, stock), ...batchNormKernels(runtime, stock), ...shortcutKernels(runtime)];
   }
   for (const config of installed) replaceKernel(config);
   return { threads: runtime.threads, kernels: installed.map((k) => k.kernelName) };

@@ -30,29 +30,32 @@ export interface ThreadPool {
 const ARGS = 8;
 const MAX_ARGS = 32;
 
+// Evaluated as CommonJS or as an ES module depending on the parent's flags (--input-type): a
+// dynamic import works in both.
 const WORKER_SOURCE = `
-const { parentPort, workerData } = require('node:worker_threads');
-const { module, memory, control, index, kernels } = workerData;
-const exports = new WebAssembly.Instance(module, { env: { memory } }).exports;
-const ctl = new Int32Array(control);
-const args = new Uint32Array(control, ${ARGS} * 4, ${MAX_ARGS});
-let generation = 0;
-parentPort.postMessage('ready');
-for (;;) {
-  Atomics.wait(ctl, 0, generation);
-  generation = Atomics.load(ctl, 0);
-  const kernel = Atomics.load(ctl, 2);
-  if (kernel < 0) break;
-  const threads = ctl[3];
-  if (index < threads) {
-    try {
-      exports[kernels[kernel]](index, threads, ...args);
-    } catch (error) {
-      Atomics.store(ctl, 4, 1);
+import('node:worker_threads').then(({ parentPort, workerData }) => {
+  const { module, memory, control, index, kernels } = workerData;
+  const exports = new WebAssembly.Instance(module, { env: { memory } }).exports;
+  const ctl = new Int32Array(control);
+  const args = new Uint32Array(control, ${ARGS} * 4, ${MAX_ARGS});
+  let generation = 0;
+  parentPort.postMessage('ready');
+  for (;;) {
+    Atomics.wait(ctl, 0, generation);
+    generation = Atomics.load(ctl, 0);
+    const kernel = Atomics.load(ctl, 2);
+    if (kernel < 0) break;
+    const threads = ctl[3];
+    if (index < threads) {
+      try {
+        exports[kernels[kernel]](index, threads, ...args);
+      } catch (error) {
+        Atomics.store(ctl, 4, 1);
+      }
+      if (Atomics.sub(ctl, 1, 1) === 1) Atomics.notify(ctl, 1);
     }
-    if (Atomics.sub(ctl, 1, 1) === 1) Atomics.notify(ctl, 1);
   }
-}
+});
 `;
 
 export async function createThreadPool(size: number, module: WebAssembly.Module, memory: WebAssembly.Memory): Promise<ThreadPool | null> {

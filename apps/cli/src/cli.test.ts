@@ -1,0 +1,150 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { writeNpy } from '@pyramid/datasets';
+import { afterAll, describe, expect, it } from 'vitest';
+
+// The built CLI in plain Node child processes, as users run it: gradients, kernels and plugins
+// must work there, not only under vitest's module loader.
+const bin = fileURLToPath(new URL('../dist/bin.js', import.meta.url));
+const fixture = fileURLToPath(new URL('../../../packages/pyramidnet/test/fixtures/cifar-basic-20-a12.safetensors', import.meta.url));
+const scratch = mkdtempSync(join(tmpdir(), 'pyramid-cli-'));
+
+function pyramid(...args: string[]) {
+  const result = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', cwd: scratch, env: { ...process.env, PYRAMID_CPU_THREADS: '2' } });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+describe('pyramid', () => {
+  it('prints help and exits 0', () => {
+    const r = pyramid('--help');
+    expect(r.status).toBe(0);
+    for (const command of ['train', 'eval', 'predict', 'info', 'import', 'export', 'backends', 'bench']) expect(r.stdout).toContain(command);
+  });
+
+  it('rejects an unknown flag with one line and status 2', () => {
+    const r = pyramid('info', '--bogus');
+    expect(r.status).toBe(2);
+    expect(r.stderr.split('\n')[0]).toBe("error: unknown option '--bogus'");
+  });
+
+  it('explains an impossible model in one line, without a stack trace', () => {
+    const r = pyramid('info', '--dataset', 'cifar10', '--depth', '21', '--alpha', '48');
+    expect(r.status).toBe(1);
+    expect(r.stderr).toBe('pyramid: error: depth 21 is impossible for a CIFAR PyramidNet with basic units: depth - 2 must be a positive multiple of 6\n');
+  });
+
+  it('lists backends with availability and reasons', () => {
+    const r = pyramid('backends', '--json');
+    expect(r.status).toBe(0);
+    const list = JSON.parse(r.stdout) as { name: string; available: boolean; reason: string | null }[];
+    expect(list.find((b) => b.name === 'cpu')?.available).toBe(true);
+    for (const name of ['webgpu', 'cuda']) {
+      const status = list.find((b) => b.name === name)!;
+      expect(status.available || status.reason !== null).toBe(true);
+    }
+  });
+
+  it('reports a preset with the reference parameter count', () => {
+    // 1,772,706: the reference PyTorch implementation's count for CIFAR-10 PyramidNet-110, alpha 48.
+    const r = pyramid('info', '--preset', 'pyramidnet110-a48-cifar10', '--json');
+    expect(r.status).toBe(0);
+    const info = JSON.parse(r.stdout);
+    expect(info.params).toBe(1_772_706);
+    expect(info.paper[0].top1Error).toBe('4.58±0.06');
+  });
+
+  it('trains, evaluates and predicts in plain Node, and leaves a checkpoint', () => {
+    const run = join(scratch, 'run');
+    const t = pyramid('train', '--preset', 'pyramidnet8-a16-mnist', '--data', 'mnist-sample', '--test-fraction', '0.9', '--epochs', '1', '--batch-size', '50', '--run', run, '--json');
+    expect(t.status, t.stderr).toBe(0);
+    const events = t.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    const epoch = events.find((e) => e.kind === 'epoch');
+    // 999 training images, 19 steps of 50: the loss must fall on real digits.
+    const steps = events.filter((e) => e.kind === 'step');
+    expect(steps.length).toBe(19);
+    expect(steps[steps.length - 1].loss).toBeLessThan(steps[0].loss);
+    expect(existsSync(join(run, 'checkpoints', 'best', 'model.safetensors'))).toBe(true);
+
+    const e = pyramid('eval', '--checkpoint', join(run, 'checkpoints', 'best'), '--data', 'mnist-sample', '--json');
+    expect(e.status, e.stderr).toBe(0);
+    const evaluation = JSON.parse(e.stdout);
+    // The 2000 test images of the default split: accuracy above chance (10%).
+    expect(evaluation.images).toBe(2000);
+    expect(evaluation.top1).toBeGreaterThan(0.2);
+    expect(evaluation.top1Error).toBeCloseTo(100 * (1 - evaluation.top1), 9);
+    expect(epoch.top1).toBeGreaterThan(0.2);
+
+    const npy = join(scratch, 'digits.npy');
+    writeFileSync(npy, writeNpy({ dtype: 'uint8', shape: [2, 28, 28, 1], data: new Uint8Array(2 * 784).fill(0) }));
+    const p = pyramid('predict', '--checkpoint', join(run, 'checkpoints', 'best'), npy, '--json', '--top', '3');
+    expect(p.status, p.stderr).toBe(0);
+    const prediction = JSON.parse(p.stdout);
+    expect(prediction.predictions).toHaveLength(2);
+    expect(prediction.predictions[0].top).toHaveLength(3);
+    expect(prediction.predictions[0].logits).toHaveLength(10);
+    const total = prediction.predictions[0].top.reduce((s: number, t: { probability: number }) => s + t.probability, 0);
+    expect(total).toBeLessThanOrEqual(1.000001);
+  });
+
+  it('refuses to train into a folder that holds another run, changing nothing', () => {
+    const run = join(scratch, 'run');
+    const before = readFileSync(join(run, 'run.json'));
+    const r = pyramid('train', '--preset', 'pyramidnet8-a16-mnist', '--data', 'mnist-sample', '--run', run);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toBe(`pyramid: error: ${run} already holds files; continue it with --resume ${run}, or choose another --run\n`);
+    expect(readFileSync(join(run, 'run.json')).equals(before)).toBe(true);
+  });
+
+  it('imports a reference PyTorch state_dict and exports it back unchanged', () => {
+    // The fixture's 'weights.*' tensors are a state_dict saved from the reference implementation.
+    const { tensors, header } = splitFixture();
+    const stateDict = join(scratch, 'reference.safetensors');
+    writeFileSync(stateDict, tensors);
+    const i = pyramid('import', stateDict, '--dataset', 'cifar10', '--depth', '20', '--alpha', '12', '--out', join(scratch, 'imported'));
+    expect(i.status, i.stderr).toBe(0);
+    const x = pyramid('export', '--checkpoint', join(scratch, 'imported'), '--out', join(scratch, 'exported.safetensors'));
+    expect(x.status, x.stderr).toBe(0);
+    const again = readFileSync(join(scratch, 'exported.safetensors'));
+    expect(header(again)).toEqual(header(readFileSync(stateDict)));
+    const bad = pyramid('import', stateDict, '--dataset', 'cifar10', '--depth', '20', '--alpha', '24', '--out', join(scratch, 'wrong'));
+    expect(bad.status).toBe(1);
+    // alpha 24 over 9 units widens by 8/3 per unit: the first unit has 19 channels, alpha 12's 17.
+    expect(bad.stderr).toMatch(/reference\.safetensors: shape mismatch for 'layer1\.0\.conv1\.weight': expected \[19, 16, 3, 3\] \(PyTorch layout\), found \[17, 16, 3, 3\]/);
+    expect(existsSync(join(scratch, 'wrong'))).toBe(false);
+  });
+});
+
+/** The fixture's state_dict as a file of its own, and a reader of (name -> dtype, shape, bytes). */
+function splitFixture() {
+  const bytes = readFileSync(fixture);
+  const parse = (b: Buffer) => {
+    const n = Number(b.readBigUInt64LE(0));
+    const head = JSON.parse(b.subarray(8, 8 + n).toString('utf8'));
+    delete head.__metadata__;
+    return { head, data: b.subarray(8 + n) };
+  };
+  const { head, data } = parse(bytes);
+  const names = Object.keys(head).filter((k) => k.startsWith('weights.')).sort();
+  const out: Record<string, unknown> = {};
+  const parts: Buffer[] = [];
+  let offset = 0;
+  for (const name of names) {
+    const [a, b] = head[name].data_offsets;
+    out[name.slice(8)] = { dtype: head[name].dtype, shape: head[name].shape, data_offsets: [offset, offset + b - a] };
+    parts.push(data.subarray(a, b));
+    offset += b - a;
+  }
+  const json = Buffer.from(JSON.stringify(out));
+  const length = Buffer.alloc(8);
+  length.writeBigUInt64LE(BigInt(json.length));
+  const header = (file: Buffer) => {
+    const { head: h, data: d } = parse(file);
+    return Object.fromEntries(Object.keys(h).sort().map((k) => [k, [h[k].dtype, h[k].shape.join('x'), d.subarray(h[k].data_offsets[0], h[k].data_offsets[1]).toString('base64')]]));
+  };
+  return { tensors: Buffer.concat([length, json, ...parts]), header };
+}

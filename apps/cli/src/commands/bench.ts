@@ -1,0 +1,107 @@
+import { writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import * as tf from '@tensorflow/tfjs-core';
+import { PyramidNet, summarize } from '@pyramid/pyramidnet';
+import { type BenchmarkResult, type ConvKernelResult, benchmarkConv, benchmarkModel, convShapes } from '@pyramid/train';
+import { Option, type Command } from 'commander';
+import { type BackendFlags, activateBackend, addBackendOptions } from '../backend';
+import { type ModelFlags, addModelOptions, modelFromFlags, parseInteger } from '../model-options';
+import { printJson } from '../output';
+
+interface BenchFlags extends ModelFlags, Omit<BackendFlags, 'kernels'> {
+  batchSize: number;
+  steps: number;
+  warmup: number;
+  compare: 'project' | 'stock' | 'both';
+  stockBatchSize: number;
+  stockSteps: number;
+  convs?: boolean;
+  inference: boolean;
+  json?: boolean;
+  out?: string;
+}
+
+interface Run extends BenchmarkResult {
+  kernels: BenchmarkResult['kernels'];
+  kernelSet: 'project' | 'stock';
+  backend: string;
+  detail: string;
+}
+
+export function benchCommand(program: Command): void {
+  const command = program
+    .command('bench')
+    .description("training and inference throughput, the project's kernels and tfjs's stock kernels side by side in one process")
+    .option('--batch-size <n>', 'images per step', parseInteger('--batch-size'), 128)
+    .option('--steps <n>', 'timed steps', parseInteger('--steps'), 3)
+    .option('--warmup <n>', 'untimed steps first', parseInteger('--warmup'), 1)
+    .addOption(new Option('--compare <which>', 'which kernels to time').choices(['project', 'stock', 'both']).default('both'))
+    .option('--stock-batch-size <n>', 'batch size for the stock kernels (they are slow; images/s are comparable)', parseInteger('--stock-batch-size'), 8)
+    .option('--stock-steps <n>', 'timed steps for the stock kernels', parseInteger('--stock-steps'), 1)
+    .option('--convs', "also time every convolution shape of the model: forward, input and filter gradients")
+    .option('--no-inference', 'skip inference timing')
+    .option('--out <file>', 'also write the JSON report to this file')
+    .option('--json', 'print the JSON report: {date, machine, model, runs: [{kernelSet, train, inference, peakBytes, kernels}], speedup, convs}');
+  addBackendOptions(addModelOptions(command));
+  command.action(async (flags: BenchFlags) => {
+    const choice = modelFromFlags({ preset: 'pyramidnet110-a48-cifar10', ...flags })!;
+    const runs: Run[] = [];
+    let convs: ConvKernelResult[] | null = null;
+    const log = (text: string) => !flags.json && process.stderr.write(`${text}\n`);
+    const sets: ('project' | 'stock')[] = flags.compare === 'both' ? ['project', 'stock'] : [flags.compare];
+    for (const kernelSet of sets) {
+      const info = await activateBackend({ ...flags, kernels: kernelSet }, true);
+      const model = new PyramidNet(choice.architecture);
+      const stock = kernelSet === 'stock';
+      const batchSize = stock && flags.compare === 'both' ? flags.stockBatchSize : flags.batchSize;
+      log(`${kernelSet} kernels (${info.detail}): batch ${batchSize} ...`);
+      const result = await benchmarkModel(model, {
+        batchSize,
+        steps: stock && flags.compare === 'both' ? flags.stockSteps : flags.steps,
+        warmupSteps: stock ? Math.min(flags.warmup, 1) : flags.warmup,
+        inference: flags.inference,
+      });
+      runs.push({ ...result, kernelSet, backend: info.name, detail: info.detail });
+      log(
+        `  train ${result.train.imagesPerSecond.toFixed(2)} img/s, ${result.train.msPerStep.toFixed(0)} ms/step, ${result.train.gflops.toFixed(2)} GFLOP/s` +
+          (result.inference ? `; inference ${result.inference.imagesPerSecond.toFixed(1)} img/s, ${result.inference.gflops.toFixed(2)} GFLOP/s` : ''),
+      );
+      if (flags.convs && kernelSet === 'project') {
+        convs = convShapes(model, flags.batchSize).map((shape) => benchmarkConv(shape));
+      }
+      model.dispose();
+    }
+    const model = new PyramidNet(choice.architecture);
+    const summary = summarize(model);
+    const project = runs.find((r) => r.kernelSet === 'project');
+    const stock = runs.find((r) => r.kernelSet === 'stock');
+    const report = {
+      date: new Date().toISOString(),
+      machine: { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, node: process.version, tfjs: tf.version_core, platform: `${process.platform}-${process.arch}` },
+      model: { preset: choice.preset?.name ?? null, architecture: choice.architecture, params: summary.params, macsPerImage: summary.macs },
+      runs,
+      speedup:
+        project && stock
+          ? { train: project.train.imagesPerSecond / stock.train.imagesPerSecond, inference: project.inference && stock.inference ? project.inference.imagesPerSecond / stock.inference.imagesPerSecond : null }
+          : null,
+      convs,
+    };
+    model.dispose();
+    if (flags.out) writeFileSync(flags.out, `${JSON.stringify(report, null, 2)}\n`);
+    if (flags.json) {
+      printJson(report);
+      return;
+    }
+    if (report.speedup) {
+      process.stdout.write(`project / stock: training ${report.speedup.train.toFixed(1)}x` + (report.speedup.inference ? `, inference ${report.speedup.inference.toFixed(1)}x` : '') + '\n');
+    }
+    if (convs) {
+      process.stdout.write('convolutions (GFLOP/s): shape  forward  input-grad  filter-grad\n');
+      for (const c of convs) {
+        process.stdout.write(
+          `  ${c.batch}x${c.height}x${c.width}x${c.inChannels} -> ${c.outChannels} k${c.kernel}/s${c.stride}  ${c.forwardGflops.toFixed(1)}  ${c.inputGradGflops.toFixed(1)}  ${c.filterGradGflops.toFixed(1)}\n`,
+        );
+      }
+    }
+  });
+}

@@ -1,0 +1,48 @@
+import { readFile, rename, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { CIFAR10_CLASSES, datasetNormalization } from '@pyramid/core';
+import { PyramidNet, exportPytorchWeights, importPytorchWeights, loadCheckpoint, saveCheckpoint } from '@pyramid/pyramidnet';
+import type { Command } from 'commander';
+import { type ModelFlags, addModelOptions, modelFromFlags } from '../model-options';
+import { UsageError } from '../output';
+
+export function convertCommands(program: Command): void {
+  addModelOptions(
+    program
+      .command('import')
+      .description('turn a state_dict of the reference PyTorch PyramidNet (saved as safetensors) into a checkpoint')
+      .argument('<file>', 'safetensors file: safetensors.torch.save_file(model.state_dict(), file)')
+      .requiredOption('--out <dir>', 'checkpoint folder to create')
+      .option('--class-names <list>', 'comma-separated class names'),
+  ).action(async (file: string, flags: ModelFlags & { out: string; classNames?: string }) => {
+    const choice = modelFromFlags(flags)!;
+    if (existsSync(flags.out)) throw new UsageError(`${flags.out} already exists; refusing to overwrite it`);
+    let bytes: Buffer;
+    try {
+      bytes = await readFile(file);
+    } catch (error) {
+      throw new UsageError(`${file}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message}`);
+    }
+    const model = new PyramidNet(choice.architecture);
+    importPytorchWeights(model, new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), file);
+    // A state_dict carries no input description: take the dataset's customary normalisation.
+    const dataset = choice.preset?.dataset ?? flags.dataset ?? '';
+    const classNames = flags.classNames?.split(',') ?? (dataset === 'cifar10' ? CIFAR10_CLASSES : undefined);
+    await saveCheckpoint(flags.out, model, { classNames, normalization: datasetNormalization(dataset) ?? undefined, preset: choice.preset?.name });
+    process.stdout.write(`imported ${file} into ${flags.out} (${model.parameterCount().toLocaleString('en-US')} parameters)\n`);
+  });
+
+  program
+    .command('export')
+    .description('write a checkpoint as a state_dict of the reference PyTorch PyramidNet, in safetensors')
+    .requiredOption('--checkpoint <dir>', 'checkpoint folder')
+    .requiredOption('--out <file>', 'safetensors file to create')
+    .action(async (flags: { checkpoint: string; out: string }) => {
+      if (existsSync(flags.out)) throw new UsageError(`${flags.out} already exists; refusing to overwrite it`);
+      const { model } = await loadCheckpoint(flags.checkpoint);
+      const tmp = `${flags.out}.tmp-${process.pid}`;
+      await writeFile(tmp, exportPytorchWeights(model));
+      await rename(tmp, flags.out);
+      process.stdout.write(`exported ${flags.checkpoint} to ${flags.out}; in PyTorch: model.load_state_dict(safetensors.torch.load_file('${flags.out}'))\n`);
+    });
+}

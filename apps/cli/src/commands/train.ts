@@ -1,0 +1,185 @@
+import { join } from 'node:path';
+import { architectureConfig, resolveArchitecture } from '@pyramid/pyramidnet';
+import { LAST, RUN_FORMAT, assertRunFolderFree, type Recipe, type RunConfig, defaultRecipeFor, findRecipe, readRunConfig, train, validateLrPolicy } from '@pyramid/train';
+import { Option, type Command } from 'commander';
+import { type BackendFlags, activateBackend, addBackendOptions } from '../backend';
+import { type DataOptions, loadData } from '../data';
+import { type ModelFlags, addModelOptions, modelFromFlags, parseInteger, parseNumber } from '../model-options';
+import { UsageError } from '../output';
+import { type OutputMode, TrainingReporter } from '../progress';
+
+interface TrainFlags extends ModelFlags, BackendFlags {
+  data?: string;
+  recipe?: string;
+  epochs?: number;
+  batchSize?: number;
+  lr?: number;
+  schedule?: 'step' | 'cosine' | 'constant';
+  milestones?: string;
+  gamma?: number;
+  warmup?: number;
+  momentum?: number;
+  nesterov?: boolean;
+  weightDecay?: number;
+  bnDecay?: boolean;
+  labelSmoothing?: number;
+  augment?: 'cifar' | 'none';
+  seed: number;
+  run?: string;
+  resume?: string;
+  evalEvery: number;
+  checkpointEvery: number;
+  testFraction?: number;
+  quiet?: boolean;
+  json?: boolean;
+}
+
+const MODEL_FLAGS: (keyof ModelFlags)[] = ['preset', 'dataset', 'depth', 'alpha', 'bottleneck', 'widening', 'classes', 'input', 'design', 'shortcut', 'shakedrop', 'rounding'];
+const RECIPE_FLAGS: (keyof TrainFlags)[] = ['testFraction', 'recipe', 'epochs', 'batchSize', 'lr', 'schedule', 'milestones', 'gamma', 'warmup', 'momentum', 'nesterov', 'weightDecay', 'bnDecay', 'labelSmoothing', 'augment'];
+
+function recipeFromFlags(flags: TrainFlags, dataset: string): { name: string; recipe: Recipe } {
+  const name = flags.recipe ?? defaultRecipeFor(dataset);
+  const recipe = findRecipe(name);
+  if (flags.epochs !== undefined) recipe.epochs = flags.epochs;
+  if (flags.batchSize !== undefined) recipe.batchSize = flags.batchSize;
+  if (flags.lr !== undefined) recipe.lr = flags.lr;
+  if (flags.schedule === 'cosine' || flags.schedule === 'constant') recipe.schedule = { type: flags.schedule };
+  if (flags.schedule === 'step' && recipe.schedule.type !== 'step') recipe.schedule = { type: 'step', milestones: [], gamma: 0.1 };
+  if (flags.milestones !== undefined || flags.gamma !== undefined) {
+    if (recipe.schedule.type !== 'step') throw new UsageError('--milestones and --gamma need --schedule step');
+    if (flags.milestones !== undefined) {
+      const values = flags.milestones.split(',').map((s) => Number(s.trim()));
+      if (values.some((v) => !Number.isInteger(v) || v < 1)) throw new UsageError(`--milestones must be comma-separated epoch numbers, got '${flags.milestones}'`);
+      recipe.schedule.milestones = values;
+    }
+    if (flags.gamma !== undefined) recipe.schedule.gamma = flags.gamma;
+  }
+  if (flags.warmup !== undefined) recipe.warmupEpochs = flags.warmup;
+  if (flags.momentum !== undefined) recipe.momentum = flags.momentum;
+  if (flags.nesterov !== undefined) recipe.nesterov = flags.nesterov;
+  if (flags.weightDecay !== undefined) recipe.weightDecay = flags.weightDecay;
+  if (flags.bnDecay === false) recipe.noBnDecay = true;
+  if (flags.labelSmoothing !== undefined) recipe.labelSmoothing = flags.labelSmoothing;
+  if (flags.augment !== undefined) recipe.augment = flags.augment;
+  if (!Number.isInteger(recipe.batchSize) || recipe.batchSize < 1) throw new UsageError(`--batch-size must be a positive integer, got ${recipe.batchSize}`);
+  if (!(recipe.labelSmoothing >= 0 && recipe.labelSmoothing < 1)) throw new UsageError(`--label-smoothing must be in [0, 1), got ${recipe.labelSmoothing}`);
+  validateLrPolicy({ baseLr: recipe.lr, epochs: recipe.epochs, schedule: recipe.schedule, warmupEpochs: recipe.warmupEpochs });
+  return { name, recipe };
+}
+
+function timestamp(): string {
+  const d = new Date();
+  const p = (n: number) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}${p(d.getMonth() + 1)}${p(d.getDate())}-${p(d.getHours())}${p(d.getMinutes())}${p(d.getSeconds())}`;
+}
+
+export function trainCommand(program: Command): void {
+  const command = program
+    .command('train')
+    .description('train a PyramidNet: the paper\'s recipe by default, every part overridable; resumable')
+    .option('--data <name>', 'training data: mnist-sample')
+    .option('--recipe <name>', 'paper-cifar10, paper-cifar100, paper-imagenet or quick (default: by dataset)')
+    .option('--epochs <n>', 'epochs', parseInteger('--epochs'))
+    .option('--batch-size <n>', 'images per step', parseInteger('--batch-size'))
+    .option('--lr <x>', 'base learning rate', parseNumber('--lr'))
+    .addOption(new Option('--schedule <type>', 'learning-rate schedule').choices(['step', 'cosine', 'constant']))
+    .option('--milestones <epochs>', 'step schedule: comma-separated epochs where the rate is multiplied by --gamma')
+    .option('--gamma <x>', 'step schedule factor', parseNumber('--gamma'))
+    .option('--warmup <epochs>', 'linear warm-up epochs', parseNumber('--warmup'))
+    .option('--momentum <x>', 'SGD momentum', parseNumber('--momentum'))
+    .option('--nesterov', 'Nesterov momentum')
+    .option('--no-nesterov', 'plain momentum')
+    .option('--weight-decay <x>', 'L2 weight decay, added to the gradient as PyTorch does', parseNumber('--weight-decay'))
+    .option('--no-bn-decay', 'exempt BN scales and shifts from weight decay')
+    .option('--label-smoothing <x>', 'label smoothing', parseNumber('--label-smoothing'))
+    .addOption(new Option('--augment <kind>', 'augmentation').choices(['cifar', 'none']))
+    .option('--seed <n>', 'seed of every random draw', parseInteger('--seed'), 0)
+    .option('--run <dir>', 'run folder (default: runs/<model>-<time>)')
+    .option('--resume <dir>', 'continue the run in this folder from its last checkpoint')
+    .option('--eval-every <n>', 'evaluate on the test set every n epochs', parseInteger('--eval-every'), 1)
+    .option('--checkpoint-every <n>', 'also checkpoint every n steps (0: at epoch ends)', parseInteger('--checkpoint-every'), 0)
+    .option('--test-fraction <x>', 'mnist-sample: share of images held out for testing', parseNumber('--test-fraction'))
+    .option('--quiet', 'print only the outcome')
+    .option('--json', 'print events as JSON lines on stdout');
+  addBackendOptions(addModelOptions(command)).action(async (flags: TrainFlags) => {
+    const mode: OutputMode = flags.json ? 'json' : flags.quiet ? 'quiet' : 'human';
+    let config: RunConfig | undefined;
+    let runDir: string;
+    let dataSpec: string;
+    let dataOptions: DataOptions = { testFraction: flags.testFraction };
+    if (flags.resume) {
+      if (flags.run) throw new UsageError('--resume continues an existing run folder; --run starts a new one: give only one');
+      const given = [...MODEL_FLAGS, ...RECIPE_FLAGS].filter((k) => (k === 'bnDecay' ? flags.bnDecay === false : flags[k] !== undefined));
+      if (given.length) {
+        const flag = given[0] === 'bnDecay' ? 'no-bn-decay' : given[0].replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+        throw new UsageError(`--resume takes the model and recipe from the run folder; remove --${flag}`);
+      }
+      runDir = flags.resume;
+      const saved = readRunConfig<RunConfig>(runDir);
+      if (flags.data && flags.data !== saved.data.source) throw new UsageError(`${runDir} was trained on --data ${saved.data.source}, not ${flags.data}`);
+      dataSpec = saved.data.source;
+      dataOptions = saved.data.options as DataOptions;
+    } else {
+      if (!flags.data) throw new UsageError('--data is required (e.g. --data mnist-sample)');
+      if (flags.run) assertRunFolderFree(flags.run);
+      dataSpec = flags.data;
+    }
+    const data = await loadData(dataSpec, dataOptions);
+    const info = await activateBackend(flags, mode !== 'human');
+    if (mode === 'human') process.stderr.write(`backend: ${info.name} (${info.detail})\n`);
+
+    if (!flags.resume) {
+      const choice = modelFromFlags(flags)!;
+      const dataset = choice.preset?.dataset ?? flags.dataset ?? 'mnist';
+      const { name: recipeName, recipe } = recipeFromFlags(flags, dataset);
+      const architecture = architectureConfig(resolveArchitecture(choice.architecture));
+      runDir = flags.run ?? join('runs', `${choice.preset?.name ?? `pyramidnet${architecture.depth}-a${architecture.alpha}`}-${timestamp()}`);
+      config = {
+        format: RUN_FORMAT,
+        version: 1,
+        preset: choice.preset?.name ?? null,
+        architecture,
+        data: { name: data.name, source: data.source, options: { ...data.options }, trainImages: data.train.labels.length, testImages: data.test.labels.length, classNames: data.train.classNames, normalization: data.train.normalization },
+        recipeName,
+        recipe,
+        seed: flags.seed,
+        evalEvery: flags.evalEvery,
+        checkpointEvery: flags.checkpointEvery,
+      };
+    }
+
+    const reporter = new TrainingReporter(mode);
+    const controller = new AbortController();
+    let interrupts = 0;
+    const onSignal = (signal: NodeJS.Signals) => {
+      interrupts++;
+      if (interrupts > 1) process.exit(130);
+      if (mode !== 'json') process.stderr.write(`\n${signal}: stopping after this step and saving a checkpoint (again to quit at once)\n`);
+      controller.abort();
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    try {
+      const outcome = await train({
+        runDir: runDir!,
+        config,
+        resume: Boolean(flags.resume),
+        train: data.train,
+        test: data.test,
+        signal: controller.signal,
+        onEvent: (e) => reporter.handle(e),
+      });
+      if (mode === 'human' || mode === 'quiet') {
+        if (outcome.status === 'stopped') {
+          process.stderr.write(`resume with: pyramid train --resume ${runDir!}\n`);
+        } else {
+          process.stderr.write(`evaluate with: pyramid eval --checkpoint ${join(runDir!, LAST)} --data ${dataSpec}\n`);
+        }
+      }
+      if (outcome.status === 'stopped') process.exitCode = 130;
+    } finally {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    }
+  });
+}

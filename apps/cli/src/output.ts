@@ -1,0 +1,30 @@
+import { PyramidError } from '@pyramid/core';
+
+/** A mistake in how the command was called (exit status 2, like a bad flag). */
+export class UsageError extends PyramidError {
+  constructor(message: string) {
+    super('E_USAGE', message);
+  }
+}
+
+/** Prints one line for the error (and the stack with --verbose) and returns the exit status. */
+export function reportError(error: unknown, verbose: boolean): number {
+  const message = error instanceof Error ? error.message : String(error);
+  const firstLine = message.split('\n')[0];
+  if (error instanceof PyramidError) {
+    process.stderr.write(`pyramid: error: ${firstLine}\n`);
+  } else {
+    process.stderr.write(`pyramid: unexpected error: ${firstLine}${verbose ? '' : ' (run with --verbose for details)'}\n`);
+  }
+  if (verbose && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);
+  return error instanceof UsageError ? 2 : 1;
+}
+
+/** Writes one JSON document to stdout. */
+export function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+export function percent(x: number, digits = 2): string {
+  return `${(100 * x).toFixed(digits)}%`;
+}

@@ -1,0 +1,170 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { Rng } from '@pyramid/core';
+import { type PyramidNet, summarize } from '@pyramid/pyramidnet';
+import { crossEntropy } from './loss';
+import { Sgd } from './optimizer';
+
+export interface ThroughputResult {
+  batchSize: number;
+  steps: number;
+  msPerStep: number;
+  imagesPerSecond: number;
+  /** Achieved rate against the multiply-accumulates done (2 FLOPs each). */
+  gflops: number;
+}
+
+export interface BenchmarkResult {
+  train: ThroughputResult;
+  inference: ThroughputResult | null;
+  /** Peak bytes held by the backend during one profiled training step. */
+  peakBytes: number;
+  /** The kernels of one profiled training step, by total time. */
+  kernels: { name: string; ms: number; calls: number }[];
+}
+
+export interface BenchmarkOptions {
+  batchSize: number;
+  steps: number;
+  warmupSteps: number;
+  inference: boolean;
+  seed?: number;
+}
+
+/**
+ * Times training steps (forward, backward, SGD with Nesterov momentum and weight decay, on random
+ * data) and eval-mode inference of `model`. A training step does about three times the forward
+ * pass's multiply-accumulates (forward, input gradients, weight gradients).
+ */
+export async function benchmarkModel(model: PyramidNet, options: BenchmarkOptions): Promise<BenchmarkResult> {
+  const { height, width, channels } = model.architecture.input;
+  const classes = model.architecture.classes;
+  const { batchSize } = options;
+  const rng = Rng.fromSeed(options.seed ?? 0).fork('bench');
+  const x = tf.tensor4d(rng.fillNormal(new Float32Array(batchSize * height * width * channels)), [batchSize, height, width, channels]);
+  const y = tf.tensor1d(Int32Array.from({ length: batchSize }, () => rng.int(classes)), 'int32');
+  const params = model.namedTensors().filter((t) => t.kind === 'parameter').map(({ name, variable }) => ({ name, variable }));
+  const sgd = new Sgd(params, { momentum: 0.9, dampening: 0, nesterov: true, weightDecay: 1e-4 });
+  const variables = params.map((p) => p.variable);
+  const macs = summarize(model).macs;
+  const trainStep = () =>
+    tf.tidy(() => {
+      const { value, grads } = tf.variableGrads(() => crossEntropy(model.forward(x, { training: true, rng }), y), variables);
+      sgd.step(grads, 0.01);
+      return value.dataSync()[0];
+    });
+  const inferStep = () => tf.tidy(() => model.predict(x).dataSync()[0]);
+  const time = (fn: () => unknown): ThroughputResult => {
+    for (let i = 0; i < options.warmupSteps; i++) fn();
+    const start = performance.now();
+    for (let i = 0; i < options.steps; i++) fn();
+    const ms = (performance.now() - start) / options.steps;
+    return { batchSize, steps: options.steps, msPerStep: ms, imagesPerSecond: (batchSize * 1000) / ms, gflops: 0 };
+  };
+  const train = time(trainStep);
+  train.gflops = (2 * 3 * macs * batchSize) / (train.msPerStep * 1e6);
+  let inference: ThroughputResult | null = null;
+  if (options.inference) {
+    inference = time(inferStep);
+    inference.gflops = (2 * macs * batchSize) / (inference.msPerStep * 1e6);
+  }
+  const profile = await tf.profile(() => {
+    trainStep();
+  });
+  const byName = new Map<string, { ms: number; calls: number }>();
+  for (const k of profile.kernels) {
+    const entry = byName.get(k.name) ?? { ms: 0, calls: 0 };
+    entry.ms += typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs : 0;
+    entry.calls++;
+    byName.set(k.name, entry);
+  }
+  tf.dispose([x, y]);
+  sgd.dispose();
+  return {
+    train,
+    inference,
+    peakBytes: profile.peakBytes,
+    kernels: [...byName].map(([name, v]) => ({ name, ...v })).sort((a, b) => b.ms - a.ms),
+  };
+}
+
+export interface ConvShape {
+  batch: number;
+  height: number;
+  width: number;
+  inChannels: number;
+  outChannels: number;
+  kernel: number;
+  stride: number;
+  pad: number;
+}
+
+export interface ConvKernelResult extends ConvShape {
+  macs: number;
+  forwardGflops: number;
+  inputGradGflops: number;
+  filterGradGflops: number;
+}
+
+/** GFLOP/s of the three convolution kernels (forward, input gradient, filter gradient) on one shape. */
+export function benchmarkConv(shape: ConvShape, minSeconds = 0.3): ConvKernelResult {
+  const { batch, height, width, inChannels, outChannels, kernel, stride, pad } = shape;
+  const rng = Rng.fromSeed(1);
+  const random = (dims: number[]) => tf.tensor(rng.fillNormal(new Float32Array(dims.reduce((a, b) => a * b, 1))), dims);
+  const x = random([batch, height, width, inChannels]);
+  const filter = random([kernel, kernel, inChannels, outChannels]);
+  const oh = Math.floor((height + 2 * pad - kernel) / stride) + 1;
+  const ow = Math.floor((width + 2 * pad - kernel) / stride) + 1;
+  const dy = random([batch, oh, ow, outChannels]);
+  const macs = batch * oh * ow * kernel * kernel * inChannels * outChannels;
+  const attrs = { strides: stride, pad, dataFormat: 'NHWC', dilations: 1 };
+  const e = tf.engine();
+  // Repeats until `minSeconds` have passed (at least 3 times): small layers take milliseconds.
+  const rate = (run: () => tf.Tensor) => {
+    run().dispose();
+    const start = performance.now();
+    let repeats = 0;
+    while (repeats < 3 || performance.now() - start < minSeconds * 1000) {
+      run().dispose();
+      repeats++;
+    }
+    return (2 * macs) / (((performance.now() - start) / repeats) * 1e6);
+  };
+  const result = {
+    ...shape,
+    macs,
+    forwardGflops: rate(() => e.runKernel('Conv2D', { x, filter }, attrs) as tf.Tensor),
+    inputGradGflops: rate(() => e.runKernel('Conv2DBackpropInput', { dy, filter }, { ...attrs, inputShape: x.shape }) as tf.Tensor),
+    filterGradGflops: rate(() => e.runKernel('Conv2DBackpropFilter', { x, dy }, { ...attrs, filterShape: filter.shape }) as tf.Tensor),
+  };
+  tf.dispose([x, filter, dy]);
+  return result;
+}
+
+/** The distinct convolution shapes of a model at a batch size, in order of first use. */
+export function convShapes(model: PyramidNet, batch: number): ConvShape[] {
+  const seen = new Map<string, ConvShape>();
+  let { height, width } = model.architecture.input;
+  const add = (conv: { inChannels: number; outChannels: number; kernelSize: number; stride: number; padding: number }, h: number, w: number) => {
+    const shape = { batch, height: h, width: w, inChannels: conv.inChannels, outChannels: conv.outChannels, kernel: conv.kernelSize, stride: conv.stride, pad: conv.padding };
+    seen.set(JSON.stringify(shape), shape);
+  };
+  add(model.conv1, height, width);
+  [height, width] = model.conv1.outputSize(height, width);
+  if (model.architecture.layout === 'imagenet') {
+    height = Math.floor((height - 1) / 2) + 1;
+    width = Math.floor((width - 1) / 2) + 1;
+  }
+  for (const unit of model.units()) {
+    const convs = (['conv1', 'conv2', 'conv3'] as const).map((k) => (unit as unknown as Record<string, unknown>)[k]).filter(Boolean) as {
+      inChannels: number; outChannels: number; kernelSize: number; stride: number; padding: number; outputSize(h: number, w: number): [number, number];
+    }[];
+    let h = height;
+    let w = width;
+    for (const conv of convs) {
+      add(conv, h, w);
+      [h, w] = conv.outputSize(h, w);
+    }
+    [height, width] = [h, w];
+  }
+  return [...seen.values()];
+}

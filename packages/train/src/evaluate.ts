@@ -1,0 +1,74 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { type ImageDataset, batches } from '@pyramid/datasets';
+import type { Normalization } from '@pyramid/core';
+import type { PyramidNet } from '@pyramid/pyramidnet';
+import { crossEntropy, topKHits } from './loss';
+
+export interface Evaluation {
+  images: number;
+  loss: number;
+  top1: number;
+  top5: number;
+  /** The paper reports error rates: 1 - accuracy, in percent. */
+  top1Error: number;
+  top5Error: number;
+  perClass: { name: string; images: number; accuracy: number }[];
+  /** confusion[true][predicted] counts. */
+  confusion: number[][];
+}
+
+export interface EvaluateOptions {
+  batchSize?: number;
+  normalization?: Normalization;
+  onBatch?: (done: number, total: number) => void;
+}
+
+/** Eval-mode metrics of `model` on a whole dataset: loss, top-1/top-5, per class, confusion. */
+export async function evaluate(model: PyramidNet, dataset: ImageDataset, options: EvaluateOptions = {}): Promise<Evaluation> {
+  const classes = model.architecture.classes;
+  const names = dataset.classNames;
+  const confusion = Array.from({ length: classes }, () => new Array<number>(classes).fill(0));
+  let lossSum = 0;
+  let hits1 = 0;
+  let hits5 = 0;
+  let seen = 0;
+  const total = dataset.labels.length;
+  const { height, width, channels } = dataset.shape;
+  for (const batch of batches(dataset, { batchSize: options.batchSize ?? 256, normalization: options.normalization })) {
+    const logits = tf.tidy(() => model.predict(tf.tensor4d(batch.images, [batch.size, height, width, channels])));
+    const labels = tf.tensor1d(batch.labels, 'int32');
+    const loss = crossEntropy(logits, labels);
+    lossSum += loss.dataSync()[0] * batch.size;
+    const values = logits.dataSync() as Float32Array;
+    const top1 = topKHits(values, batch.labels, classes, 1);
+    const top5 = topKHits(values, batch.labels, classes, Math.min(5, classes));
+    for (let i = 0; i < batch.size; i++) {
+      const row = values.subarray(i * classes, (i + 1) * classes);
+      let best = 0;
+      for (let c = 1; c < classes; c++) if (row[c] > row[best]) best = c;
+      confusion[batch.labels[i]][best]++;
+      if (top1[i]) hits1++;
+      if (top5[i]) hits5++;
+    }
+    tf.dispose([logits, labels, loss]);
+    seen += batch.size;
+    options.onBatch?.(seen, total);
+    await new Promise((resolve) => setTimeout(resolve, 0));
+  }
+  const perClass = confusion.map((row, c) => {
+    const n = row.reduce((a, b) => a + b, 0);
+    return { name: names[c] ?? String(c), images: n, accuracy: n ? row[c] / n : 0 };
+  });
+  const top1 = seen ? hits1 / seen : 0;
+  const top5 = seen ? hits5 / seen : 0;
+  return {
+    images: seen,
+    loss: seen ? lossSum / seen : 0,
+    top1,
+    top5,
+    top1Error: 100 * (1 - top1),
+    top5Error: 100 * (1 - top5),
+    perClass,
+    confusion,
+  };
+}

@@ -1,0 +1,30 @@
+import * as tf from '@tensorflow/tfjs-core';
+
+/**
+ * Mean softmax cross-entropy of logits [B, K] against integer labels, with label smoothing
+ * eps as torch.nn.CrossEntropyLoss(label_smoothing=eps) applies it: target = (1 - eps) one-hot + eps / K.
+ */
+export function crossEntropy(logits: tf.Tensor2D, labels: tf.Tensor1D, labelSmoothing = 0): tf.Scalar {
+  return tf.tidy(() => {
+    const classes = logits.shape[1];
+    const logProbs = tf.logSoftmax(logits);
+    const oneHot = tf.oneHot(labels, classes);
+    const target = labelSmoothing > 0 ? tf.add(tf.mul(oneHot, 1 - labelSmoothing), labelSmoothing / classes) : oneHot;
+    return tf.neg(tf.mean(tf.sum(tf.mul(target, logProbs), 1))) as tf.Scalar;
+  });
+}
+
+/** For each row, whether the label is among the k largest logits (ties counted in index order). */
+export function topKHits(logits: Float32Array, labels: ArrayLike<number>, classes: number, k: number): boolean[] {
+  const hits: boolean[] = [];
+  for (let i = 0; i < labels.length; i++) {
+    const row = logits.subarray(i * classes, (i + 1) * classes);
+    const target = row[labels[i]];
+    let better = 0;
+    for (let c = 0; c < classes; c++) {
+      if (row[c] > target || (row[c] === target && c < labels[i])) better++;
+    }
+    hits.push(better < k);
+  }
+  return hits;
+}

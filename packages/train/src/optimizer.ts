@@ -1,0 +1,94 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { ConfigError } from '@pyramid/core';
+
+export interface SgdOptions {
+  momentum: number;
+  /** PyTorch's dampening; the paper's recipe uses 0. */
+  dampening: number;
+  nesterov: boolean;
+  weightDecay: number;
+  /** Names of parameters exempt from weight decay (e.g. BN scales and shifts). */
+  noDecay?: ReadonlySet<string>;
+}
+
+export interface NamedVariable {
+  name: string;
+  variable: tf.Variable;
+}
+
+/**
+ * Stochastic gradient descent exactly as torch.optim.SGD computes it:
+ *   g = grad + weight_decay * p              (weight decay added to the gradient)
+ *   b = momentum * b + (1 - dampening) * g   (b starts at g, i.e. at zero when dampening is 0)
+ *   g = g + momentum * b if nesterov else b
+ *   p = p - lr * g
+ * tfjs's optimizers have no weight decay, hence this one. Its momentum buffers are named like
+ * the parameters, so that checkpoints store and restore them.
+ */
+export class Sgd {
+  readonly options: SgdOptions;
+  private readonly params: NamedVariable[];
+  private readonly buffers = new Map<string, tf.Variable>();
+  private started = false;
+
+  constructor(params: NamedVariable[], options: SgdOptions) {
+    if (!(options.momentum >= 0)) throw new ConfigError(`momentum must be non-negative, got ${options.momentum}`);
+    if (!(options.weightDecay >= 0)) throw new ConfigError(`weight decay must be non-negative, got ${options.weightDecay}`);
+    if (options.nesterov && (options.momentum <= 0 || options.dampening !== 0)) {
+      throw new ConfigError('Nesterov momentum needs momentum > 0 and dampening 0');
+    }
+    this.params = params;
+    this.options = options;
+  }
+
+  /** One update with learning rate `lr`; `grads` maps tfjs variable names to gradients. */
+  step(grads: Record<string, tf.Tensor>, lr: number): void {
+    const { momentum, dampening, nesterov, weightDecay, noDecay } = this.options;
+    tf.tidy(() => {
+      for (const { name, variable } of this.params) {
+        const grad = grads[variable.name];
+        if (!grad) continue;
+        let g = weightDecay > 0 && !noDecay?.has(name) ? tf.add(grad, tf.mul(variable, weightDecay)) : grad;
+        if (momentum > 0) {
+          let buffer = this.buffers.get(name);
+          if (!buffer) {
+            buffer = tf.variable(tf.zerosLike(variable), false);
+            this.buffers.set(name, buffer);
+          }
+          // First step: torch initialises the buffer with g itself, whatever the dampening.
+          const next = !this.started || dampening === 0 ? tf.add(tf.mul(buffer, momentum), g) : tf.add(tf.mul(buffer, momentum), tf.mul(g, 1 - dampening));
+          buffer.assign(next);
+          g = nesterov ? tf.add(g, tf.mul(next, momentum)) : next;
+        }
+        variable.assign(tf.sub(variable, tf.mul(g, lr)));
+      }
+    });
+    this.started = true;
+  }
+
+  /** Momentum buffers by parameter name, for checkpoints. */
+  state(): { started: boolean; buffers: Map<string, tf.Variable> } {
+    return { started: this.started, buffers: this.buffers };
+  }
+
+  /** Restores buffers saved by `state()`; shapes must match the parameters. */
+  load(started: boolean, buffers: Map<string, { shape: number[]; values: Float32Array }>): void {
+    const byName = new Map(this.params.map((p) => [p.name, p.variable]));
+    for (const [name, { shape }] of buffers) {
+      const param = byName.get(name);
+      if (!param) throw new ConfigError(`optimizer state has a buffer for unknown parameter '${name}'`);
+      if (param.shape.join('x') !== shape.join('x')) {
+        throw new ConfigError(`optimizer buffer '${name}' has shape [${shape}], its parameter [${param.shape}]`);
+      }
+    }
+    for (const b of this.buffers.values()) b.dispose();
+    this.buffers.clear();
+    for (const [name, { shape, values }] of buffers) this.buffers.set(name, tf.variable(tf.tensor(values, shape), false));
+    this.started = started;
+  }
+
+  dispose(): void {
+    for (const b of this.buffers.values()) b.dispose();
+    this.buffers.clear();
+  }
+}

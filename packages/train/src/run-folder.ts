@@ -1,0 +1,85 @@
+import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ConfigError } from '@pyramid/core';
+
+/**
+ * A run folder:
+ *   run.json                 the full run configuration, written once
+ *   metrics.jsonl            one JSON record per line: steps, epochs, evaluations
+ *   checkpoints/last/        the latest checkpoint (a loadable model checkpoint + training state)
+ *   checkpoints/best/        the checkpoint with the best test top-1 so far
+ *   plots/                   loss, accuracy and learning rate per epoch (PNG and SVG)
+ */
+export const RUN_FILE = 'run.json';
+export const METRICS_FILE = 'metrics.jsonl';
+export const LAST = join('checkpoints', 'last');
+export const BEST = join('checkpoints', 'best');
+
+export interface MetricRecord {
+  kind: 'step' | 'epoch';
+  step: number;
+  epoch: number;
+  [key: string]: unknown;
+}
+
+/** Throws unless `dir` is absent or empty: a new run never writes into someone's files. */
+export function assertRunFolderFree(dir: string): void {
+  if (existsSync(dir) && readdirSync(dir).length > 0) {
+    const hint = existsSync(join(dir, RUN_FILE)) ? `; continue it with --resume ${dir}, or choose another --run` : '; choose another --run';
+    throw new ConfigError(`${dir} already holds files${hint}`);
+  }
+}
+
+/** Creates a new run folder; refuses one that already holds anything. */
+export function createRunFolder(dir: string, config: unknown): void {
+  assertRunFolderFree(dir);
+  mkdirSync(dir, { recursive: true });
+  writeFileAtomically(join(dir, RUN_FILE), `${JSON.stringify(config, null, 2)}\n`);
+}
+
+export function readRunConfig<T>(dir: string): T {
+  const file = join(dir, RUN_FILE);
+  if (!existsSync(file)) throw new ConfigError(`${dir} is not a run folder: ${RUN_FILE} is missing`);
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as T;
+  } catch (error) {
+    throw new ConfigError(`${file}: not valid JSON (${(error as Error).message})`);
+  }
+}
+
+export function writeFileAtomically(file: string, content: string): void {
+  const tmp = `${file}.tmp-${process.pid}`;
+  writeFileSync(tmp, content);
+  renameSync(tmp, file);
+}
+
+export class MetricsLog {
+  constructor(readonly file: string) {}
+
+  append(record: MetricRecord): void {
+    appendFileSync(this.file, `${JSON.stringify(record)}\n`);
+  }
+
+  read(): MetricRecord[] {
+    if (!existsSync(this.file)) return [];
+    return readFileSync(this.file, 'utf8')
+      .split('\n')
+      .filter((line) => line.trim() !== '')
+      .flatMap((line) => {
+        try {
+          return [JSON.parse(line) as MetricRecord];
+        } catch {
+          return []; // a line cut short by a crash
+        }
+      });
+  }
+
+  /**
+   * Drops the records of steps after `step`: a resumed run computes those steps again, and its
+   * log must read as if it had never stopped.
+   */
+  truncateAfter(step: number): void {
+    const kept = this.read().filter((r) => r.step <= step);
+    writeFileAtomically(this.file, kept.map((r) => `${JSON.stringify(r)}\n`).join(''));
+  }
+}

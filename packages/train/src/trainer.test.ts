@@ -1,0 +1,104 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { Rng, useBackend } from '@pyramid/core';
+import type { ImageDataset } from '@pyramid/datasets';
+import { architectureConfig, resolveArchitecture } from '@pyramid/pyramidnet';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RECIPES } from './recipes';
+import { RUN_FORMAT, type RunConfig, type TrainEvent, train } from './trainer';
+
+const scratch = mkdtempSync(join(tmpdir(), 'pyramid-train-'));
+
+/** 96 random 8x8 grey images in 4 classes, each class brighter than the last (learnable). */
+function toyData(n = 96): ImageDataset {
+  const rng = Rng.fromSeed(5);
+  const images = new Uint8Array(n * 64);
+  const labels = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    labels[i] = i % 4;
+    for (let p = 0; p < 64; p++) images[i * 64 + p] = Math.min(255, labels[i] * 60 + rng.int(60));
+  }
+  return { name: 'toy', shape: { height: 8, width: 8, channels: 1 }, classNames: ['a', 'b', 'c', 'd'], images, labels, normalization: { mean: [100], std: [60], scale: 1 } };
+}
+
+function config(overrides: Partial<RunConfig['recipe']> = {}): RunConfig {
+  const data = toyData();
+  return {
+    format: RUN_FORMAT,
+    version: 1,
+    preset: null,
+    architecture: architectureConfig(resolveArchitecture({ layout: 'cifar', depth: 8, alpha: 4, classes: 4, input: { height: 8, width: 8, channels: 1 }, shakeDrop: { lastKeep: 0.5 } })),
+    data: { name: 'toy', source: 'toy', options: {}, trainImages: data.labels.length, testImages: 32, classNames: data.classNames, normalization: data.normalization },
+    recipeName: 'quick',
+    recipe: { ...RECIPES.quick, epochs: 2, batchSize: 16, augment: 'cifar', ...overrides },
+    seed: 3,
+    evalEvery: 1,
+    checkpointEvery: 0,
+  };
+}
+
+function weightsOf(dir: string): Buffer {
+  return readFileSync(join(dir, 'checkpoints', 'last', 'model.safetensors'));
+}
+
+beforeAll(async () => {
+  await useBackend('cpu', { threads: 2 });
+});
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+describe('train', () => {
+  it('keeps the tensor count flat from step to step', async () => {
+    const counts: number[] = [];
+    await train({
+      runDir: join(scratch, 'memory'),
+      config: config({ epochs: 1 }),
+      resume: false,
+      train: toyData(),
+      onEvent: (e) => e.kind === 'step' && counts.push(tf.memory().numTensors),
+    });
+    expect(counts.length).toBe(6);
+    expect(new Set(counts.slice(1)).size).toBe(1);
+  });
+
+  it('resumed after an interruption mid-epoch, reaches the same weights bit for bit', async () => {
+    const data = toyData();
+    const test = toyData(32);
+    await train({ runDir: join(scratch, 'straight'), config: config(), resume: false, train: data, test });
+    const controller = new AbortController();
+    const stopped = await train({
+      runDir: join(scratch, 'interrupted'),
+      config: config(),
+      resume: false,
+      train: data,
+      test,
+      signal: controller.signal,
+      onEvent: (e: TrainEvent) => e.kind === 'step' && e.step === 8 && controller.abort(),
+    });
+    expect([stopped.status, stopped.state.step, stopped.state.stepInEpoch]).toEqual(['stopped', 8, 2]);
+    const resumed = await train({ runDir: join(scratch, 'interrupted'), resume: true, train: data, test });
+    expect(resumed.status).toBe('finished');
+    expect(weightsOf(join(scratch, 'interrupted')).equals(weightsOf(join(scratch, 'straight')))).toBe(true);
+    const steps = (dir: string) => readFileSync(join(scratch, dir, 'metrics.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l)).filter((r) => r.kind === 'step').map((r) => [r.step, r.loss]);
+    expect(steps('interrupted')).toEqual(steps('straight'));
+  });
+
+  it('stops on a non-finite loss, naming the step', async () => {
+    await expect(train({ runDir: join(scratch, 'nan'), config: config({ lr: 1e30 }), resume: false, train: toyData() })).rejects.toThrow(/loss became (NaN|Infinity|-Infinity) at step \d+ \(epoch 1\)/);
+  });
+
+  it('refuses a run folder that already holds files, and leaves them alone', async () => {
+    const dir = join(scratch, 'taken');
+    await train({ runDir: dir, config: config({ epochs: 1 }), resume: false, train: toyData() });
+    const before = readFileSync(join(dir, 'run.json'));
+    await expect(train({ runDir: dir, config: config({ epochs: 3 }), resume: false, train: toyData() })).rejects.toThrow(`${dir} already holds files; continue it with --resume ${dir}, or choose another --run`);
+    expect(readFileSync(join(dir, 'run.json')).equals(before)).toBe(true);
+    writeFileSync(join(scratch, 'stray.txt'), 'x');
+  });
+
+  it('refuses to resume on data of another size', async () => {
+    const dir = join(scratch, 'taken');
+    await expect(train({ runDir: dir, resume: true, train: toyData(64) })).rejects.toThrow(/was trained on toy \(96 images\), not on these 64 images/);
+  });
+});

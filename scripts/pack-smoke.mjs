@@ -1,0 +1,60 @@
+// The "npm install @pyramid/pyramidnet into other projects" promise, checked: every package is
+// packed with `npm pack`, the tarballs are installed into a fresh project outside the workspace,
+// and the project imports them (ESM and CommonJS) and runs the `pyramid` binary.
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+const root = resolve(import.meta.dirname, '..');
+const work = mkdtempSync(join(tmpdir(), 'pyramid-pack-'));
+const tarballs = join(work, 'tarballs');
+const project = join(work, 'project');
+mkdirSync(tarballs);
+mkdirSync(project);
+const run = (cmd, args, cwd) => execFileSync(cmd, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+const check = (ok, what) => {
+  if (!ok) {
+    console.error(`pack smoke test FAILED: ${what}`);
+    process.exit(1);
+  }
+  console.log(`ok - ${what}`);
+};
+
+try {
+  run('npm', ['pack', '--workspaces', '--pack-destination', tarballs, '--silent'], root);
+  const files = readdirSync(tarballs).filter((f) => f.endsWith('.tgz'));
+  check(files.length === 8, `packed ${files.length} packages: ${files.join(', ')}`);
+  writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'pack-smoke', private: true, version: '1.0.0' }));
+  run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', ...files.map((f) => join(tarballs, f))], project);
+
+  // 1,772,706: the reference PyTorch implementation's parameter count for CIFAR-10 PyramidNet-110, alpha 48.
+  const esm = `
+    import { useBackend } from '@pyramid/core';
+    import { PyramidNet, findPreset } from '@pyramid/pyramidnet';
+    import * as tf from '@tensorflow/tfjs-core';
+    const info = await useBackend('cpu');
+    const model = new PyramidNet(findPreset('pyramidnet110-a48-cifar10').architecture);
+    const logits = model.predict(tf.zeros([2, 32, 32, 3]));
+    console.log(JSON.stringify({ params: model.parameterCount(), shape: logits.shape, kernels: info.kernels }));`;
+  const fromEsm = JSON.parse(run('node', ['--input-type=module', '-e', esm], project));
+  check(fromEsm.params === 1772706 && fromEsm.shape.join() === '2,10' && fromEsm.kernels === 'project', `import (ESM) builds the model and runs it on the project kernels: ${JSON.stringify(fromEsm)}`);
+
+  const cjs = `
+    const { PyramidNet, findPreset, summarize } = require('@pyramid/pyramidnet');
+    const { useBackend } = require('@pyramid/core');
+    useBackend('cpu', { kernels: 'stock' }).then(() => {
+      const model = new PyramidNet(findPreset('pyramidnet272-a200-bottleneck-cifar10').architecture);
+      console.log(JSON.stringify({ params: summarize(model).params }));
+    });`;
+  const fromCjs = JSON.parse(run('node', ['-e', cjs], project));
+  check(fromCjs.params === 26210842, `require (CommonJS) builds PyramidNet-272: ${JSON.stringify(fromCjs)}`);
+
+  const backends = JSON.parse(run(join(project, 'node_modules', '.bin', 'pyramid'), ['backends', '--json'], project));
+  check(backends.some((b) => b.name === 'cpu' && b.available), 'the pyramid binary runs and lists the cpu backend');
+  const info = JSON.parse(run(join(project, 'node_modules', '.bin', 'pyramid'), ['info', '--preset', 'pyramidnet110-a48-cifar10', '--json'], project));
+  check(info.params === 1772706, 'pyramid info reports the preset');
+  console.log('pack smoke test passed');
+} finally {
+  rmSync(work, { recursive: true, force: true });
+}
