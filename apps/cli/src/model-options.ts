@@ -1,5 +1,5 @@
 import { type Command, Option } from 'commander';
-import { type ArchitectureConfig, PRESETS, type Preset, findPreset, resolveArchitecture } from '@pyramid/pyramidnet';
+import { type ArchitectureConfig, PRESETS, type Preset, findPreset, findPresetFor, resolveArchitecture } from '@pyramid/pyramidnet';
 import { UsageError } from './output';
 
 /** The flags that define a model, the same on every command. */
@@ -100,8 +100,11 @@ export function modelFromFlags(flags: ModelFlags, required = true): ModelChoice 
     ...(flags.rounding ? { rounding: flags.rounding } : {}),
   };
   resolveArchitecture(architecture); // fails early with the model's own error messages
-  const changed = preset && JSON.stringify(architecture) !== JSON.stringify(preset.architecture);
-  return { preset: changed ? null : preset, architecture };
+  if (preset) {
+    const changed = JSON.stringify(architecture) !== JSON.stringify(preset.architecture);
+    return { preset: changed ? null : preset, architecture };
+  }
+  return { preset: findPresetFor(flags.dataset!, architecture), architecture };
 }
 
 export function presetTable(): string {

@@ -7,7 +7,7 @@ export {
 } from './architecture';
 export { PyramidNet, type BuildOptions } from './model';
 export { summarize, formatSummary, type ModelSummary, type LayerRow } from './summary';
-export { PRESETS, findPreset, presetNames, type Preset, type PaperResult } from './presets';
+export { PRESETS, findPreset, findPresetFor, presetNames, type Preset, type PaperResult } from './presets';
 export {
   readSafetensors,
   writeSafetensors,

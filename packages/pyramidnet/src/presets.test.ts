@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { useBackend } from '@pyramid/core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { PyramidNet } from './model';
-import { PRESETS, findPreset } from './presets';
+import { PRESETS, findPreset, findPresetFor } from './presets';
 import { summarize } from './summary';
 
 /**
@@ -64,6 +64,12 @@ describe('presets', () => {
       expect((summarize(model).paperParams / 1e6).toFixed(1)).toBe(printed);
       model.dispose();
     }
+  });
+
+  it('are recognised from their (dataset, depth, alpha, unit, widening)', () => {
+    expect(findPresetFor('cifar100', { layout: 'cifar', depth: 272, alpha: 200, unit: 'bottleneck', classes: 100 })?.name).toBe('pyramidnet272-a200-bottleneck-cifar100');
+    expect(findPresetFor('imagenet', { layout: 'imagenet', depth: 200, alpha: 300, classes: 1000 })?.name).toBe('pyramidnet200-a300-imagenet');
+    expect(findPresetFor('cifar10', { layout: 'cifar', depth: 110, alpha: 48, classes: 10, widening: 'multiplicative' })).toBeNull();
   });
 
   it('reject unknown names with suggestions', () => {

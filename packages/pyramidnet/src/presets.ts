@@ -1,5 +1,5 @@
 import { ConfigError } from '@pyramid/core';
-import type { ArchitectureConfig } from './architecture';
+import { type ArchitectureConfig, architectureConfig, resolveArchitecture } from './architecture';
 
 /** What the paper reports for a configuration (top-1 / top-5 error in percent, mean ± std). */
 export interface PaperResult {
@@ -105,6 +105,16 @@ export const PRESETS: readonly Preset[] = [...cifarPresets(), ...IMAGENET, ...SM
 
 export function presetNames(): string[] {
   return PRESETS.map((p) => p.name);
+}
+
+/**
+ * The preset with this (dataset, depth, alpha, unit, widening), or null: a model given by flags
+ * is recognised as the paper's configuration it is.
+ */
+export function findPresetFor(dataset: string, architecture: ArchitectureConfig): Preset | null {
+  const key = (a: ArchitectureConfig) => JSON.stringify(architectureConfig(resolveArchitecture(a)));
+  const wanted = key(architecture);
+  return PRESETS.find((p) => p.dataset === dataset && key(p.architecture) === wanted) ?? null;
 }
 
 export function findPreset(name: string): Preset {
