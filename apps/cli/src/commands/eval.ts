@@ -10,6 +10,9 @@ import { UsageError, percent, printJson } from '../output';
 interface EvalFlags extends BackendFlags {
   checkpoint: string;
   data: string;
+  dataDir?: string;
+  dataArchive?: string;
+  skipBadImages?: boolean;
   split: 'test' | 'train';
   batchSize: number;
   json?: boolean;
@@ -21,16 +24,25 @@ export function evalCommand(program: Command): void {
       .command('eval')
       .description('evaluate a checkpoint: top-1 and top-5 accuracy and error, loss, per-class accuracy, confusion matrix')
       .requiredOption('--checkpoint <dir>', 'a checkpoint folder (e.g. runs/x/checkpoints/best)')
-      .requiredOption('--data <name>', 'data to evaluate on: mnist-sample')
+      .requiredOption('--data <name>', 'data to evaluate on: a dataset name (mnist-sample, mnist, fashion-mnist, cifar10, cifar100) or an image folder or archive')
+      .option('--data-dir <dir>', 'where the dataset is (see pyramid train --help)')
+      .option('--data-archive <file>', 'a CIFAR archive you already have')
+      .option('--skip-bad-images', 'image folders: skip images that cannot be decoded')
       .addOption(new Option('--split <which>', 'which part of the data').choices(['test', 'train']).default('test'))
       .option('--batch-size <n>', 'images per batch', parseInteger('--batch-size'), 256)
       .option('--json', 'print JSON: {checkpoint, data, split, images, loss, top1, top5, top1Error, top5Error, perClass, confusion}'),
   ).action(async (flags: EvalFlags) => {
     await activateBackend(flags, true);
     const { model, config } = await loadCheckpoint(flags.checkpoint);
-    const data = await loadData(flags.data);
-    const dataset = flags.split === 'train' ? data.train : data.test;
     const { height, width, channels } = config.input.shape;
+    const data = await loadData(flags.data, {
+      dataDir: flags.dataDir,
+      archive: flags.dataArchive,
+      skipBad: flags.skipBadImages,
+      size: { height, width, channels: channels as 1 | 3 },
+      quiet: flags.json,
+    });
+    const dataset = flags.split === 'train' ? data.train : data.test;
     const s = dataset.shape;
     if (s.height !== height || s.width !== width || s.channels !== channels) {
       throw new UsageError(`${join(flags.checkpoint, 'config.json')} expects ${height}x${width}x${channels} images but ${data.name} has ${s.height}x${s.width}x${s.channels}`);

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import * as tf from '@tensorflow/tfjs-core';
-import { normalizeInto, readNpy } from '@pyramid/datasets';
+import { centerCrop, decodeImage, imageFormat, normalizeInto, readNpy, resizeShorterSide } from '@pyramid/datasets';
 import { loadCheckpoint } from '@pyramid/pyramidnet';
 import type { Command } from 'commander';
 import { type BackendFlags, activateBackend, addBackendOptions } from '../backend';
@@ -13,20 +13,29 @@ interface PredictFlags extends BackendFlags {
   json?: boolean;
 }
 
-/** Model-ready NHWC float32 input from one .npy file: uint8 pixels are normalised as the checkpoint says. */
+/**
+ * Model-ready NHWC float32 input from one file: a JPEG or PNG (resized on its shorter side and
+ * centre-cropped to the model's size), or a .npy array whose uint8 pixels are normalised as the
+ * checkpoint says and whose float32 values are taken as they are.
+ */
 async function loadInput(file: string, shape: { height: number; width: number; channels: number }, normalization: Parameters<typeof normalizeInto>[2]) {
-  if (!file.toLowerCase().endsWith('.npy')) {
-    throw new UsageError(`${file}: this version predicts on .npy arrays (uint8 or float32, NHWC or HWC)`);
-  }
   let bytes: Buffer;
   try {
     bytes = await readFile(file);
   } catch (error) {
     throw new UsageError(`${file}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message}`);
   }
+  const { height, width, channels } = shape;
+  if (imageFormat(new Uint8Array(bytes)) !== null) {
+    let image = decodeImage(new Uint8Array(bytes), file, channels as 1 | 3);
+    if (image.height !== height || image.width !== width) image = centerCrop(resizeShorterSide(image, Math.max(height, width)), height, width);
+    const images = new Float32Array(image.data.length);
+    normalizeInto(images, image.data, normalization);
+    return { images, count: 1 };
+  }
+  if (!file.toLowerCase().endsWith('.npy')) throw new UsageError(`${file}: neither a JPEG, a PNG nor a .npy array`);
   const array = readNpy(new Uint8Array(bytes), file);
   const dims = array.shape.length === 3 ? [1, ...array.shape] : array.shape;
-  const { height, width, channels } = shape;
   if (dims.length !== 4 || dims[1] !== height || dims[2] !== width || dims[3] !== channels) {
     throw new UsageError(`${file}: shape (${array.shape.join(', ')}) does not fit the model's ${height}x${width}x${channels} input (NHWC or HWC)`);
   }
@@ -40,7 +49,7 @@ export function predictCommand(program: Command): void {
   addBackendOptions(
     program
       .command('predict')
-      .description('classify inputs with a checkpoint: .npy arrays (uint8 pixels are normalised; float32 are taken as model-ready)')
+      .description('classify images (JPEG, PNG) or .npy arrays (uint8 pixels are normalised; float32 are taken as model-ready) with a checkpoint')
       .argument('<inputs...>', 'input files')
       .requiredOption('--checkpoint <dir>', 'a checkpoint folder')
       .option('--top <k>', 'classes to show per image', parseInteger('--top'), 5)

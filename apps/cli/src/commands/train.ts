@@ -30,12 +30,16 @@ interface TrainFlags extends ModelFlags, BackendFlags {
   evalEvery: number;
   checkpointEvery: number;
   testFraction?: number;
+  dataDir?: string;
+  dataArchive?: string;
+  skipBadImages?: boolean;
+  normalization?: 'cifar' | 'imagenet' | 'measured';
   quiet?: boolean;
   json?: boolean;
 }
 
 const MODEL_FLAGS: (keyof ModelFlags)[] = ['preset', 'dataset', 'depth', 'alpha', 'bottleneck', 'widening', 'classes', 'input', 'design', 'shortcut', 'shakedrop', 'rounding'];
-const RECIPE_FLAGS: (keyof TrainFlags)[] = ['testFraction', 'recipe', 'epochs', 'batchSize', 'lr', 'schedule', 'milestones', 'gamma', 'warmup', 'momentum', 'nesterov', 'weightDecay', 'bnDecay', 'labelSmoothing', 'augment'];
+const RECIPE_FLAGS: (keyof TrainFlags)[] = ['testFraction', 'dataDir', 'dataArchive', 'skipBadImages', 'normalization', 'recipe', 'epochs', 'batchSize', 'lr', 'schedule', 'milestones', 'gamma', 'warmup', 'momentum', 'nesterov', 'weightDecay', 'bnDecay', 'labelSmoothing', 'augment'];
 
 function recipeFromFlags(flags: TrainFlags, dataset: string): { name: string; recipe: Recipe } {
   const name = flags.recipe ?? defaultRecipeFor(dataset);
@@ -98,7 +102,11 @@ export function trainCommand(program: Command): void {
     .option('--resume <dir>', 'continue the run in this folder from its last checkpoint')
     .option('--eval-every <n>', 'evaluate on the test set every n epochs', parseInteger('--eval-every'), 1)
     .option('--checkpoint-every <n>', 'also checkpoint every n steps (0: at epoch ends)', parseInteger('--checkpoint-every'), 0)
-    .option('--test-fraction <x>', 'mnist-sample: share of images held out for testing', parseNumber('--test-fraction'))
+    .option('--test-fraction <x>', 'mnist-sample and single-split image folders: share of images held out for testing', parseNumber('--test-fraction'))
+    .option('--data-dir <dir>', 'where the dataset is: cifar10/100 extracted folder, mnist or fashion-mnist idx folder')
+    .option('--data-archive <file>', 'a CIFAR archive you already have (nothing is downloaded)')
+    .option('--skip-bad-images', 'image folders: skip images that cannot be decoded, with a warning')
+    .addOption(new Option('--normalization <which>', "image folders: the paper's CIFAR or ImageNet constants, or the images' own statistics").choices(['cifar', 'imagenet', 'measured']))
     .option('--quiet', 'print only the outcome')
     .option('--json', 'print events as JSON lines on stdout');
   addBackendOptions(addModelOptions(command)).action(async (flags: TrainFlags) => {
@@ -106,7 +114,13 @@ export function trainCommand(program: Command): void {
     let config: RunConfig | undefined;
     let runDir: string;
     let dataSpec: string;
-    let dataOptions: DataOptions = { testFraction: flags.testFraction };
+    let dataOptions: DataOptions = {
+      testFraction: flags.testFraction,
+      dataDir: flags.dataDir,
+      archive: flags.dataArchive,
+      skipBad: flags.skipBadImages,
+      normalization: flags.normalization,
+    };
     if (flags.resume) {
       if (flags.run) throw new UsageError('--resume continues an existing run folder; --run starts a new one: give only one');
       const given = [...MODEL_FLAGS, ...RECIPE_FLAGS].filter((k) => (k === 'bnDecay' ? flags.bnDecay === false : flags[k] !== undefined));
@@ -124,22 +138,33 @@ export function trainCommand(program: Command): void {
       if (flags.run) assertRunFolderFree(flags.run);
       dataSpec = flags.data;
     }
-    const data = await loadData(dataSpec, dataOptions);
+    // Model and recipe first: their mistakes are reported before any data is loaded.
+    let choice: ReturnType<typeof modelFromFlags> = null;
+    let chosenRecipe: { name: string; recipe: Recipe } | null = null;
+    if (flags.resume) {
+      const saved = readRunConfig<RunConfig>(runDir!);
+      dataOptions.size = { ...saved.architecture.input, channels: saved.architecture.input.channels as 1 | 3 };
+    } else {
+      choice = modelFromFlags(flags)!;
+      chosenRecipe = recipeFromFlags(flags, choice.preset?.dataset ?? flags.dataset ?? 'mnist');
+      const input = resolveArchitecture(choice.architecture).input;
+      dataOptions.size = { ...input, channels: input.channels as 1 | 3 };
+    }
+    const data = await loadData(dataSpec, { ...dataOptions, quiet: mode !== 'human' });
     const info = await activateBackend(flags, mode !== 'human');
     if (mode === 'human') process.stderr.write(`backend: ${info.name} (${info.detail})\n`);
 
-    if (!flags.resume) {
-      const choice = modelFromFlags(flags)!;
-      const dataset = choice.preset?.dataset ?? flags.dataset ?? 'mnist';
-      const { name: recipeName, recipe } = recipeFromFlags(flags, dataset);
+    if (choice && chosenRecipe) {
+      const { name: recipeName, recipe } = chosenRecipe;
       const architecture = architectureConfig(resolveArchitecture(choice.architecture));
       runDir = flags.run ?? join('runs', `${choice.preset?.name ?? `pyramidnet${architecture.depth}-a${architecture.alpha}`}-${timestamp()}`);
+      const { size: _size, ...recorded } = data.options;
       config = {
         format: RUN_FORMAT,
         version: 1,
         preset: choice.preset?.name ?? null,
         architecture,
-        data: { name: data.name, source: data.source, options: { ...data.options }, trainImages: data.train.labels.length, testImages: data.test.labels.length, classNames: data.train.classNames, normalization: data.train.normalization },
+        data: { name: data.name, source: data.source, options: recorded, trainImages: data.train.labels.length, testImages: data.test.labels.length, classNames: data.train.classNames, normalization: data.train.normalization },
         recipeName,
         recipe,
         seed: flags.seed,
