@@ -4,7 +4,9 @@ import { CIFAR_NORMALIZATION, IMAGENET_NORMALIZATION, Rng } from '@pyramid/core'
 import {
   DEBIAN_FASHION_MNIST_DIR,
   type ImageDataset,
+  type TrainingData,
   cifar100Archive,
+  imagenetDataset,
   cifar10Archive,
   archiveSplits,
   loadCifar,
@@ -21,8 +23,8 @@ export interface LoadedData {
   /** What loads the same data again: the --data value and the options that shape it. */
   source: string;
   options: DataOptions;
-  train: ImageDataset;
-  test: ImageDataset;
+  train: TrainingData;
+  test: TrainingData;
 }
 
 export interface DataOptions {
@@ -38,10 +40,12 @@ export interface DataOptions {
   skipBad?: boolean;
   /** Image folders: normalise with these constants instead of the images' own statistics. */
   normalization?: 'cifar' | 'imagenet' | 'measured';
+  /** ImageNet with a flat val/ folder: its label file. */
+  valLabels?: string;
   quiet?: boolean;
 }
 
-export const DATA_NAMES = ['mnist-sample', 'mnist', 'fashion-mnist', 'cifar10', 'cifar100'] as const;
+export const DATA_NAMES = ['mnist-sample', 'mnist', 'fashion-mnist', 'cifar10', 'cifar100', 'imagenet'] as const;
 
 function progress(quiet: boolean | undefined, label: string) {
   const tty = Boolean(process.stderr.isTTY) && !quiet;
@@ -88,6 +92,13 @@ export async function loadData(spec: string, options: DataOptions = {}): Promise
       const archive = spec === 'cifar10' ? cifar10Archive : cifar100Archive;
       const data = await loadCifar(archive, { folder: options.dataDir, archive: options.archive, onProgress: (phase, done, total) => phase === 'download' && progress(options.quiet, `downloading ${archive.file}`)(done, total) });
       return { name: spec, ...base, ...data };
+    }
+    case 'imagenet': {
+      if (!options.dataDir) throw new UsageError('--data imagenet needs --data-dir, the folder holding train/ and val/');
+      const size = options.size ?? { height: 224, width: 224, channels: 3 as const };
+      const train = await imagenetDataset(options.dataDir, 'train', size, IMAGENET_NORMALIZATION);
+      const test = await imagenetDataset(options.dataDir, 'val', size, IMAGENET_NORMALIZATION, { labelsFile: options.valLabels, classNames: train.classNames });
+      return { name: 'imagenet', ...base, train, test };
     }
   }
   if (!existsSync(spec)) throw new UsageError(`--data '${spec}' is neither a dataset (${DATA_NAMES.join(', ')}) nor an existing folder or archive`);

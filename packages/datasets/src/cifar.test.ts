@@ -59,7 +59,9 @@ beforeAll(async () => {
     const cut = cutAfter.get(req.url!);
     if (cut !== undefined) {
       cutAfter.delete(req.url!);
-      res.write(slice.subarray(0, cut), () => res.destroy());
+      // Send the first bytes, give the client time to read them, then drop the connection.
+      res.write(slice.subarray(0, cut));
+      setTimeout(() => res.socket?.end(), 200);
       return;
     }
     res.end(slice);

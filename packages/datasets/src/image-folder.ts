@@ -5,8 +5,7 @@ import { DataError, type Normalization } from '@pyramid/core';
 import { fileChunks, readTar } from './archive/tar';
 import { type ImageDataset, channelStatistics, validateDataset } from './dataset';
 import { decodeImage } from './image/decode';
-import type { DecodeRequest, DecodeResult } from './image/decode-worker';
-import { resizeBilinear } from './image/resize';
+import { DecodePool } from './image/pool';
 
 export const IMAGE_EXTENSIONS = ['.jpg', '.jpeg', '.png'];
 
@@ -118,52 +117,23 @@ export async function listImageArchive(archive: string, prefix: string, options:
   return { files, classNames: [...index.keys()] };
 }
 
-/** Decodes files on worker threads (Node, built package) or inline; keeps the files' order. */
+/** Decodes files (and resizes them to one size) on the decoding threads; keeps the files' order. */
 async function decodeAll(files: ImageFile[], size: { height: number; width: number; channels: 1 | 3 }, options: ImageFolderOptions): Promise<(Uint8Array | string)[]> {
-  const results: (Uint8Array | string)[] = new Array(files.length);
-  const workerFile = new URL('./decode-worker.js', import.meta.url);
   const threads = options.threads ?? (await import('node:os')).availableParallelism();
-  const useWorkers = threads > 1 && files.length >= 512 && workerFile.protocol === 'file:' && existsSync(workerFile);
-  let done = 0;
-  if (!useWorkers) {
-    for (let i = 0; i < files.length; i++) {
-      try {
-        results[i] = resizeBilinear(decodeImage(await files[i].read(), files[i].source, size.channels), size.height, size.width).data;
-      } catch (error) {
-        results[i] = (error as Error).message;
-      }
-      options.onProgress?.(++done, files.length);
+  const pool = await DecodePool.create(files.length >= 512 ? threads : 1);
+  try {
+    const results: (Uint8Array | string)[] = [];
+    const chunk = 2048;
+    for (let i = 0; i < files.length; i += chunk) {
+      const items = await Promise.all(files.slice(i, i + chunk).map(async (f) => ({ bytes: await f.read(), source: f.source })));
+      const decoded = await pool.runAll(items, size.channels, { kind: 'resize', height: size.height, width: size.width }, 128);
+      for (const r of decoded) results.push('data' in r ? r.data : r.error);
+      options.onProgress?.(results.length, files.length);
     }
     return results;
-  }
-  const { Worker } = await import('node:worker_threads');
-  const workers = Array.from({ length: threads }, () => new Worker(workerFile));
-  const chunk = 256;
-  let next = 0;
-  let id = 0;
-  try {
-    await Promise.all(
-      workers.map(async (worker) => {
-        while (next < files.length) {
-          const start = next;
-          next = Math.min(files.length, next + chunk);
-          const items = await Promise.all(files.slice(start, next).map(async (f) => ({ bytes: await f.read(), source: f.source })));
-          const request: DecodeRequest = { id: id++, items, ...size };
-          const reply = await new Promise<{ results: DecodeResult[] }>((resolve, reject) => {
-            worker.once('message', resolve);
-            worker.once('error', reject);
-            worker.postMessage(request);
-          });
-          reply.results.forEach((r, k) => (results[start + k] = 'data' in r ? r.data : r.error));
-          done += reply.results.length;
-          options.onProgress?.(done, files.length);
-        }
-      }),
-    );
   } finally {
-    await Promise.all(workers.map((w) => w.terminate()));
+    await pool.close();
   }
-  return results;
 }
 
 /** Decodes listed image files into an in-memory dataset of one size. */

@@ -17,3 +17,21 @@ export { readIdx, writeIdx, loadIdxDataset, FASHION_MNIST_CLASSES, DEBIAN_FASHIO
 export { decodeImage, encodePng, encodeJpeg, imageFormat, type RasterImage } from './image/decode';
 export { resizeBilinear, resizeShorterSide, centerCrop, crop } from './image/resize';
 export { loadImageFolder, listImageFolder, listImageArchive, archiveSplits, imageDatasetFromFiles, IMAGE_EXTENSIONS, type ImageFile, type ImageFolderOptions } from './image-folder';
+export { streamBatches, imageFileDataset, imagenetDataset, type ImageFileDataset, type StreamOptions } from './stream';
+export { DecodePool, type DecodeItem, type DecodeResult } from './image/pool';
+export {
+  applyTransform,
+  randomResizedCrop,
+  randomResizedCropBox,
+  horizontalFlip,
+  colorJitter,
+  pcaLighting,
+  imagenetTrainSpec,
+  imagenetEvalSpec,
+  UniformTape,
+  UNIFORMS_PER_IMAGE,
+  type TransformSpec,
+  type RandomSource,
+} from './image/transforms';
+export { epochBatches, isFileDataset, dataSize, dataShape, type TrainingData, type EpochOptions } from './epoch';
+export { benchmarkPipeline, type PipelineResult } from './bench';

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { type ImageDataset, batches } from '@pyramid/datasets';
+import { DecodePool, type TrainingData, dataSize, epochBatches } from '@pyramid/datasets';
 import type { Normalization } from '@pyramid/core';
 import type { PyramidNet } from '@pyramid/pyramidnet';
 import { crossEntropy, topKHits } from './loss';
@@ -20,11 +20,13 @@ export interface Evaluation {
 export interface EvaluateOptions {
   batchSize?: number;
   normalization?: Normalization;
+  /** Decoding threads for image files (one is made when absent). */
+  pool?: DecodePool;
   onBatch?: (done: number, total: number) => void;
 }
 
 /** Eval-mode metrics of `model` on a whole dataset: loss, top-1/top-5, per class, confusion. */
-export async function evaluate(model: PyramidNet, dataset: ImageDataset, options: EvaluateOptions = {}): Promise<Evaluation> {
+export async function evaluate(model: PyramidNet, dataset: TrainingData, options: EvaluateOptions = {}): Promise<Evaluation> {
   const classes = model.architecture.classes;
   const names = dataset.classNames;
   const confusion = Array.from({ length: classes }, () => new Array<number>(classes).fill(0));
@@ -32,9 +34,10 @@ export async function evaluate(model: PyramidNet, dataset: ImageDataset, options
   let hits1 = 0;
   let hits5 = 0;
   let seen = 0;
-  const total = dataset.labels.length;
+  const total = dataSize(dataset);
   const { height, width, channels } = dataset.shape;
-  for (const batch of batches(dataset, { batchSize: options.batchSize ?? 256, normalization: options.normalization })) {
+  const pool = options.pool ?? (await DecodePool.create('files' in dataset ? (await import('node:os')).availableParallelism() : 1));
+  for await (const batch of epochBatches(dataset, { batchSize: options.batchSize ?? 256, augment: 'none', normalization: options.normalization, pool })) {
     const logits = tf.tidy(() => model.predict(tf.tensor4d(batch.images, [batch.size, height, width, channels])));
     const labels = tf.tensor1d(batch.labels, 'int32');
     const loss = crossEntropy(logits, labels);
@@ -55,6 +58,7 @@ export async function evaluate(model: PyramidNet, dataset: ImageDataset, options
     options.onBatch?.(seen, total);
     await new Promise((resolve) => setTimeout(resolve, 0));
   }
+  if (!options.pool) await pool.close();
   const perClass = confusion.map((row, c) => {
     const n = row.reduce((a, b) => a + b, 0);
     return { name: names[c] ?? String(c), images: n, accuracy: n ? row[c] / n : 0 };

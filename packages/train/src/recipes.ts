@@ -15,8 +15,11 @@ export interface Recipe {
   /** Exempt BN scales and shifts from weight decay (common in later work, not in the paper). */
   noBnDecay: boolean;
   labelSmoothing: number;
-  /** Random crop with zero padding and horizontal flip, as the paper's CIFAR augmentation. */
-  augment: 'cifar' | 'none';
+  /**
+   * 'cifar': 4-pixel zero padding, random crop and flip (the paper's CIFAR augmentation);
+   * 'imagenet': random-resized crop, flip, colour jitter 0.4 and PCA lighting 0.1 (image files).
+   */
+  augment: 'cifar' | 'imagenet' | 'none';
 }
 
 /**
@@ -46,7 +49,7 @@ export const RECIPES: Readonly<Record<string, Recipe>> = {
     epochs: 120,
     lr: 0.05,
     schedule: { type: 'step', milestones: [60, 90, 105], gamma: 0.1 },
-    augment: 'none',
+    augment: 'imagenet',
   },
   // Ours: a few epochs on small data (the quick start), cosine decay from 0.1.
   quick: { ...PAPER_CIFAR, epochs: 2, batchSize: 64, lr: 0.1, schedule: { type: 'cosine' }, augment: 'none' },

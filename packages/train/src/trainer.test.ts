@@ -102,3 +102,37 @@ describe('train', () => {
     await expect(train({ runDir: dir, resume: true, train: toyData(64) })).rejects.toThrow(/was trained on toy \(96 images\), not on these 64 images/);
   });
 });
+
+describe('train on image files', () => {
+  it('streams ImageNet-style folders with ImageNet augmentation and resumes them exactly', async () => {
+    const { mkdirSync } = await import('node:fs');
+    const { encodePng, imagenetDataset } = await import('@pyramid/datasets');
+    const root = join(scratch, 'imagenet');
+    const r = Rng.fromSeed(1);
+    for (const [i, synset] of ['n01', 'n02'].entries()) {
+      mkdirSync(join(root, 'train', synset), { recursive: true });
+      mkdirSync(join(root, 'val', synset), { recursive: true });
+      for (let k = 0; k < 8; k++) {
+        const h = 12 + (k % 3);
+        const data = Uint8Array.from({ length: h * 14 * 3 }, () => Math.min(255, 60 + 120 * i + r.int(50)));
+        writeFileSync(join(root, k < 6 ? 'train' : 'val', synset, `${k}.png`), encodePng({ data, width: 14, height: h, channels: 3 }));
+      }
+    }
+    const shape = { height: 8, width: 8, channels: 3 };
+    const norm = { mean: [128, 128, 128], std: [64, 64, 64], scale: 1 as const };
+    const trainSet = await imagenetDataset(root, 'train', shape, norm);
+    const test = await imagenetDataset(root, 'val', shape, norm);
+    const cfg = {
+      ...config(),
+      architecture: architectureConfig(resolveArchitecture({ layout: 'cifar', depth: 8, alpha: 4, classes: 2, input: shape })),
+      data: { name: 'files', source: root, options: {}, trainImages: 12, testImages: 4, classNames: trainSet.classNames, normalization: norm },
+      recipe: { ...RECIPES.quick, epochs: 2, batchSize: 4, augment: 'imagenet' as const },
+    };
+    await train({ runDir: join(scratch, 'files-straight'), config: cfg, resume: false, train: trainSet, test, decodeThreads: 1 });
+    const controller = new AbortController();
+    await train({ runDir: join(scratch, 'files-stopped'), config: cfg, resume: false, train: trainSet, test, decodeThreads: 1, signal: controller.signal, onEvent: (e) => e.kind === 'step' && e.step === 4 && controller.abort() });
+    const done = await train({ runDir: join(scratch, 'files-stopped'), resume: true, train: trainSet, test, decodeThreads: 1 });
+    expect(done.state.step).toBe(6);
+    expect(weightsOf(join(scratch, 'files-stopped')).equals(weightsOf(join(scratch, 'files-straight')))).toBe(true);
+  });
+});

@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { ConfigError, PyramidError, Rng, type Normalization } from '@pyramid/core';
-import { type ImageDataset, batches, cifarAugmentation } from '@pyramid/datasets';
+import { DecodePool, type TrainingData, dataSize, epochBatches, isFileDataset } from '@pyramid/datasets';
 import {
   type ArchitectureConfig,
   type CheckpointConfig,
@@ -74,8 +74,10 @@ export interface TrainOptions {
   /** New runs: the configuration. Resumed runs read it from run.json. */
   config?: RunConfig;
   resume: boolean;
-  train: ImageDataset;
-  test?: ImageDataset;
+  train: TrainingData;
+  test?: TrainingData;
+  /** Threads that decode image files (default: all cores). */
+  decodeThreads?: number;
   onEvent?: (event: TrainEvent) => void;
   /** Aborting stops the run after the current step, with a checkpoint. */
   signal?: AbortSignal;
@@ -107,7 +109,7 @@ function bnParameterNames(model: PyramidNet): Set<string> {
   return new Set(trainableParameters(model).filter((p) => p.variable.rank === 1 && /(^|\.)bn[\w]*\./.test(p.name)).map((p) => p.name));
 }
 
-function checkRunMatchesData(config: RunConfig, train: ImageDataset): void {
+function checkRunMatchesData(config: RunConfig, train: TrainingData): void {
   const { input, classes } = config.architecture;
   const s = train.shape;
   if (s.height !== input.height || s.width !== input.width || s.channels !== input.channels) {
@@ -167,8 +169,8 @@ export async function train(options: TrainOptions): Promise<TrainOutcome> {
   if (!config) throw new ConfigError('a new run needs a configuration');
   if (config.format !== RUN_FORMAT) throw new ConfigError(`${join(runDir, 'run.json')} is not a PyramidNet-TS run (format ${JSON.stringify(config.format)})`);
   checkRunMatchesData(config, options.train);
-  if (resume && (options.train.labels.length !== config.data.trainImages || options.train.classNames.join('\n') !== config.data.classNames.join('\n'))) {
-    throw new ConfigError(`${runDir} was trained on ${config.data.name} (${config.data.trainImages} images), not on these ${options.train.labels.length} images`);
+  if (resume && (dataSize(options.train) !== config.data.trainImages || options.train.classNames.join('\n') !== config.data.classNames.join('\n'))) {
+    throw new ConfigError(`${runDir} was trained on ${config.data.name} (${config.data.trainImages} images), not on these ${dataSize(options.train)} images`);
   }
   const { recipe } = config;
   const metrics = new MetricsLog(join(runDir, METRICS_FILE));
@@ -212,12 +214,13 @@ export async function train(options: TrainOptions): Promise<TrainOutcome> {
 
   const root = Rng.fromSeed(config.seed);
   const trainSet = options.train;
-  const n = trainSet.labels.length;
+  const n = dataSize(trainSet);
   const stepsPerEpoch = Math.floor(n / recipe.batchSize);
   if (stepsPerEpoch < 1) throw new ConfigError(`batch size ${recipe.batchSize} is larger than the ${n} training images`);
   const policy = { baseLr: recipe.lr, epochs: recipe.epochs, schedule: recipe.schedule, warmupEpochs: recipe.warmupEpochs };
-  const transform = recipe.augment === 'cifar' ? cifarAugmentation() : undefined;
   const { height, width, channels } = trainSet.shape;
+  const usesFiles = isFileDataset(trainSet) || (options.test !== undefined && isFileDataset(options.test));
+  const pool = await DecodePool.create(usesFiles ? (options.decodeThreads ?? (await import('node:os')).availableParallelism()) : 1);
   const variables = params.map((p) => p.variable);
 
   emit({ kind: 'start', config, stepsPerEpoch, resumedAt: resume ? { epoch: state.epoch, step: state.step } : null, parameters: model.parameterCount() });
@@ -236,16 +239,17 @@ export async function train(options: TrainOptions): Promise<TrainOutcome> {
     let seen = 0;
     let windowStart = performance.now();
     let windowImages = 0;
-    const stream = batches(trainSet, {
+    const stream = epochBatches(trainSet, {
       batchSize: recipe.batchSize,
       dropLast: true,
       rng: root.fork(`shuffle/${epoch}`),
-      transform,
+      augment: recipe.augment,
       transformRng: (index) => root.fork(`augment/${epoch}/${index}`),
       normalization: config.data.normalization,
       skip: state.stepInEpoch,
+      pool,
     });
-    for (const batch of stream) {
+    for await (const batch of stream) {
       const lr = learningRate(policy, epoch + state.stepInEpoch / stepsPerEpoch);
       const stepRng = root.fork(`shakedrop/${state.step}`);
       let predictions: tf.Tensor | null = null;
@@ -286,6 +290,7 @@ export async function train(options: TrainOptions): Promise<TrainOutcome> {
       if (signal?.aborted) {
         await checkpoint('stop');
         emit({ kind: 'stopped', step: state.step, epoch, checkpoint: lastDir });
+        await pool.close();
         return { status: 'stopped', model, state, lastCheckpoint: lastDir };
       }
       if (config.checkpointEvery > 0 && state.step % config.checkpointEvery === 0 && state.stepInEpoch < stepsPerEpoch) {
@@ -302,6 +307,7 @@ export async function train(options: TrainOptions): Promise<TrainOutcome> {
     if (options.test && (lastEpoch || state.epoch % config.evalEvery === 0)) {
       evaluation = await evaluate(model, options.test, {
         normalization: config.data.normalization,
+        pool,
         onBatch: (done, total) => emit({ kind: 'evaluating', epoch, done, total }),
       });
       if (state.bestTop1 === null || evaluation.top1 > state.bestTop1) {
@@ -333,9 +339,11 @@ export async function train(options: TrainOptions): Promise<TrainOutcome> {
     }
     if (signal?.aborted && !lastEpoch) {
       emit({ kind: 'stopped', step: state.step, epoch: state.epoch, checkpoint: lastDir });
+      await pool.close();
       return { status: 'stopped', model, state, lastCheckpoint: lastDir };
     }
   }
+  await pool.close();
   sgd.dispose();
   emit({
     kind: 'done',

@@ -12,6 +12,7 @@ interface EvalFlags extends BackendFlags {
   data: string;
   dataDir?: string;
   dataArchive?: string;
+  valLabels?: string;
   skipBadImages?: boolean;
   split: 'test' | 'train';
   batchSize: number;
@@ -27,6 +28,7 @@ export function evalCommand(program: Command): void {
       .requiredOption('--data <name>', 'data to evaluate on: a dataset name (mnist-sample, mnist, fashion-mnist, cifar10, cifar100) or an image folder or archive')
       .option('--data-dir <dir>', 'where the dataset is (see pyramid train --help)')
       .option('--data-archive <file>', 'a CIFAR archive you already have')
+      .option('--val-labels <file>', 'imagenet: label file of a flat val/ folder')
       .option('--skip-bad-images', 'image folders: skip images that cannot be decoded')
       .addOption(new Option('--split <which>', 'which part of the data').choices(['test', 'train']).default('test'))
       .option('--batch-size <n>', 'images per batch', parseInteger('--batch-size'), 256)
@@ -38,6 +40,7 @@ export function evalCommand(program: Command): void {
     const data = await loadData(flags.data, {
       dataDir: flags.dataDir,
       archive: flags.dataArchive,
+      valLabels: flags.valLabels,
       skipBad: flags.skipBadImages,
       size: { height, width, channels: channels as 1 | 3 },
       quiet: flags.json,

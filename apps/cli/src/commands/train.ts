@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { dataSize } from '@pyramid/datasets';
 import { architectureConfig, resolveArchitecture } from '@pyramid/pyramidnet';
 import { LAST, RUN_FORMAT, assertRunFolderFree, type Recipe, type RunConfig, defaultRecipeFor, findRecipe, readRunConfig, train, validateLrPolicy } from '@pyramid/train';
 import { Option, type Command } from 'commander';
@@ -23,7 +24,7 @@ interface TrainFlags extends ModelFlags, BackendFlags {
   weightDecay?: number;
   bnDecay?: boolean;
   labelSmoothing?: number;
-  augment?: 'cifar' | 'none';
+  augment?: 'cifar' | 'imagenet' | 'none';
   seed: number;
   run?: string;
   resume?: string;
@@ -32,6 +33,7 @@ interface TrainFlags extends ModelFlags, BackendFlags {
   testFraction?: number;
   dataDir?: string;
   dataArchive?: string;
+  valLabels?: string;
   skipBadImages?: boolean;
   normalization?: 'cifar' | 'imagenet' | 'measured';
   quiet?: boolean;
@@ -39,7 +41,7 @@ interface TrainFlags extends ModelFlags, BackendFlags {
 }
 
 const MODEL_FLAGS: (keyof ModelFlags)[] = ['preset', 'dataset', 'depth', 'alpha', 'bottleneck', 'widening', 'classes', 'input', 'design', 'shortcut', 'shakedrop', 'rounding'];
-const RECIPE_FLAGS: (keyof TrainFlags)[] = ['testFraction', 'dataDir', 'dataArchive', 'skipBadImages', 'normalization', 'recipe', 'epochs', 'batchSize', 'lr', 'schedule', 'milestones', 'gamma', 'warmup', 'momentum', 'nesterov', 'weightDecay', 'bnDecay', 'labelSmoothing', 'augment'];
+const RECIPE_FLAGS: (keyof TrainFlags)[] = ['testFraction', 'dataDir', 'dataArchive', 'valLabels', 'skipBadImages', 'normalization', 'recipe', 'epochs', 'batchSize', 'lr', 'schedule', 'milestones', 'gamma', 'warmup', 'momentum', 'nesterov', 'weightDecay', 'bnDecay', 'labelSmoothing', 'augment'];
 
 function recipeFromFlags(flags: TrainFlags, dataset: string): { name: string; recipe: Recipe } {
   const name = flags.recipe ?? defaultRecipeFor(dataset);
@@ -96,7 +98,7 @@ export function trainCommand(program: Command): void {
     .option('--weight-decay <x>', 'L2 weight decay, added to the gradient as PyTorch does', parseNumber('--weight-decay'))
     .option('--no-bn-decay', 'exempt BN scales and shifts from weight decay')
     .option('--label-smoothing <x>', 'label smoothing', parseNumber('--label-smoothing'))
-    .addOption(new Option('--augment <kind>', 'augmentation').choices(['cifar', 'none']))
+    .addOption(new Option('--augment <kind>', 'augmentation').choices(['cifar', 'imagenet', 'none']))
     .option('--seed <n>', 'seed of every random draw', parseInteger('--seed'), 0)
     .option('--run <dir>', 'run folder (default: runs/<model>-<time>)')
     .option('--resume <dir>', 'continue the run in this folder from its last checkpoint')
@@ -105,6 +107,7 @@ export function trainCommand(program: Command): void {
     .option('--test-fraction <x>', 'mnist-sample and single-split image folders: share of images held out for testing', parseNumber('--test-fraction'))
     .option('--data-dir <dir>', 'where the dataset is: cifar10/100 extracted folder, mnist or fashion-mnist idx folder')
     .option('--data-archive <file>', 'a CIFAR archive you already have (nothing is downloaded)')
+    .option('--val-labels <file>', 'imagenet: label file of a flat val/ folder')
     .option('--skip-bad-images', 'image folders: skip images that cannot be decoded, with a warning')
     .addOption(new Option('--normalization <which>', "image folders: the paper's CIFAR or ImageNet constants, or the images' own statistics").choices(['cifar', 'imagenet', 'measured']))
     .option('--quiet', 'print only the outcome')
@@ -118,6 +121,7 @@ export function trainCommand(program: Command): void {
       testFraction: flags.testFraction,
       dataDir: flags.dataDir,
       archive: flags.dataArchive,
+      valLabels: flags.valLabels,
       skipBad: flags.skipBadImages,
       normalization: flags.normalization,
     };
@@ -164,7 +168,7 @@ export function trainCommand(program: Command): void {
         version: 1,
         preset: choice.preset?.name ?? null,
         architecture,
-        data: { name: data.name, source: data.source, options: recorded, trainImages: data.train.labels.length, testImages: data.test.labels.length, classNames: data.train.classNames, normalization: data.train.normalization },
+        data: { name: data.name, source: data.source, options: recorded, trainImages: dataSize(data.train), testImages: dataSize(data.test), classNames: data.train.classNames, normalization: data.train.normalization },
         recipeName,
         recipe,
         seed: flags.seed,

@@ -1,23 +1,12 @@
-// A worker thread that decodes (and resizes) images for loadImageFolder.
+// A worker thread that decodes and transforms images for the image-folder loaders.
 import { parentPort } from 'node:worker_threads';
-import { decodeImage } from './decode';
-import { resizeBilinear } from './resize';
-
-export interface DecodeRequest {
-  id: number;
-  items: { bytes: Uint8Array; source: string }[];
-  height: number;
-  width: number;
-  channels: 1 | 3;
-}
-
-export type DecodeResult = { data: Uint8Array } | { error: string };
+import type { DecodeRequest, DecodeResult } from './pool';
+import { processImage } from './process';
 
 parentPort?.on('message', (request: DecodeRequest) => {
-  const results: DecodeResult[] = request.items.map(({ bytes, source }) => {
+  const results: DecodeResult[] = request.items.map(({ bytes, source, uniforms }) => {
     try {
-      const image = resizeBilinear(decodeImage(bytes, source, request.channels), request.height, request.width);
-      return { data: image.data };
+      return { data: processImage(bytes, source, request.channels, request.transform, uniforms) };
     } catch (error) {
       return { error: (error as Error).message };
     }

@@ -1,0 +1,170 @@
+import type { RasterImage } from './decode';
+import { centerCrop, crop, resizeBilinear, resizeShorterSide } from './resize';
+
+/** The random draws a transform needs; core's Rng is one, a pre-drawn array is another. */
+export interface RandomSource {
+  /** Uniform in [0, 1). */
+  uniform(): number;
+}
+
+/**
+ * Replays pre-drawn uniforms: the main thread draws them from a per-image stream and a worker
+ * thread applies the transform, so the result does not depend on which thread does the work.
+ */
+export class UniformTape implements RandomSource {
+  private at = 0;
+  constructor(private readonly values: Float64Array) {}
+  uniform(): number {
+    if (this.at >= this.values.length) throw new Error('transform used more random numbers than were drawn for it');
+    return this.values[this.at++];
+  }
+}
+
+/** Uniforms per image handed to a transform; generous for random-resized crop's 10 attempts. */
+export const UNIFORMS_PER_IMAGE = 48;
+
+function normal(random: RandomSource): number {
+  const u1 = Math.max(random.uniform(), 1e-12);
+  const u2 = random.uniform();
+  return Math.sqrt(-2 * Math.log(u1)) * Math.cos(2 * Math.PI * u2);
+}
+
+/**
+ * torchvision's RandomResizedCrop(size, scale, ratio): a window covering `scale` of the area with
+ * aspect ratio in `ratio` (log-uniform), up to 10 attempts, else the largest centred window of an
+ * allowed ratio; resized to size x size.
+ */
+export function randomResizedCrop(image: RasterImage, size: number, random: RandomSource, scale: [number, number] = [0.08, 1], ratio: [number, number] = [3 / 4, 4 / 3]): RasterImage {
+  const box = randomResizedCropBox(image.width, image.height, random, scale, ratio);
+  return resizeBilinear(crop(image, box.top, box.left, box.height, box.width), size, size);
+}
+
+/** The window randomResizedCrop takes, before resizing. */
+export function randomResizedCropBox(width: number, height: number, random: RandomSource, scale: [number, number] = [0.08, 1], ratio: [number, number] = [3 / 4, 4 / 3]): { top: number; left: number; height: number; width: number } {
+  const area = width * height;
+  const logRatio = [Math.log(ratio[0]), Math.log(ratio[1])];
+  for (let attempt = 0; attempt < 10; attempt++) {
+    const target = area * (scale[0] + (scale[1] - scale[0]) * random.uniform());
+    const aspect = Math.exp(logRatio[0] + (logRatio[1] - logRatio[0]) * random.uniform());
+    const w = Math.round(Math.sqrt(target * aspect));
+    const h = Math.round(Math.sqrt(target / aspect));
+    if (w > 0 && h > 0 && w <= width && h <= height) {
+      const top = Math.floor(random.uniform() * (height - h + 1));
+      const left = Math.floor(random.uniform() * (width - w + 1));
+      return { top, left, height: h, width: w };
+    }
+  }
+  const inRatio = width / height;
+  let w = width;
+  let h = height;
+  if (inRatio < ratio[0]) h = Math.round(width / ratio[0]);
+  else if (inRatio > ratio[1]) w = Math.round(height * ratio[1]);
+  return { top: Math.round((height - h) / 2), left: Math.round((width - w) / 2), height: h, width: w };
+}
+
+export function horizontalFlip(image: RasterImage): RasterImage {
+  const { data, width, height, channels: C } = image;
+  const out = new Uint8Array(data.length);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const s = (y * width + x) * C;
+      const d = (y * width + (width - 1 - x)) * C;
+      for (let c = 0; c < C; c++) out[d + c] = data[s + c];
+    }
+  }
+  return { ...image, data: out };
+}
+
+function clamp(v: number): number {
+  return v < 0 ? 0 : v > 255 ? 255 : Math.round(v);
+}
+
+function gray(data: Uint8Array, i: number): number {
+  return 0.299 * data[i] + 0.587 * data[i + 1] + 0.114 * data[i + 2];
+}
+
+/**
+ * Colour jitter as the ResNet ImageNet recipe (fb.resnet.torch) applies it: brightness, contrast
+ * and saturation, each a blend with black, the mean grey or the pixel's grey by a factor in
+ * [1 - s, 1 + s], in a random order. RGB images only.
+ */
+export function colorJitter(image: RasterImage, strength: number, random: RandomSource): RasterImage {
+  if (image.channels !== 3) return image;
+  const order = [0, 1, 2];
+  for (let i = 2; i > 0; i--) {
+    const j = Math.floor(random.uniform() * (i + 1));
+    [order[i], order[j]] = [order[j], order[i]];
+  }
+  let data = image.data;
+  for (const op of order) {
+    const alpha = 1 + strength * (2 * random.uniform() - 1);
+    const out = new Uint8Array(data.length);
+    if (op === 0) {
+      for (let i = 0; i < data.length; i++) out[i] = clamp(data[i] * alpha);
+    } else if (op === 1) {
+      let mean = 0;
+      for (let i = 0; i < data.length; i += 3) mean += gray(data, i);
+      mean /= data.length / 3;
+      for (let i = 0; i < data.length; i++) out[i] = clamp(data[i] * alpha + mean * (1 - alpha));
+    } else {
+      for (let i = 0; i < data.length; i += 3) {
+        const g = gray(data, i);
+        for (let c = 0; c < 3; c++) out[i + c] = clamp(data[i + c] * alpha + g * (1 - alpha));
+      }
+    }
+    data = out;
+  }
+  return { ...image, data };
+}
+
+// PCA of ImageNet's RGB pixels (on 0-1 values), as used by AlexNet's lighting noise.
+const EIGENVALUES = [0.2175, 0.0188, 0.0045];
+const EIGENVECTORS = [
+  [-0.5675, 0.7192, 0.4009],
+  [-0.5808, -0.0045, -0.814],
+  [-0.5836, -0.6948, 0.4203],
+];
+
+/** AlexNet's PCA lighting noise: rgb += V (alpha * lambda), alpha ~ N(0, std), on 0-1 pixels. */
+export function pcaLighting(image: RasterImage, std: number, random: RandomSource): RasterImage {
+  if (image.channels !== 3 || std === 0) return image;
+  const alpha = [normal(random) * std, normal(random) * std, normal(random) * std];
+  const shift = EIGENVECTORS.map((row) => 255 * row.reduce((s, v, k) => s + v * alpha[k] * EIGENVALUES[k], 0));
+  const out = new Uint8Array(image.data.length);
+  for (let i = 0; i < out.length; i++) out[i] = clamp(image.data[i] + shift[i % 3]);
+  return { ...image, data: out };
+}
+
+/** What a worker thread applies to each decoded image; plain data, so that it crosses threads. */
+export type TransformSpec =
+  /** Resize straight to the size (datasets of small images). */
+  | { kind: 'resize'; height: number; width: number }
+  /** ImageNet training: random-resized crop, flip, colour jitter, PCA lighting. */
+  | { kind: 'imagenet-train'; size: number; jitter: number; lighting: number }
+  /** ImageNet evaluation: resize the shorter side, centre crop. */
+  | { kind: 'imagenet-eval'; size: number; resize: number };
+
+export function applyTransform(image: RasterImage, spec: TransformSpec, random: RandomSource): RasterImage {
+  switch (spec.kind) {
+    case 'resize':
+      return resizeBilinear(image, spec.height, spec.width);
+    case 'imagenet-train': {
+      let out = randomResizedCrop(image, spec.size, random);
+      if (random.uniform() < 0.5) out = horizontalFlip(out);
+      if (spec.jitter > 0) out = colorJitter(out, spec.jitter, random);
+      return pcaLighting(out, spec.lighting, random);
+    }
+    case 'imagenet-eval':
+      return centerCrop(resizeShorterSide(image, spec.resize), spec.size, spec.size);
+  }
+}
+
+/** The paper's ImageNet augmentation (Sec. 4.2, after the ResNet recipe). */
+export function imagenetTrainSpec(size = 224): TransformSpec {
+  return { kind: 'imagenet-train', size, jitter: 0.4, lighting: 0.1 };
+}
+
+/** Resize 256, centre crop 224 (scaled alike for other sizes). */
+export function imagenetEvalSpec(size = 224): TransformSpec {
+  return { kind: 'imagenet-eval', size, resize: Math.round((size * 256) / 224) };
+}
