@@ -7,6 +7,7 @@ import { evalCommand } from './commands/eval';
 import { infoCommand } from './commands/info';
 import { predictCommand } from './commands/predict';
 import { trainCommand } from './commands/train';
+import { applyConfigFile } from './config-file';
 import { reportError } from './output';
 
 function version(): string {
@@ -32,7 +33,16 @@ export function createProgram(): Command {
   convertCommands(program);
   backendsCommand(program);
   benchCommand(program);
-  for (const command of program.commands) command.exitOverride();
+  for (const command of program.commands) {
+    command.exitOverride();
+    if (['train', 'eval', 'info', 'bench'].includes(command.name())) {
+      command.option('--config <file>', 'read options from a JSON or YAML file (flags given here win)');
+    }
+  }
+  program.hook('preAction', (_, action) => {
+    const file = action.opts().config as string | undefined;
+    if (file) applyConfigFile(action, file);
+  });
   return program;
 }
 

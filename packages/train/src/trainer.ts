@@ -21,6 +21,7 @@ import { crossEntropy } from './loss';
 import { Sgd } from './optimizer';
 import type { Recipe } from './recipes';
 import { BEST, LAST, METRICS_FILE, MetricsLog, createRunFolder, readRunConfig } from './run-folder';
+import { writePlots } from './plots';
 import { learningRate } from './schedule';
 
 export const RUN_FORMAT = 'pyramidnet-ts/run';
@@ -78,6 +79,8 @@ export interface TrainOptions {
   test?: TrainingData;
   /** Threads that decode image files (default: all cores). */
   decodeThreads?: number;
+  /** Redraw plots/ after every epoch (default true). */
+  plots?: boolean;
   onEvent?: (event: TrainEvent) => void;
   /** Aborting stops the run after the current step, with a checkpoint. */
   signal?: AbortSignal;
@@ -332,6 +335,7 @@ export async function train(options: TrainOptions): Promise<TrainOutcome> {
     });
     emit({ kind: 'epoch', epoch, step: state.step, trainLoss, trainAccuracy, lr, seconds, imagesPerSecond: seen / seconds, evaluation, best });
     await checkpoint('epoch');
+    if (options.plots !== false) await writePlots(runDir, metrics.read());
     if (best) {
       state.optimizerStarted = sgd.state().started;
       await saveTrainingCheckpoint(bestDir, model, sgd, state, config);

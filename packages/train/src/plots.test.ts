@@ -1,0 +1,41 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { writePlots } from './plots';
+import type { MetricRecord } from './run-folder';
+
+const scratch = mkdtempSync(join(tmpdir(), 'pyramid-plots-'));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+describe('writePlots', () => {
+  it('draws loss, accuracy, error and learning rate per epoch as SVG and PNG', async () => {
+    const records: MetricRecord[] = [0, 1, 2].map((epoch) => ({
+      kind: 'epoch',
+      epoch,
+      step: 10 * (epoch + 1),
+      trainLoss: 2 / (epoch + 1),
+      trainAccuracy: 0.3 * (epoch + 1),
+      testLoss: 2.1 / (epoch + 1),
+      top1: 0.28 * (epoch + 1),
+      top1Error: 100 - 28 * (epoch + 1),
+      top5Error: 10 / (epoch + 1),
+      lr: 0.1 * 0.1 ** epoch,
+    }));
+    const files = await writePlots(scratch, records);
+    expect(files.map((f) => f.slice(scratch.length + 1)).sort()).toEqual(
+      ['plots/accuracy.png', 'plots/accuracy.svg', 'plots/error.png', 'plots/error.svg', 'plots/loss.png', 'plots/loss.svg', 'plots/lr.png', 'plots/lr.svg'],
+    );
+    const svg = readFileSync(join(scratch, 'plots', 'loss.svg'), 'utf8');
+    expect(svg.startsWith('<svg')).toBe(true);
+    expect(svg).toContain('Loss per epoch');
+    const png = readFileSync(join(scratch, 'plots', 'loss.png'));
+    expect(Array.from(png.subarray(0, 8))).toEqual([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+    // PNG IHDR: width and height, big-endian at bytes 16 and 20; drawn at twice the SVG's size.
+    expect(png.readUInt32BE(16)).toBeGreaterThan(1000);
+  });
+
+  it('draws nothing before the first epoch ends', async () => {
+    expect(await writePlots(join(scratch, 'none'), [{ kind: 'step', step: 1, epoch: 0 }])).toEqual([]);
+  });
+});

@@ -1,0 +1,71 @@
+import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { MetricRecord } from './run-folder';
+
+type Row = { epoch: number; [series: string]: number };
+
+/** The per-epoch series of a run's metrics, one row per epoch (its last record wins). */
+function epochRows(records: MetricRecord[]): Row[] {
+  const byEpoch = new Map<number, Row>();
+  for (const r of records) if (r.kind === 'epoch') byEpoch.set(r.epoch, r as unknown as Row);
+  return [...byEpoch.values()].sort((a, b) => a.epoch - b.epoch);
+}
+
+interface Chart {
+  file: string;
+  title: string;
+  y: string;
+  series: [field: string, label: string, scale?: number][];
+  log?: boolean;
+}
+
+const CHARTS: Chart[] = [
+  { file: 'loss', title: 'Loss per epoch', y: 'cross-entropy', series: [['trainLoss', 'train'], ['testLoss', 'test']] },
+  { file: 'accuracy', title: 'Top-1 accuracy per epoch', y: 'accuracy (%)', series: [['trainAccuracy', 'train', 100], ['top1', 'test', 100]] },
+  { file: 'error', title: 'Top-1 error per epoch (the paper reports errors)', y: 'error (%)', series: [['top1Error', 'test top-1'], ['top5Error', 'test top-5']] },
+  { file: 'lr', title: 'Learning rate per epoch', y: 'learning rate', series: [['lr', 'learning rate']], log: true },
+];
+
+/**
+ * Draws the run's curves with Vega-Lite as SVG, and as PNG through resvg (both from the npm
+ * registry), into `<runDir>/plots/`. Each file is written whole, then renamed into place.
+ */
+export async function writePlots(runDir: string, records: MetricRecord[]): Promise<string[]> {
+  const rows = epochRows(records);
+  if (rows.length === 0) return [];
+  const [vega, vegaLite, { Resvg }] = await Promise.all([import('vega'), import('vega-lite'), import('@resvg/resvg-js')]);
+  const dir = join(runDir, 'plots');
+  await mkdir(dir, { recursive: true });
+  const written: string[] = [];
+  for (const chart of CHARTS) {
+    const values = rows.flatMap((row) =>
+      chart.series.filter(([field]) => typeof row[field] === 'number').map(([field, label, scale]) => ({ epoch: row.epoch + 1, series: label, value: row[field] * (scale ?? 1) })),
+    );
+    if (values.length === 0) continue;
+    const spec = {
+      $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+      title: chart.title,
+      width: 520,
+      height: 300,
+      background: 'white',
+      data: { values },
+      mark: { type: 'line', point: rows.length <= 60 },
+      encoding: {
+        x: { field: 'epoch', type: 'quantitative', title: 'epoch', axis: { tickMinStep: 1 } },
+        y: { field: 'value', type: 'quantitative', title: chart.y, scale: chart.log ? { type: 'log' } : { zero: false } },
+        color: { field: 'series', type: 'nominal', title: null },
+      },
+    };
+    const view = new vega.View(vega.parse(vegaLite.compile(spec as never).spec), { renderer: 'none' });
+    const svg = await view.toSVG();
+    view.finalize();
+    const png = new Resvg(svg, { fitTo: { mode: 'zoom', value: 2 }, background: 'white', font: { loadSystemFonts: true, sansSerifFamily: 'DejaVu Sans' } }).render().asPng();
+    for (const [ext, content] of [['svg', svg], ['png', png]] as const) {
+      const file = join(dir, `${chart.file}.${ext}`);
+      await writeFile(`${file}.tmp`, content);
+      await rename(`${file}.tmp`, file);
+      written.push(file);
+    }
+  }
+  return written;
+}
