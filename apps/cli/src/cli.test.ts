@@ -181,3 +181,20 @@ function splitFixture() {
   };
   return { tensors: Buffer.concat([length, json, ...parts]), header };
 }
+
+describe('pyramid on the WebGPU backend', () => {
+  const status = (JSON.parse(pyramid('backends', '--json').stdout) as { name: string; available: boolean }[]).find((b) => b.name === 'webgpu');
+  // CI installs Mesa's lavapipe (.ci/run): there WebGPU must run, not be skipped.
+  it.runIf(status?.available || process.env.CI)('trains in Node and exits cleanly', () => {
+    // The small image folder of the test above: 72 training and 18 test images of 8x8.
+    const root = join(scratch, 'shapes');
+    const run = join(scratch, 'webgpu-run');
+    const r = pyramid('train', '--backend', 'webgpu', '--dataset', 'cifar10', '--depth', '8', '--alpha', '4', '--classes', '3', '--input', '8x8x3', '--data', root, '--epochs', '1', '--batch-size', '8', '--lr', '0.05', '--run', run, '--json');
+    expect(r.status, r.stderr).toBe(0);
+    const events = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    const steps = events.filter((e) => e.kind === 'step');
+    expect(steps.length).toBe(9);
+    expect(steps.every((e) => Number.isFinite(e.loss))).toBe(true);
+    expect(events.find((e) => e.kind === 'epoch').top1).toBeGreaterThan(0);
+  });
+});

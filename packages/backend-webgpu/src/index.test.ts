@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { backendPlugin } from './index';
+import { backendPlugin, createWebGpuPlugin } from './index';
 
 // The probe is exercised at its loader boundary: navigator.gpu is replaced by stand-ins that
 // answer requestAdapter the way a browser or Dawn does; no GPU is faked beyond that answer.
@@ -18,7 +18,9 @@ afterEach(() => {
 describe('WebGPU plugin probe', () => {
   it('names the package to install when Dawn (webgpu) is missing in Node', async () => {
     delete g.navigator;
-    const status = await backendPlugin.probe();
+    const status = await createWebGpuPlugin(async (specifier) => {
+      throw Object.assign(new Error(`Cannot find package '${specifier}'`), { code: 'ERR_MODULE_NOT_FOUND' });
+    }).probe();
     expect(status).toEqual({
       available: false,
       reason: 'the package webgpu (Dawn for Node) is not installed; install it with: npm install webgpu',
@@ -34,11 +36,11 @@ describe('WebGPU plugin probe', () => {
 
   it('reports a software adapter as available but not preferred over the CPU', async () => {
     setGpu({ requestAdapter: async () => ({ info: { vendor: 'mesa', architecture: '', device: 'llvmpipe (LLVM 19.1.7, 256 bits)', description: '' } }) });
-    expect(await backendPlugin.probe()).toEqual({ available: true, detail: 'mesa llvmpipe (LLVM 19.1.7, 256 bits) (software)', preferred: false });
+    expect(await backendPlugin.probe()).toEqual({ available: true, detail: 'llvmpipe (LLVM 19.1.7, 256 bits) (mesa) (software)', preferred: false });
   });
 
   it('reports a hardware adapter as preferred', async () => {
     setGpu({ requestAdapter: async () => ({ info: { vendor: 'nvidia', architecture: 'hopper', device: '', description: 'NVIDIA H100' } }) });
-    expect(await backendPlugin.probe()).toEqual({ available: true, detail: 'nvidia hopper NVIDIA H100', preferred: true });
+    expect(await backendPlugin.probe()).toEqual({ available: true, detail: 'NVIDIA H100 (hopper)', preferred: true });
   });
 });

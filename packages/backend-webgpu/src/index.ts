@@ -18,10 +18,13 @@ type AdapterInfo = { vendor?: string; architecture?: string; device?: string; de
 
 const SOFTWARE_ADAPTERS = /llvmpipe|lavapipe|swiftshader|software/i;
 
+export type Importer = (specifier: string) => Promise<unknown>;
+const defaultImporter: Importer = (specifier) => import(/* @vite-ignore */ specifier);
+
 /** The module, or null when it is not installed (Node's error codes, or a bundler's resolve error). */
-async function importOptional(specifier: string): Promise<unknown> {
+async function importOptional(importer: Importer, specifier: string): Promise<unknown> {
   try {
-    return await import(/* @vite-ignore */ specifier);
+    return await importer(specifier);
   } catch (error) {
     const { code, message } = error as { code?: string; message?: string };
     if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') return null;
@@ -30,13 +33,13 @@ async function importOptional(specifier: string): Promise<unknown> {
   }
 }
 
-async function navigatorGpu(options: WebGpuOptions): Promise<{ gpu: Gpu } | { reason: string }> {
+async function navigatorGpu(importer: Importer, options: WebGpuOptions): Promise<{ gpu: Gpu } | { reason: string }> {
   const existing = (globalThis as { navigator?: { gpu?: Gpu } }).navigator?.gpu;
   if (existing) return { gpu: existing };
   if (typeof process === 'undefined' || !process.versions?.node) {
     return { reason: 'this browser does not offer WebGPU (navigator.gpu is undefined)' };
   }
-  const dawn = (await importOptional('webgpu')) as { create(flags: string[]): Gpu; globals: object } | null;
+  const dawn = (await importOptional(importer, 'webgpu')) as { create(flags: string[]): Gpu; globals: object } | null;
   if (!dawn) return { reason: 'the package webgpu (Dawn for Node) is not installed; install it with: npm install webgpu' };
   const gpu = dawn.create(options.dawnFlags ?? []);
   Object.assign(globalThis, dawn.globals);
@@ -47,11 +50,13 @@ async function navigatorGpu(options: WebGpuOptions): Promise<{ gpu: Gpu } | { re
 }
 
 function describeAdapter(info: AdapterInfo): string {
-  return [info.vendor, info.architecture, info.device, info.description].filter((s) => s).join(' ') || 'unnamed adapter';
+  const name = info.description || info.device || 'unnamed adapter';
+  const more = [info.vendor, info.architecture].filter((s) => s && !name.toLowerCase().includes(s.toLowerCase()));
+  return more.length ? `${name} (${more.join(', ')})` : name;
 }
 
-async function findAdapter(options: WebGpuOptions): Promise<{ adapter: Adapter; name: string } | { reason: string }> {
-  const found = await navigatorGpu(options);
+async function findAdapter(importer: Importer, options: WebGpuOptions): Promise<{ adapter: Adapter; name: string } | { reason: string }> {
+  const found = await navigatorGpu(importer, options);
   if ('reason' in found) return found;
   const adapter = await found.gpu.requestAdapter({ powerPreference: options.powerPreference });
   if (!adapter) {
@@ -65,33 +70,39 @@ async function findAdapter(options: WebGpuOptions): Promise<{ adapter: Adapter; 
   return { adapter, name: describeAdapter(info) };
 }
 
-export const backendPlugin: BackendPlugin = {
-  name: 'webgpu',
-  packageName: '@pyramid/backend-webgpu',
-  description: 'WebGPU through @tensorflow/tfjs-backend-webgpu (browsers; Dawn in Node)',
-  needs: ['@tensorflow/tfjs-backend-webgpu', 'navigator.gpu (browser) or the webgpu package (Node)', 'a WebGPU adapter'],
-  priority: 20,
+/** The plugin; `importer` loads its optional packages (replaced in tests to simulate them missing). */
+export function createWebGpuPlugin(importer: Importer = defaultImporter): BackendPlugin {
+  return {
+    name: 'webgpu',
+    packageName: '@pyramid/backend-webgpu',
+    description: 'WebGPU through @tensorflow/tfjs-backend-webgpu (browsers; Dawn in Node)',
+    needs: ['@tensorflow/tfjs-backend-webgpu', 'navigator.gpu (browser) or the webgpu package (Node)', 'a WebGPU adapter'],
+    priority: 20,
 
-  async probe(): Promise<Availability> {
-    const found = await findAdapter({});
-    if ('reason' in found) return { available: false, reason: found.reason };
-    if (!(await importOptional('@tensorflow/tfjs-backend-webgpu'))) {
-      return {
-        available: false,
-        reason: 'the package @tensorflow/tfjs-backend-webgpu is not installed; install it with: npm install @tensorflow/tfjs-backend-webgpu',
-      };
-    }
-    const software = SOFTWARE_ADAPTERS.test(found.name);
-    return { available: true, detail: software ? `${found.name} (software)` : found.name, preferred: !software };
-  },
+    async probe(): Promise<Availability> {
+      const found = await findAdapter(importer, {});
+      if ('reason' in found) return { available: false, reason: found.reason };
+      if (!(await importOptional(importer, '@tensorflow/tfjs-backend-webgpu'))) {
+        return {
+          available: false,
+          reason: 'the package @tensorflow/tfjs-backend-webgpu is not installed; install it with: npm install @tensorflow/tfjs-backend-webgpu',
+        };
+      }
+      const software = SOFTWARE_ADAPTERS.test(found.name);
+      const detail = software && !/software/i.test(found.name) ? `${found.name} (software)` : found.name;
+      return { available: true, detail, preferred: !software };
+    },
 
-  async setup(options: WebGpuOptions = {}): Promise<BackendInfo> {
-    const found = await findAdapter(options);
-    if ('reason' in found) throw new Error(found.reason);
-    const tf = await import('@tensorflow/tfjs-core');
-    await import('@tensorflow/tfjs-backend-webgpu');
-    if (!(await tf.setBackend('webgpu'))) throw new Error('tfjs could not initialise the webgpu backend');
-    await tf.ready();
-    return { name: 'webgpu', tfjsBackend: 'webgpu', detail: found.name, kernels: options.kernels ?? 'stock' };
-  },
-};
+    async setup(options: WebGpuOptions = {}): Promise<BackendInfo> {
+      const found = await findAdapter(importer, options);
+      if ('reason' in found) throw new Error(found.reason);
+      const tf = await import('@tensorflow/tfjs-core');
+      await import('@tensorflow/tfjs-backend-webgpu');
+      if (!(await tf.setBackend('webgpu'))) throw new Error('tfjs could not initialise the webgpu backend');
+      await tf.ready();
+      return { name: 'webgpu', tfjsBackend: 'webgpu', detail: found.name, kernels: options.kernels ?? 'stock' };
+    },
+  };
+}
+
+export const backendPlugin: BackendPlugin = createWebGpuPlugin();

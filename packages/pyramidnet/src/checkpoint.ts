@@ -44,7 +44,7 @@ export function defaultInputSpec(model: PyramidNet, description: InputDescriptio
 }
 
 /** A checkpoint as bytes: works the same in Node and in browsers. */
-export function encodeCheckpoint(model: PyramidNet, description: InputDescription = {}): { config: CheckpointConfig; weights: Uint8Array } {
+export async function encodeCheckpoint(model: PyramidNet, description: InputDescription = {}): Promise<{ config: CheckpointConfig; weights: Uint8Array }> {
   const config: CheckpointConfig = {
     format: CHECKPOINT_FORMAT,
     version: CHECKPOINT_VERSION,
@@ -53,7 +53,7 @@ export function encodeCheckpoint(model: PyramidNet, description: InputDescriptio
     weights: { file: WEIGHTS_FILE, layout: 'native' },
     ...(description.preset ? { preset: description.preset } : {}),
   };
-  const weights = writeSafetensors(exportStateDict(model, 'native'), { format: 'pt', producer: '@pyramid/pyramidnet' });
+  const weights = writeSafetensors(await exportStateDict(model, 'native'), { format: 'pt', producer: '@pyramid/pyramidnet' });
   return { config, weights };
 }
 
@@ -103,7 +103,7 @@ export async function saveCheckpoint(
   description: InputDescription = {},
   options: { overwrite?: boolean } = {},
 ): Promise<CheckpointConfig> {
-  const { config, weights } = encodeCheckpoint(model, description);
+  const { config, weights } = await encodeCheckpoint(model, description);
   await writeFolderAtomically(dir, { [CONFIG_FILE]: `${JSON.stringify(config, null, 2)}\n`, [WEIGHTS_FILE]: weights }, options.overwrite ?? false);
   return config;
 }

@@ -62,7 +62,7 @@ describe.each(fixtureFiles)('matches the reference PyTorch PyramidNet: %s', (fil
     expect(relativeError(logits.dataSync(), toFloat32(tensors.get('eval_logits')!))).toBeLessThan(1e-4);
   });
 
-  it('train-mode logits, running statistics and gradients', () => {
+  it('train-mode logits, running statistics and gradients', async () => {
     const { model, tensors, section } = loadFixture(file);
     const x = nchwToNhwc(tensors.get('input.nchw')!);
     const labels = toIntegers(tensors.get('labels')!);
@@ -77,7 +77,7 @@ describe.each(fixtureFiles)('matches the reference PyTorch PyramidNet: %s', (fil
     expect(loss.dataSync()[0]).toBeCloseTo(toFloat32(tensors.get('train_loss')!)[0], 5);
 
     const after = section('after_train.');
-    const state = exportStateDict(model, 'pytorch');
+    const state = await exportStateDict(model, 'pytorch');
     for (const [name, entry] of after) {
       expect(relativeError(state.get(name)!.data as Float32Array, toFloat32(entry)), name).toBeLessThan(1e-5);
     }

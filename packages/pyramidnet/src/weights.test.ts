@@ -30,11 +30,11 @@ beforeAll(async () => {
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
 describe('PyTorch weights', () => {
-  it('round-trip losslessly: export(import(file)) has every tensor bit for bit', () => {
+  it('round-trip losslessly: export(import(file)) has every tensor bit for bit', async () => {
     const original = referenceStateDict();
     const model = new PyramidNet(tiny);
     importPytorchWeights(model, original, 'ref.safetensors');
-    const again = readSafetensors(exportPytorchWeights(model));
+    const again = readSafetensors(await exportPytorchWeights(model));
     const before = readSafetensors(original);
     expect([...again.tensors.keys()].sort()).toEqual([...before.tensors.keys()].sort());
     for (const [name, entry] of before.tensors) {
@@ -62,9 +62,10 @@ describe('PyTorch weights', () => {
     );
   });
 
-  it('names a shape mismatch with both shapes, in PyTorch layout', () => {
+  it('names a shape mismatch with both shapes, in PyTorch layout', async () => {
     const other = new PyramidNet({ ...tiny, alpha: 24 });
-    expect(() => importPytorchWeights(new PyramidNet(tiny), exportPytorchWeights(other), 'wide.safetensors')).toThrow(
+    const bytes = await exportPytorchWeights(other);
+    expect(() => importPytorchWeights(new PyramidNet(tiny), bytes, 'wide.safetensors')).toThrow(
       "wide.safetensors: shape mismatch for 'layer1.0.conv1.weight': expected [20, 16, 3, 3] (PyTorch layout), found [24, 16, 3, 3]",
     );
   });

@@ -76,11 +76,14 @@ function batchNorms(module: Module, prefix = ''): [string, BatchNorm2d][] {
   return out;
 }
 
-/** The model's state_dict in the given layout, ready for `writeSafetensors`. */
-export function exportStateDict(model: PyramidNet, layout: WeightLayout): Map<string, TensorToWrite> {
+/**
+ * The model's state_dict in the given layout, ready for `writeSafetensors`. Asynchronous: GPU
+ * backends (WebGPU) cannot read tensors back synchronously outside browsers.
+ */
+export async function exportStateDict(model: PyramidNet, layout: WeightLayout): Promise<Map<string, TensorToWrite>> {
   const out = new Map<string, TensorToWrite>();
   for (const { name, variable } of model.namedTensors()) {
-    const values = variable.dataSync() as Float32Array;
+    const values = (await variable.data()) as Float32Array;
     out.set(name, float32Entry(toLayout(values, variable.shape, layout), layoutShape(variable.shape, layout)));
   }
   for (const [prefix, bn] of batchNorms(model)) out.set(`${prefix}${BATCHES_TRACKED}`, int64Entry([bn.batchesTracked], []));
@@ -147,6 +150,6 @@ export function importPytorchWeights(model: PyramidNet, bytes: Uint8Array, sourc
 }
 
 /** The model's weights as a reference-PyTorch state_dict in safetensors (num_batches_tracked included). */
-export function exportPytorchWeights(model: PyramidNet): Uint8Array {
-  return writeSafetensors(exportStateDict(model, 'pytorch'), { format: 'pt' });
+export async function exportPytorchWeights(model: PyramidNet): Promise<Uint8Array> {
+  return writeSafetensors(await exportStateDict(model, 'pytorch'), { format: 'pt' });
 }

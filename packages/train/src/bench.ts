@@ -46,29 +46,37 @@ export async function benchmarkModel(model: PyramidNet, options: BenchmarkOption
   const sgd = new Sgd(params, { momentum: 0.9, dampening: 0, nesterov: true, weightDecay: 1e-4 });
   const variables = params.map((p) => p.variable);
   const macs = summarize(model).macs;
-  const trainStep = () =>
-    tf.tidy(() => {
+  // Each step ends by reading a value back, which waits for a GPU backend to finish the step.
+  const trainStep = async () => {
+    const loss = tf.tidy(() => {
       const { value, grads } = tf.variableGrads(() => crossEntropy(model.forward(x, { training: true, rng }), y), variables);
       sgd.step(grads, 0.01);
-      return value.dataSync()[0];
+      return value;
     });
-  const inferStep = () => tf.tidy(() => model.predict(x).dataSync()[0]);
-  const time = (fn: () => unknown): ThroughputResult => {
-    for (let i = 0; i < options.warmupSteps; i++) fn();
+    await loss.data();
+    loss.dispose();
+  };
+  const inferStep = async () => {
+    const logits = model.predict(x);
+    await logits.data();
+    logits.dispose();
+  };
+  const time = async (fn: () => Promise<void>): Promise<ThroughputResult> => {
+    for (let i = 0; i < options.warmupSteps; i++) await fn();
     const start = performance.now();
-    for (let i = 0; i < options.steps; i++) fn();
+    for (let i = 0; i < options.steps; i++) await fn();
     const ms = (performance.now() - start) / options.steps;
     return { batchSize, steps: options.steps, msPerStep: ms, imagesPerSecond: (batchSize * 1000) / ms, gflops: 0 };
   };
-  const train = time(trainStep);
+  const train = await time(trainStep);
   train.gflops = (2 * 3 * macs * batchSize) / (train.msPerStep * 1e6);
   let inference: ThroughputResult | null = null;
   if (options.inference) {
-    inference = time(inferStep);
+    inference = await time(inferStep);
     inference.gflops = (2 * macs * batchSize) / (inference.msPerStep * 1e6);
   }
-  const profile = await tf.profile(() => {
-    trainStep();
+  const profile = await tf.profile(async () => {
+    await trainStep();
   });
   const byName = new Map<string, { ms: number; calls: number }>();
   for (const k of profile.kernels) {

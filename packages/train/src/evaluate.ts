@@ -41,8 +41,8 @@ export async function evaluate(model: PyramidNet, dataset: TrainingData, options
     const logits = tf.tidy(() => model.predict(tf.tensor4d(batch.images, [batch.size, height, width, channels])));
     const labels = tf.tensor1d(batch.labels, 'int32');
     const loss = crossEntropy(logits, labels);
-    lossSum += loss.dataSync()[0] * batch.size;
-    const values = logits.dataSync() as Float32Array;
+    const [lossValue, values] = (await Promise.all([loss.data(), logits.data()])) as [Float32Array, Float32Array];
+    lossSum += lossValue[0] * batch.size;
     const top1 = topKHits(values, batch.labels, classes, 1);
     const top5 = topKHits(values, batch.labels, classes, Math.min(5, classes));
     for (let i = 0; i < batch.size; i++) {

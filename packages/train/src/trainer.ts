@@ -124,15 +124,14 @@ function checkRunMatchesData(config: RunConfig, train: TrainingData): void {
 }
 
 async function saveTrainingCheckpoint(dir: string, model: PyramidNet, sgd: Sgd, state: TrainState, config: RunConfig): Promise<void> {
-  const { config: modelConfig, weights } = encodeCheckpoint(model, {
+  const { config: modelConfig, weights } = await encodeCheckpoint(model, {
     classNames: config.data.classNames,
     normalization: config.data.normalization,
     preset: config.preset ?? undefined,
   });
   const { buffers } = sgd.state();
-  const optimizer = writeSafetensors(
-    new Map([...buffers].map(([name, v]) => [name, { dtype: 'F32' as const, shape: v.shape, data: v.dataSync() as Float32Array }])),
-  );
+  const entries = await Promise.all([...buffers].map(async ([name, v]) => [name, { dtype: 'F32' as const, shape: v.shape, data: (await v.data()) as Float32Array }] as const));
+  const optimizer = writeSafetensors(new Map(entries));
   await writeFolderAtomically(
     dir,
     {
@@ -255,22 +254,23 @@ export async function train(options: TrainOptions): Promise<TrainOutcome> {
     for await (const batch of stream) {
       const lr = learningRate(policy, epoch + state.stepInEpoch / stepsPerEpoch);
       const stepRng = root.fork(`shakedrop/${state.step}`);
-      let predictions: tf.Tensor | null = null;
-      const loss = tf.tidy(() => {
+      // The step's tensors outlive the tidy: the loss is read asynchronously (GPU backends cannot
+      // read synchronously in Node) before the update is applied, so a non-finite loss changes nothing.
+      const { loss: lossTensor, predictions, grads } = tf.tidy(() => {
         const x = tf.tensor4d(batch.images, [batch.size, height, width, channels]);
         const y = tf.tensor1d(batch.labels, 'int32');
-        const { value, grads } = tf.variableGrads(() => {
+        let predicted: tf.Tensor | null = null;
+        const result = tf.variableGrads(() => {
           const logits = model.forward(x, { training: true, rng: stepRng });
-          predictions = tf.keep(tf.argMax(logits, 1));
+          predicted = tf.keep(tf.argMax(logits, 1));
           return crossEntropy(logits, y, recipe.labelSmoothing);
         }, variables);
-        const lossValue = value.dataSync()[0];
-        if (!Number.isFinite(lossValue)) return lossValue;
-        sgd.step(grads, lr);
-        return lossValue;
+        return { loss: result.value, predictions: predicted as unknown as tf.Tensor, grads: result.grads };
       });
-      const predicted = (predictions as unknown as tf.Tensor).dataSync();
-      (predictions as unknown as tf.Tensor).dispose();
+      const [lossValues, predicted] = await Promise.all([lossTensor.data(), predictions.data()]);
+      const loss = lossValues[0];
+      if (Number.isFinite(loss)) sgd.step(grads, lr);
+      tf.dispose([lossTensor, predictions, ...Object.values(grads)]);
       if (!Number.isFinite(loss)) {
         throw new NonFiniteLossError(state.step + 1, epoch, loss, existsSync(lastDir) ? lastDir : null);
       }

@@ -41,7 +41,7 @@ export function convertCommands(program: Command): void {
       if (existsSync(flags.out)) throw new UsageError(`${flags.out} already exists; refusing to overwrite it`);
       const { model } = await loadCheckpoint(flags.checkpoint);
       const tmp = `${flags.out}.tmp-${process.pid}`;
-      await writeFile(tmp, exportPytorchWeights(model));
+      await writeFile(tmp, await exportPytorchWeights(model));
       await rename(tmp, flags.out);
       process.stdout.write(`exported ${flags.checkpoint} to ${flags.out}; in PyTorch: model.load_state_dict(safetensors.torch.load_file('${flags.out}'))\n`);
     });

@@ -63,10 +63,12 @@ export function predictCommand(program: Command): void {
     for (const file of inputs) {
       const { images, count } = await loadInput(file, config.input.shape, config.input.normalization);
       const { height, width, channels } = config.input.shape;
-      const [logits, probabilities] = tf.tidy(() => {
-        const l = model.predict(tf.tensor4d(images, [count, height, width, channels]));
-        return [l.arraySync() as number[][], tf.softmax(l).arraySync() as number[][]];
+      const [l, p] = tf.tidy(() => {
+        const out = model.predict(tf.tensor4d(images, [count, height, width, channels]));
+        return [out, tf.softmax(out)];
       });
+      const [logits, probabilities] = (await Promise.all([l.array(), p.array()])) as [number[][], number[][]];
+      tf.dispose([l, p]);
       for (let i = 0; i < count; i++) {
         const order = probabilities[i].map((p, c) => [p, c] as const).sort((a, b) => b[0] - a[0]).slice(0, k);
         predictions.push({ input: file, index: i, top: order.map(([p, c]) => ({ class: c, label: names[c], probability: p })), logits: logits[i] });
