@@ -1,23 +1,38 @@
 import { type BackendInfo, useBackend } from '@pyramid/core';
 import { Option, type Command } from 'commander';
 import { parseInteger } from './model-options';
+import { UsageError } from './output';
 
 export interface BackendFlags {
   backend: string;
   kernels: 'project' | 'stock';
   threads?: number;
+  backendOption?: string[];
+}
+
+/** `--backend-option key=value`, repeatable: plugin options such as adapter=NAME or powerPreference=low-power. */
+function parseBackendOptions(values: string[] = []): Record<string, string | number | boolean> {
+  const out: Record<string, string | number | boolean> = {};
+  for (const v of values) {
+    const at = v.indexOf('=');
+    if (at <= 0) throw new UsageError(`--backend-option takes key=value, got '${v}'`);
+    const raw = v.slice(at + 1);
+    out[v.slice(0, at)] = raw === 'true' ? true : raw === 'false' ? false : raw !== '' && Number.isFinite(Number(raw)) ? Number(raw) : raw;
+  }
+  return out;
 }
 
 export function addBackendOptions(command: Command): Command {
   return command
     .option('--backend <name>', 'cpu, webgpu, cuda or auto', 'cpu')
     .addOption(new Option('--kernels <which>', "the project's fast kernels or tfjs's stock ones").choices(['project', 'stock']).default('project'))
-    .option('--threads <n>', 'CPU threads for the project kernels (default: all cores)', parseInteger('--threads'));
+    .option('--threads <n>', 'CPU threads for the project kernels (default: all cores)', parseInteger('--threads'))
+    .option('--backend-option <key=value>', 'a backend plugin option, repeatable (webgpu: adapter=NAME, powerPreference=low-power, dawnBackend=vulkan)', (v: string, all: string[] = []) => [...all, v]);
 }
 
 /** Activates the backend; `auto` notices go to stderr unless quiet. */
 export async function activateBackend(flags: BackendFlags, quiet = false): Promise<BackendInfo> {
-  return useBackend(flags.backend, { kernels: flags.kernels, ...(flags.threads ? { threads: flags.threads } : {}) }, (notice) => {
+  return useBackend(flags.backend, { ...parseBackendOptions(flags.backendOption), kernels: flags.kernels, ...(flags.threads ? { threads: flags.threads } : {}) }, (notice) => {
     if (!quiet) process.stderr.write(`${notice}\n`);
   });
 }

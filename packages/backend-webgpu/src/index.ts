@@ -1,4 +1,5 @@
 import type { Availability, BackendInfo, BackendOptions, BackendPlugin } from '@pyramid/core';
+import { installWebGpuKernels, restoreStockWebGpuKernels } from './kernels/register';
 
 /**
  * WebGPU through @tensorflow/tfjs-backend-webgpu. In browsers it uses `navigator.gpu`; in Node it
@@ -8,7 +9,11 @@ import type { Availability, BackendInfo, BackendOptions, BackendPlugin } from '@
 
 export interface WebGpuOptions extends BackendOptions {
   powerPreference?: 'low-power' | 'high-performance';
-  /** Dawn toggles and flags for Node, e.g. ['enable-dawn-features=allow_unsafe_apis']. */
+  /** Node: the adapter to use, by (part of) its name, e.g. 'NVIDIA H100'; Dawn lists them when none matches. */
+  adapter?: string;
+  /** Node: Dawn's backend, e.g. 'vulkan', 'metal', 'd3d12'. */
+  dawnBackend?: string;
+  /** Node: Dawn toggles and flags, e.g. ['enable-dawn-features=allow_unsafe_apis']. */
   dawnFlags?: string[];
 }
 
@@ -41,7 +46,15 @@ async function navigatorGpu(importer: Importer, options: WebGpuOptions): Promise
   }
   const dawn = (await importOptional(importer, 'webgpu')) as { create(flags: string[]): Gpu; globals: object } | null;
   if (!dawn) return { reason: 'the package webgpu (Dawn for Node) is not installed; install it with: npm install webgpu' };
-  const gpu = dawn.create(options.dawnFlags ?? []);
+  const flags = [...(options.dawnFlags ?? [])];
+  if (options.adapter) flags.push(`adapter=${options.adapter}`);
+  if (options.dawnBackend) flags.push(`backend=${options.dawnBackend}`);
+  let gpu: Gpu;
+  try {
+    gpu = dawn.create(flags);
+  } catch (error) {
+    return { reason: `Dawn refused ${flags.join(' ')}: ${(error as Error).message}` };
+  }
   Object.assign(globalThis, dawn.globals);
   const g = globalThis as { navigator?: { gpu?: Gpu } };
   if (!g.navigator) Object.defineProperty(globalThis, 'navigator', { value: {}, writable: true, configurable: true });
@@ -97,10 +110,15 @@ export function createWebGpuPlugin(importer: Importer = defaultImporter): Backen
       const found = await findAdapter(importer, options);
       if ('reason' in found) throw new Error(found.reason);
       const tf = await import('@tensorflow/tfjs-core');
+      // tfjs-backend-webgpu requests its own adapter, high-performance unless this flag says otherwise.
+      tf.env().set('WEBGPU_USE_LOW_POWER_GPU', options.powerPreference === 'low-power');
       await import('@tensorflow/tfjs-backend-webgpu');
       if (!(await tf.setBackend('webgpu'))) throw new Error('tfjs could not initialise the webgpu backend');
       await tf.ready();
-      return { name: 'webgpu', tfjsBackend: 'webgpu', detail: found.name, kernels: options.kernels ?? 'stock' };
+      const kernels = options.kernels ?? 'project';
+      if (kernels === 'project') installWebGpuKernels();
+      else restoreStockWebGpuKernels();
+      return { name: 'webgpu', tfjsBackend: 'webgpu', detail: found.name, kernels };
     },
   };
 }

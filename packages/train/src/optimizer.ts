@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { ConfigError } from '@pyramid/core';
+import { ConfigError, sgdUpdate } from '@pyramid/core';
 
 export interface SgdOptions {
   momentum: number;
@@ -44,25 +44,17 @@ export class Sgd {
   /** One update with learning rate `lr`; `grads` maps tfjs variable names to gradients. */
   step(grads: Record<string, tf.Tensor>, lr: number): void {
     const { momentum, dampening, nesterov, weightDecay, noDecay } = this.options;
-    tf.tidy(() => {
-      for (const { name, variable } of this.params) {
-        const grad = grads[variable.name];
-        if (!grad) continue;
-        let g = weightDecay > 0 && !noDecay?.has(name) ? tf.add(grad, tf.mul(variable, weightDecay)) : grad;
-        if (momentum > 0) {
-          let buffer = this.buffers.get(name);
-          if (!buffer) {
-            buffer = tf.variable(tf.zerosLike(variable), false);
-            this.buffers.set(name, buffer);
-          }
-          // First step: torch initialises the buffer with g itself, whatever the dampening.
-          const next = !this.started || dampening === 0 ? tf.add(tf.mul(buffer, momentum), g) : tf.add(tf.mul(buffer, momentum), tf.mul(g, 1 - dampening));
-          buffer.assign(next);
-          g = nesterov ? tf.add(g, tf.mul(next, momentum)) : next;
-        }
-        variable.assign(tf.sub(variable, tf.mul(g, lr)));
+    for (const { name, variable } of this.params) {
+      const grad = grads[variable.name];
+      if (!grad) continue;
+      let buffer = this.buffers.get(name) ?? null;
+      if (momentum > 0 && !buffer) {
+        buffer = tf.variable(tf.zerosLike(variable), false);
+        this.buffers.set(name, buffer);
       }
-    });
+      // First step: torch initialises the buffer with g itself, whatever the dampening.
+      sgdUpdate(variable, grad, buffer, { lr, momentum, dampening, nesterov, weightDecay: noDecay?.has(name) ? 0 : weightDecay, first: !this.started });
+    }
     this.started = true;
   }
 

@@ -65,7 +65,7 @@ export const cpuBackendPlugin: BackendPlugin = {
     return {
       name: 'cpu',
       tfjsBackend: 'cpu',
-      detail: `tfjs-backend-cpu + WebAssembly SIMD kernels (convolution, batch norm, shortcut) on ${installed.threads} thread${installed.threads === 1 ? '' : 's'}`,
+      detail: `tfjs-backend-cpu + WebAssembly SIMD kernels (convolution, batch norm, shortcut, SGD) on ${installed.threads} thread${installed.threads === 1 ? '' : 's'}`,
       kernels,
     };
   },

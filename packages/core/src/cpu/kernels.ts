@@ -1,6 +1,7 @@
 import { type KernelConfig, type KernelFunc, getKernel, registerKernel, unregisterKernel } from '@tensorflow/tfjs-core';
 import { batchNormKernels } from './batch-norm';
 import { conv2dKernels } from './conv2d';
+import { sgdKernels } from './sgd';
 import { shortcutKernels } from './shortcut';
 import { KernelRuntime } from './runtime';
 
@@ -34,7 +35,7 @@ export async function installProjectKernels(threads: number): Promise<{ threads:
   }
   if (!runtime) {
     runtime = await KernelRuntime.create(threads);
-    installed = [...conv2dKernels(runtime, stock), ...batchNormKernels(runtime, stock), ...shortcutKernels(runtime)];
+    installed = [...conv2dKernels(runtime, stock), ...batchNormKernels(runtime, stock), ...shortcutKernels(runtime), ...sgdKernels()];
   }
   for (const config of installed) replaceKernel(config);
   return { threads: runtime.threads, kernels: installed.map((k) => k.kernelName) };

@@ -1,0 +1,52 @@
+import * as tf from '@tensorflow/tfjs-core';
+import '../tfjs-registrations';
+
+/**
+ * One parameter's SGD update as torch.optim.SGD computes it, in two kernels so that a backend can
+ * run it in two dispatches instead of about eight tfjs ops:
+ * - PyramidSgdMomentum: inputs {param, grad, buffer}, attrs {momentum, dampening, weightDecay, first}
+ *   -> b' = momentum * b + (1 - dampening) * g, with g = grad + weightDecay * param (b' = g when first).
+ * - PyramidSgdApply: inputs {param, grad, buffer}, attrs {lr, momentum, weightDecay, nesterov}
+ *   -> p' = p - lr * (nesterov ? g + momentum * b' : b'), with `buffer` holding b'.
+ * Without the kernels the same arithmetic runs as tfjs ops. No gradient: this is no part of a model.
+ */
+export const SGD_MOMENTUM = 'PyramidSgdMomentum';
+export const SGD_APPLY = 'PyramidSgdApply';
+
+export interface SgdUpdateOptions {
+  lr: number;
+  momentum: number;
+  dampening: number;
+  weightDecay: number;
+  nesterov: boolean;
+  /** The first update, when the buffer starts as g itself. */
+  first: boolean;
+}
+
+function hasKernels(): boolean {
+  const backend = tf.getBackend();
+  return backend != null && tf.getKernel(SGD_MOMENTUM, backend) != null && tf.getKernel(SGD_APPLY, backend) != null;
+}
+
+/** Updates `param` (and `buffer`, when momentum is used) in place. */
+export function sgdUpdate(param: tf.Variable, grad: tf.Tensor, buffer: tf.Variable | null, o: SgdUpdateOptions): void {
+  if (o.momentum > 0 && !buffer) throw new Error('sgdUpdate: momentum needs a buffer');
+  if (hasKernels() && buffer) {
+    const next = tf.engine().runKernel(SGD_MOMENTUM, { param, grad, buffer }, { momentum: o.momentum, dampening: o.dampening, weightDecay: o.weightDecay, first: o.first }) as tf.Tensor;
+    buffer.assign(next);
+    next.dispose();
+    const updated = tf.engine().runKernel(SGD_APPLY, { param, grad, buffer }, { lr: o.lr, momentum: o.momentum, weightDecay: o.weightDecay, nesterov: o.nesterov }) as tf.Tensor;
+    param.assign(updated);
+    updated.dispose();
+    return;
+  }
+  tf.tidy(() => {
+    let g = o.weightDecay > 0 ? tf.add(grad, tf.mul(param, o.weightDecay)) : grad;
+    if (buffer) {
+      const next = o.first || o.dampening === 0 ? tf.add(tf.mul(buffer, o.momentum), g) : tf.add(tf.mul(buffer, o.momentum), tf.mul(g, 1 - o.dampening));
+      buffer.assign(o.first ? g : next);
+      g = o.nesterov ? tf.add(g, tf.mul(buffer, o.momentum)) : buffer;
+    }
+    param.assign(tf.sub(param, tf.mul(g, o.lr)));
+  });
+}
