@@ -5,11 +5,11 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { encodePng, writeNpy } from '@pyramid/datasets';
 import { afterAll, describe, expect, it } from 'vitest';
+import { referenceStateDict, tensorsOf } from './test-fixtures';
 
 // The built CLI in plain Node child processes, as users run it: gradients, kernels and plugins
 // must work there, not only under vitest's module loader.
 const bin = fileURLToPath(new URL('../dist/bin.js', import.meta.url));
-const fixture = fileURLToPath(new URL('../../../packages/pyramidnet/test/fixtures/cifar-basic-20-a12.safetensors', import.meta.url));
 const scratch = mkdtempSync(join(tmpdir(), 'pyramid-cli-'));
 
 function pyramid(...args: string[]) {
@@ -135,7 +135,7 @@ describe('pyramid', () => {
 
   it('imports a reference PyTorch state_dict and exports it back unchanged', () => {
     // The fixture's 'weights.*' tensors are a state_dict saved from the reference implementation.
-    const { tensors, header } = splitFixture();
+    const tensors = referenceStateDict();
     const stateDict = join(scratch, 'reference.safetensors');
     writeFileSync(stateDict, tensors);
     const i = pyramid('import', stateDict, '--dataset', 'cifar10', '--depth', '20', '--alpha', '12', '--out', join(scratch, 'imported'));
@@ -143,7 +143,7 @@ describe('pyramid', () => {
     const x = pyramid('export', '--checkpoint', join(scratch, 'imported'), '--out', join(scratch, 'exported.safetensors'));
     expect(x.status, x.stderr).toBe(0);
     const again = readFileSync(join(scratch, 'exported.safetensors'));
-    expect(header(again)).toEqual(header(readFileSync(stateDict)));
+    expect(tensorsOf(again)).toEqual(tensorsOf(readFileSync(stateDict)));
     const bad = pyramid('import', stateDict, '--dataset', 'cifar10', '--depth', '20', '--alpha', '24', '--out', join(scratch, 'wrong'));
     expect(bad.status).toBe(1);
     // alpha 24 over 9 units widens by 8/3 per unit: the first unit has 19 channels, alpha 12's 17.
@@ -151,36 +151,6 @@ describe('pyramid', () => {
     expect(existsSync(join(scratch, 'wrong'))).toBe(false);
   });
 });
-
-/** The fixture's state_dict as a file of its own, and a reader of (name -> dtype, shape, bytes). */
-function splitFixture() {
-  const bytes = readFileSync(fixture);
-  const parse = (b: Buffer) => {
-    const n = Number(b.readBigUInt64LE(0));
-    const head = JSON.parse(b.subarray(8, 8 + n).toString('utf8'));
-    delete head.__metadata__;
-    return { head, data: b.subarray(8 + n) };
-  };
-  const { head, data } = parse(bytes);
-  const names = Object.keys(head).filter((k) => k.startsWith('weights.')).sort();
-  const out: Record<string, unknown> = {};
-  const parts: Buffer[] = [];
-  let offset = 0;
-  for (const name of names) {
-    const [a, b] = head[name].data_offsets;
-    out[name.slice(8)] = { dtype: head[name].dtype, shape: head[name].shape, data_offsets: [offset, offset + b - a] };
-    parts.push(data.subarray(a, b));
-    offset += b - a;
-  }
-  const json = Buffer.from(JSON.stringify(out));
-  const length = Buffer.alloc(8);
-  length.writeBigUInt64LE(BigInt(json.length));
-  const header = (file: Buffer) => {
-    const { head: h, data: d } = parse(file);
-    return Object.fromEntries(Object.keys(h).sort().map((k) => [k, [h[k].dtype, h[k].shape.join('x'), d.subarray(h[k].data_offsets[0], h[k].data_offsets[1]).toString('base64')]]));
-  };
-  return { tensors: Buffer.concat([length, json, ...parts]), header };
-}
 
 describe('pyramid on the WebGPU backend', () => {
   const status = (JSON.parse(pyramid('backends', '--json').stdout) as { name: string; available: boolean }[]).find((b) => b.name === 'webgpu');

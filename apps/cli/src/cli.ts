@@ -6,6 +6,7 @@ import { convertCommands } from './commands/convert';
 import { evalCommand } from './commands/eval';
 import { infoCommand } from './commands/info';
 import { predictCommand } from './commands/predict';
+import { serveCommand } from './commands/serve';
 import { trainCommand } from './commands/train';
 import { applyConfigFile } from './config-file';
 import { reportError } from './output';
@@ -33,6 +34,7 @@ export function createProgram(): Command {
   convertCommands(program);
   backendsCommand(program);
   benchCommand(program);
+  serveCommand(program);
   for (const command of program.commands) {
     command.exitOverride();
     if (['train', 'eval', 'info', 'bench'].includes(command.name())) {

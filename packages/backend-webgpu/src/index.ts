@@ -63,7 +63,7 @@ async function navigatorGpu(importer: Importer, options: WebGpuOptions): Promise
 }
 
 function describeAdapter(info: AdapterInfo): string {
-  const name = info.description || info.device || 'unnamed adapter';
+  const name = info.description || info.device || info.architecture || info.vendor || 'unnamed adapter';
   const more = [info.vendor, info.architecture].filter((s) => s && !name.toLowerCase().includes(s.toLowerCase()));
   return more.length ? `${name} (${more.join(', ')})` : name;
 }
@@ -95,12 +95,6 @@ export function createWebGpuPlugin(importer: Importer = defaultImporter): Backen
     async probe(): Promise<Availability> {
       const found = await findAdapter(importer, {});
       if ('reason' in found) return { available: false, reason: found.reason };
-      if (!(await importOptional(importer, '@tensorflow/tfjs-backend-webgpu'))) {
-        return {
-          available: false,
-          reason: 'the package @tensorflow/tfjs-backend-webgpu is not installed; install it with: npm install @tensorflow/tfjs-backend-webgpu',
-        };
-      }
       const software = SOFTWARE_ADAPTERS.test(found.name);
       const detail = software && !/software/i.test(found.name) ? `${found.name} (software)` : found.name;
       return { available: true, detail, preferred: !software };
@@ -110,9 +104,10 @@ export function createWebGpuPlugin(importer: Importer = defaultImporter): Backen
       const found = await findAdapter(importer, options);
       if ('reason' in found) throw new Error(found.reason);
       const tf = await import('@tensorflow/tfjs-core');
-      // tfjs-backend-webgpu requests its own adapter, high-performance unless this flag says otherwise.
-      tf.env().set('WEBGPU_USE_LOW_POWER_GPU', options.powerPreference === 'low-power');
       await import('@tensorflow/tfjs-backend-webgpu');
+      // tfjs-backend-webgpu (which registers this flag) requests its own adapter, high-performance
+      // unless the flag says otherwise.
+      tf.env().set('WEBGPU_USE_LOW_POWER_GPU', options.powerPreference === 'low-power');
       if (!(await tf.setBackend('webgpu'))) throw new Error('tfjs could not initialise the webgpu backend');
       await tf.ready();
       const kernels = options.kernels ?? 'project';

@@ -29,6 +29,12 @@ export interface ThreadPool {
 
 const ARGS = 8;
 const MAX_ARGS = 32;
+/**
+ * Longest a thread sleeps before looking at the control block again. Training runs of tens of
+ * minutes hung twice here with every thread asleep in Atomics.wait, a notification lost
+ * somewhere; waits bounded by a timeout recover from that at a negligible cost.
+ */
+const POLL_MS = 20;
 
 // Evaluated as CommonJS or as an ES module depending on the parent's flags (--input-type): a
 // dynamic import works in both.
@@ -41,7 +47,8 @@ import('node:worker_threads').then(({ parentPort, workerData }) => {
   let generation = 0;
   parentPort.postMessage('ready');
   for (;;) {
-    Atomics.wait(ctl, 0, generation);
+    // Bounded waits: a wake-up that never arrives costs ${POLL_MS} ms, never a hung process.
+    while (Atomics.load(ctl, 0) === generation) Atomics.wait(ctl, 0, generation, ${POLL_MS});
     generation = Atomics.load(ctl, 0);
     const kernel = Atomics.load(ctl, 2);
     if (kernel < 0) break;
@@ -88,7 +95,7 @@ export async function createThreadPool(size: number, module: WebAssembly.Module,
     },
     wait() {
       for (let running = Atomics.load(ctl, 1); running !== 0; running = Atomics.load(ctl, 1)) {
-        Atomics.wait(ctl, 1, running);
+        Atomics.wait(ctl, 1, running, POLL_MS);
       }
       if (Atomics.load(ctl, 4)) throw new Error('a CPU kernel failed in a worker thread');
     },

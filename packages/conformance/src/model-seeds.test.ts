@@ -1,0 +1,24 @@
+import { describe, expect, it } from 'vitest';
+import { kinkMargins } from './margins';
+import { MODEL_CHECKS } from './suite';
+
+// Backends agree on a PyramidNet's activations to about 1e-6 (measured: CPU against WebGPU on
+// lavapipe, relative to values of order 1), so a margin of 2e-5 leaves a factor of 20.
+const ROUNDING_HEADROOM = 2e-5;
+
+describe('the model checks', () => {
+  it.each(MODEL_CHECKS.map((c) => [c.name, c] as const))('%s draws inputs that keep every ReLU and max pool clear of its kink', async (_, check) => {
+    expect(check.seed, 'a model check needs a fixed seed').toBeTypeOf('number');
+    const margins = await kinkMargins(check, check.seed!);
+    expect(Number.isFinite(margins.relu), 'no ReLU observed').toBe(true);
+    expect(margins.relu).toBeGreaterThan(ROUNDING_HEADROOM);
+    expect(margins.maxPool).toBeGreaterThan(ROUNDING_HEADROOM);
+  });
+
+  it('finds the kink that made seed 253801 fail on WebGPU', async () => {
+    // Seed 253801 put one of PyramidNet-14's pre-activations 8e-7 from zero; WebGPU rounded it to
+    // the other side and the stem's gradient moved by 5%. The margin must show it.
+    const margins = await kinkMargins(MODEL_CHECKS[1], 253801);
+    expect(margins.relu).toBeLessThan(1e-6);
+  });
+});
