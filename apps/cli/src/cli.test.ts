@@ -167,4 +167,10 @@ describe('pyramid on the WebGPU backend', () => {
     expect(steps.every((e) => Number.isFinite(e.loss))).toBe(true);
     expect(events.find((e) => e.kind === 'epoch').top1).toBeGreaterThan(0);
   });
+
+  it.runIf(status?.available || process.env.CI)('refuses to time single convolutions, which a GPU only queues', () => {
+    const r = pyramid('bench', '--backend', 'webgpu', '--convs', '--compare', 'project', '--depth', '8', '--alpha', '4');
+    expect(r.status).toBe(2);
+    expect(r.stderr.trim()).toMatch(/^pyramid: error: --convs times kernels that finish when they return, the cpu backend's; 'webgpu' queues its work$/m);
+  });
 });

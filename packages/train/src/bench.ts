@@ -113,7 +113,11 @@ export interface ConvKernelResult extends ConvShape {
   filterGradGflops: number;
 }
 
-/** GFLOP/s of the three convolution kernels (forward, input gradient, filter gradient) on one shape. */
+/**
+ * GFLOP/s of the three convolution kernels (forward, input gradient, filter gradient) on one shape,
+ * from the median call. Synchronous kernels only (the CPU backend): a GPU call returns before the
+ * work is done.
+ */
 export function benchmarkConv(shape: ConvShape, minSeconds = 0.3): ConvKernelResult {
   const { batch, height, width, inChannels, outChannels, kernel, stride, pad } = shape;
   const rng = Rng.fromSeed(1);
@@ -126,16 +130,20 @@ export function benchmarkConv(shape: ConvShape, minSeconds = 0.3): ConvKernelRes
   const macs = batch * oh * ow * kernel * kernel * inChannels * outChannels;
   const attrs = { strides: stride, pad, dataFormat: 'NHWC', dilations: 1 };
   const e = tf.engine();
-  // Repeats until `minSeconds` have passed (at least 3 times): small layers take milliseconds.
+  // Times each call, at least 5 and for at least `minSeconds`, and takes the median: small layers
+  // take milliseconds, and one call caught by garbage collection or another process must not
+  // stand for the kernel.
   const rate = (run: () => tf.Tensor) => {
     run().dispose();
+    const times: number[] = [];
     const start = performance.now();
-    let repeats = 0;
-    while (repeats < 3 || performance.now() - start < minSeconds * 1000) {
+    while (times.length < 5 || performance.now() - start < minSeconds * 1000) {
+      const t0 = performance.now();
       run().dispose();
-      repeats++;
+      times.push(performance.now() - t0);
     }
-    return (2 * macs) / (((performance.now() - start) / repeats) * 1e6);
+    times.sort((a, b) => a - b);
+    return (2 * macs) / (times[times.length >> 1] * 1e6);
   };
   const result = {
     ...shape,

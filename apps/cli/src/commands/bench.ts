@@ -6,7 +6,7 @@ import { type BenchmarkResult, type ConvKernelResult, benchmarkConv, benchmarkMo
 import { Option, type Command } from 'commander';
 import { type BackendFlags, activateBackend, addBackendOptions } from '../backend';
 import { type ModelFlags, addModelOptions, modelFromFlags, parseInteger } from '../model-options';
-import { printJson } from '../output';
+import { UsageError, printJson } from '../output';
 
 interface BenchFlags extends ModelFlags, Omit<BackendFlags, 'kernels'> {
   batchSize: number;
@@ -51,6 +51,7 @@ export function benchCommand(program: Command): void {
     const sets: ('project' | 'stock')[] = flags.compare === 'both' ? ['project', 'stock'] : [flags.compare];
     for (const kernelSet of sets) {
       const info = await activateBackend({ ...flags, kernels: kernelSet }, true);
+      if (flags.convs && info.name !== 'cpu') throw new UsageError(`--convs times kernels that finish when they return, the cpu backend's; '${info.name}' queues its work`);
       const model = new PyramidNet(choice.architecture);
       const stock = kernelSet === 'stock';
       const batchSize = stock && flags.compare === 'both' ? flags.stockBatchSize : flags.batchSize;
