@@ -13,7 +13,8 @@ import { reportError } from './output';
 
 function version(): string {
   try {
-    return JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version;
+    const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
+    return typeof version === 'string' ? version : 'unknown';
   } catch {
     return 'unknown';
   }

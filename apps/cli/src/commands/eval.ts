@@ -3,7 +3,7 @@ import { loadCheckpoint } from '@pyramid/pyramidnet';
 import { evaluate } from '@pyramid/train';
 import { Option, type Command } from 'commander';
 import { type BackendFlags, activateBackend, addBackendOptions } from '../backend';
-import { loadData } from '../data';
+import { DATA_NAMES, loadData } from '../data';
 import { parseInteger } from '../model-options';
 import { UsageError, percent, printJson } from '../output';
 
@@ -25,7 +25,7 @@ export function evalCommand(program: Command): void {
       .command('eval')
       .description('evaluate a checkpoint: top-1 and top-5 accuracy and error, loss, per-class accuracy, confusion matrix')
       .requiredOption('--checkpoint <dir>', 'a checkpoint folder (e.g. runs/x/checkpoints/best)')
-      .requiredOption('--data <name>', 'data to evaluate on: a dataset name (mnist-sample, mnist, fashion-mnist, cifar10, cifar100) or an image folder or archive')
+      .requiredOption('--data <name>', `data to evaluate on: a dataset name (${DATA_NAMES.join(', ')}) or an image folder or archive`)
       .option('--data-dir <dir>', 'where the dataset is (see pyramid train --help)')
       .option('--data-archive <file>', 'a CIFAR archive you already have')
       .option('--val-labels <file>', 'imagenet: label file of a flat val/ folder')

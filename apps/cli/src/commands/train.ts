@@ -4,7 +4,7 @@ import { architectureConfig, resolveArchitecture } from '@pyramid/pyramidnet';
 import { LAST, RUN_FORMAT, assertRunFolderFree, type Recipe, type RunConfig, defaultRecipeFor, findRecipe, readRunConfig, train, validateLrPolicy } from '@pyramid/train';
 import { Option, type Command } from 'commander';
 import { type BackendFlags, activateBackend, addBackendOptions } from '../backend';
-import { type DataOptions, loadData } from '../data';
+import { DATA_NAMES, type DataOptions, loadData } from '../data';
 import { type ModelFlags, addModelOptions, modelFromFlags, parseInteger, parseNumber } from '../model-options';
 import { UsageError } from '../output';
 import { type OutputMode, TrainingReporter } from '../progress';
@@ -83,7 +83,7 @@ export function trainCommand(program: Command): void {
   const command = program
     .command('train')
     .description('train a PyramidNet: the paper\'s recipe by default, every part overridable; resumable')
-    .option('--data <name>', 'training data: mnist-sample')
+    .option('--data <name>', `training data: a dataset name (${DATA_NAMES.join(', ')}) or an image folder or archive`)
     .option('--recipe <name>', 'paper-cifar10, paper-cifar100, paper-imagenet or quick (default: by dataset)')
     .option('--epochs <n>', 'epochs', parseInteger('--epochs'))
     .option('--batch-size <n>', 'images per step', parseInteger('--batch-size'))
