@@ -127,6 +127,20 @@ describe('pyramid', () => {
     expect(JSON.parse(p.stdout).predictions[0].top[0].label).toMatch(/dark|light|mid/);
   });
 
+  it('trains with Cutout and CutMix recorded in the run, and refuses mixup with CutMix', () => {
+    const root = join(scratch, 'shapes'); // the image folder of the test above
+    const run = join(scratch, 'cutmix-run');
+    const model = ['--dataset', 'cifar10', '--depth', '8', '--alpha', '4', '--classes', '3', '--input', '8x8x3', '--data', root, '--epochs', '1', '--batch-size', '8'];
+    const t = pyramid('train', ...model, '--cutout', '4', '--cutmix', '0.5', '--run', run, '--quiet');
+    expect(t.status, t.stderr).toBe(0);
+    const { recipe } = JSON.parse(readFileSync(join(run, 'run.json'), 'utf8'));
+    expect([recipe.cutout, recipe.cutmix, recipe.cutmixBeta, recipe.mixup]).toEqual([4, 0.5, 1, 0]);
+    const both = pyramid('train', ...model, '--mixup', '1', '--cutmix', '0.5', '--run', join(scratch, 'both-run'));
+    expect(both.status).toBe(2);
+    expect(both.stderr).toBe('pyramid: error: --mixup and --cutmix both mix the batch: give one\n');
+    expect(existsSync(join(scratch, 'both-run'))).toBe(false);
+  });
+
   it('names a data folder that does not exist', () => {
     const r = pyramid('eval', '--checkpoint', join(scratch, 'run', 'checkpoints', 'best'), '--data', join(scratch, 'nowhere'));
     expect(r.status).toBe(2);

@@ -54,6 +54,31 @@ describe('Rng', () => {
     expect(Math.abs(sn2 / n - 1)).toBeLessThan(6 * Math.sqrt(2 / n));
   });
 
+  it('draws Beta variates with their mean and variance, and Beta(1, 1) uniformly', () => {
+    // Beta(a, b): mean a / (a + b), variance ab / ((a + b)^2 (a + b + 1)). Bounds are 6 standard
+    // errors of the sample mean, and 5% of the variance, for n = 50,000 (shapes below and above 1
+    // take the two branches of the gamma sampler).
+    const n = 50_000;
+    const rng = Rng.fromSeed(21);
+    for (const [a, b] of [[0.2, 0.2], [1, 1], [2, 5], [0.5, 3]]) {
+      const mean = a / (a + b);
+      const variance = (a * b) / ((a + b) ** 2 * (a + b + 1));
+      let s = 0, s2 = 0;
+      for (let i = 0; i < n; i++) {
+        const x = rng.beta(a, b);
+        expect(x >= 0 && x <= 1).toBe(true);
+        s += x; s2 += x * x;
+      }
+      expect(Math.abs(s / n - mean)).toBeLessThan(6 * Math.sqrt(variance / n));
+      expect(Math.abs(s2 / n - (s / n) ** 2 - variance)).toBeLessThan(0.05 * variance);
+    }
+    // Beta(1, 1) is uniform: each tenth of [0, 1] holds a tenth of the draws (6 binomial sd).
+    const bins = new Array(10).fill(0);
+    for (let i = 0; i < n; i++) bins[Math.min(9, Math.floor(rng.beta(1, 1) * 10))]++;
+    for (const c of bins) expect(Math.abs(c - n / 10)).toBeLessThan(6 * Math.sqrt(n * 0.1 * 0.9));
+    expect(() => rng.gamma(0)).toThrow(/positive shape/);
+  });
+
   it('draws unbiased integers and true permutations', () => {
     const rng = Rng.fromSeed(5);
     const counts = new Array(3).fill(0);

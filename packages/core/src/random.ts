@@ -147,6 +147,40 @@ export class Rng {
     return radius * Math.cos(2 * Math.PI * u2);
   }
 
+  /**
+   * A Gamma(shape, 1) draw: Marsaglia and Tsang's squeeze method (ACM TOMS 26(3), 2000) for
+   * shape >= 1, and Gamma(shape + 1) * U^(1/shape) below 1.
+   */
+  gamma(shape: number): number {
+    if (!(shape > 0 && Number.isFinite(shape))) throw new ConfigError(`Rng.gamma needs a positive shape, got ${shape}`);
+    if (shape < 1) {
+      let u = this.uniform();
+      while (u === 0) u = this.uniform();
+      return this.gamma(shape + 1) * u ** (1 / shape);
+    }
+    const d = shape - 1 / 3;
+    const c = 1 / Math.sqrt(9 * d);
+    for (;;) {
+      let x: number;
+      let v: number;
+      do {
+        x = this.normal();
+        v = 1 + c * x;
+      } while (v <= 0);
+      v = v * v * v;
+      const u = this.uniform();
+      if (u < 1 - 0.0331 * x * x * x * x) return d * v;
+      if (u > 0 && Math.log(u) < 0.5 * x * x + d * (1 - v + Math.log(v))) return d * v;
+    }
+  }
+
+  /** A Beta(a, b) draw, as X / (X + Y) with X ~ Gamma(a), Y ~ Gamma(b). */
+  beta(a: number, b: number): number {
+    const x = this.gamma(a);
+    const y = this.gamma(b);
+    return x / (x + y);
+  }
+
   /** Fills `out` with normal draws of the given mean and standard deviation. */
   fillNormal(out: Float32Array, mean = 0, std = 1): Float32Array {
     for (let i = 0; i < out.length; i++) out[i] = mean + std * this.normal();

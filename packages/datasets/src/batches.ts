@@ -9,6 +9,8 @@ export interface Batch {
   size: number;
   /** Dataset indices of this batch's images, in order. */
   indices: Int32Array;
+  /** Set by mixup and CutMix: each image also holds `labels[i]`'s image, with weight 1 - lambda. */
+  mix?: { labels: Int32Array; lambda: number };
 }
 
 export interface BatchOptions {

@@ -9,6 +9,7 @@ export {
 export { mnistSample } from './mnist-sample';
 export { batches, normalizeInto, type Batch, type BatchOptions } from './batches';
 export { type ImageTransform, randomCrop, randomHorizontalFlip, compose, cifarAugmentation } from './augment';
+export { type BatchTransform, cutout, mixup, cutMix, composeBatch } from './mix';
 export { readNpy, writeNpy, type NpyArray } from './npy';
 export { cifar10Archive, cifar100Archive, loadCifar, parseCifarRecords, writeCifarRecords, type CifarArchive, type CifarOptions } from './cifar';
 export { download, dataCacheDir, md5OfFile, type DownloadOptions } from './download';

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { useBackend } from '@pyramid/core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { crossEntropy, topKHits } from './loss';
+import { crossEntropy, mixedCrossEntropy, topKHits } from './loss';
 
 beforeAll(async () => {
   await useBackend('cpu', { kernels: 'stock' });
@@ -18,6 +18,16 @@ describe('crossEntropy', () => {
     // eps 0.2, 2 classes: target (0.1, 0.9) for label 1: 0.1 * ln 4 + 0.9 * ln(4/3).
     const loss = crossEntropy(tf.tensor2d([[0, Math.log(3)]]), tf.tensor1d([1], 'int32'), 0.2);
     expect(loss.dataSync()[0]).toBeCloseTo(0.1 * Math.log(4) + 0.9 * Math.log(4 / 3), 6);
+  });
+});
+
+describe('mixedCrossEntropy', () => {
+  it('weighs the two labels of a mixed batch by lambda and 1 - lambda', () => {
+    // By hand, softmax (1/4, 3/4) per row: lambda 0.3 on labels (1, 0), 0.7 on (0, 0):
+    // 0.3 * (ln(4/3) + ln 4) / 2 + 0.7 * ln 4.
+    const logits = tf.tensor2d([[0, Math.log(3)], [0, Math.log(3)]]);
+    const loss = mixedCrossEntropy(logits, tf.tensor1d([1, 0], 'int32'), tf.tensor1d([0, 0], 'int32'), 0.3);
+    expect(loss.dataSync()[0]).toBeCloseTo((0.3 * (Math.log(4 / 3) + Math.log(4))) / 2 + 0.7 * Math.log(4), 6);
   });
 });
 

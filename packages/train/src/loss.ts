@@ -14,6 +14,14 @@ export function crossEntropy(logits: tf.Tensor2D, labels: tf.Tensor1D, labelSmoo
   });
 }
 
+/**
+ * The loss of a mixed batch (mixup, CutMix), as their reference code computes it:
+ * lambda * CE(labels) + (1 - lambda) * CE(mixedLabels).
+ */
+export function mixedCrossEntropy(logits: tf.Tensor2D, labels: tf.Tensor1D, mixedLabels: tf.Tensor1D, lambda: number, labelSmoothing = 0): tf.Scalar {
+  return tf.tidy(() => tf.add(tf.mul(crossEntropy(logits, labels, labelSmoothing), lambda), tf.mul(crossEntropy(logits, mixedLabels, labelSmoothing), 1 - lambda)) as tf.Scalar);
+}
+
 /** For each row, whether the label is among the k largest logits (ties counted in index order). */
 export function topKHits(logits: Float32Array, labels: ArrayLike<number>, classes: number, k: number): boolean[] {
   const hits: boolean[] = [];

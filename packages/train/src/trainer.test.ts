@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
@@ -82,6 +82,26 @@ describe('train', () => {
     expect(weightsOf(join(scratch, 'interrupted')).equals(weightsOf(join(scratch, 'straight')))).toBe(true);
     const steps = (dir: string) => readFileSync(join(scratch, dir, 'metrics.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l)).filter((r) => r.kind === 'step').map((r) => [r.step, r.loss]);
     expect(steps('interrupted')).toEqual(steps('straight'));
+  });
+
+  it('with Cutout and CutMix, trains differently and still resumes bit for bit', async () => {
+    const data = toyData();
+    const mixed = config({ cutout: 4, cutmix: 1 });
+    await train({ runDir: join(scratch, 'mixed-straight'), config: mixed, resume: false, train: data });
+    const controller = new AbortController();
+    await train({
+      runDir: join(scratch, 'mixed-interrupted'),
+      config: mixed,
+      resume: false,
+      train: data,
+      signal: controller.signal,
+      onEvent: (e: TrainEvent) => e.kind === 'step' && e.step === 5 && controller.abort(),
+    });
+    await train({ runDir: join(scratch, 'mixed-interrupted'), resume: true, train: data });
+    expect(weightsOf(join(scratch, 'mixed-interrupted')).equals(weightsOf(join(scratch, 'mixed-straight')))).toBe(true);
+    expect(weightsOf(join(scratch, 'mixed-straight')).equals(weightsOf(join(scratch, 'straight')))).toBe(false);
+    await expect(train({ runDir: join(scratch, 'both'), config: config({ mixup: 1, cutmix: 0.5 }), resume: false, train: data })).rejects.toThrow(/mixup and CutMix both mix the batch: choose one/);
+    expect(existsSync(join(scratch, 'both'))).toBe(false);
   });
 
   it('stops on a non-finite loss, naming the step', async () => {

@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { ConfigError, PyramidError, Rng, type Normalization } from '@pyramid/core';
-import { DecodePool, type TrainingData, dataSize, epochBatches, isFileDataset } from '@pyramid/datasets';
+import { type BatchTransform, DecodePool, type TrainingData, composeBatch, cutMix, cutout, dataSize, epochBatches, isFileDataset, mixup } from '@pyramid/datasets';
 import {
   type ArchitectureConfig,
   type CheckpointConfig,
@@ -17,7 +17,7 @@ import {
   writeSafetensors,
 } from '@pyramid/pyramidnet';
 import { type Evaluation, evaluate } from './evaluate';
-import { crossEntropy } from './loss';
+import { crossEntropy, mixedCrossEntropy } from './loss';
 import { Sgd } from './optimizer';
 import type { Recipe } from './recipes';
 import { BEST, LAST, METRICS_FILE, MetricsLog, createRunFolder, readRunConfig } from './run-folder';
@@ -159,6 +159,16 @@ function loadTrainingCheckpoint(dir: string): { model: PyramidNet; optimizer: Ma
 
 const tick = () => new Promise((resolve) => setImmediate(resolve));
 
+/** Cutout, mixup and CutMix as the recipe asks (runs recorded before they existed have none). */
+function batchRegularisers(recipe: Recipe): BatchTransform | null {
+  const transforms: BatchTransform[] = [];
+  if (recipe.cutout) transforms.push(cutout(recipe.cutout));
+  if (recipe.mixup && recipe.cutmix) throw new ConfigError('mixup and CutMix both mix the batch: choose one');
+  if (recipe.mixup) transforms.push(mixup(recipe.mixup));
+  if (recipe.cutmix) transforms.push(cutMix(recipe.cutmix, recipe.cutmixBeta ?? 1));
+  return transforms.length ? composeBatch(...transforms) : null;
+}
+
 /**
  * Trains a PyramidNet by its run configuration, from scratch or from the run folder's last
  * checkpoint. A resumed run continues the same sequence of batches, augmentations and updates,
@@ -175,6 +185,7 @@ export async function train(options: TrainOptions): Promise<TrainOutcome> {
     throw new ConfigError(`${runDir} was trained on ${config.data.name} (${config.data.trainImages} images), not on these ${dataSize(options.train)} images`);
   }
   const { recipe } = config;
+  const mixing = batchRegularisers(recipe);
   const metrics = new MetricsLog(join(runDir, METRICS_FILE));
   const lastDir = join(runDir, LAST);
   const bestDir = join(runDir, BEST);
@@ -198,7 +209,7 @@ export async function train(options: TrainOptions): Promise<TrainOutcome> {
       step: 0,
       bestTop1: null,
       bestEpoch: null,
-      rng: { algorithm: 'xoshiro128**', seed: config.seed, streams: ['init', 'shuffle/<epoch>', 'augment/<epoch>/<batch>', 'shakedrop/<step>'] },
+      rng: { algorithm: 'xoshiro128**', seed: config.seed, streams: ['init', 'shuffle/<epoch>', 'augment/<epoch>/<batch>', 'shakedrop/<step>', 'mix/<step>'] },
       optimizerStarted: false,
       finished: false,
     };
@@ -251,7 +262,8 @@ export async function train(options: TrainOptions): Promise<TrainOutcome> {
       skip: state.stepInEpoch,
       pool,
     });
-    for await (const batch of stream) {
+    for await (const read of stream) {
+      const batch = mixing ? mixing(read, trainSet.shape, root.fork(`mix/${state.step}`)) : read;
       const lr = learningRate(policy, epoch + state.stepInEpoch / stepsPerEpoch);
       const stepRng = root.fork(`shakedrop/${state.step}`);
       // The step's tensors outlive the tidy: the loss is read asynchronously (GPU backends cannot
@@ -263,7 +275,8 @@ export async function train(options: TrainOptions): Promise<TrainOutcome> {
         const result = tf.variableGrads(() => {
           const logits = model.forward(x, { training: true, rng: stepRng });
           predicted = tf.keep(tf.argMax(logits, 1));
-          return crossEntropy(logits, y, recipe.labelSmoothing);
+          if (!batch.mix) return crossEntropy(logits, y, recipe.labelSmoothing);
+          return mixedCrossEntropy(logits, y, tf.tensor1d(batch.mix.labels, 'int32'), batch.mix.lambda, recipe.labelSmoothing);
         }, variables);
         return { loss: result.value, predictions: predicted as unknown as tf.Tensor, grads: result.grads };
       });
@@ -274,7 +287,12 @@ export async function train(options: TrainOptions): Promise<TrainOutcome> {
       if (!Number.isFinite(loss)) {
         throw new NonFiniteLossError(state.step + 1, epoch, loss, existsSync(lastDir) ? lastDir : null);
       }
-      for (let i = 0; i < batch.size; i++) if (predicted[i] === batch.labels[i]) correct++;
+      // Mixed batches count a prediction as lambda right for one label and 1 - lambda for the other.
+      const lambda = batch.mix?.lambda ?? 1;
+      for (let i = 0; i < batch.size; i++) {
+        if (predicted[i] === batch.labels[i]) correct += lambda;
+        if (batch.mix && predicted[i] === batch.mix.labels[i]) correct += 1 - lambda;
+      }
       lossSum += loss * batch.size;
       seen += batch.size;
       windowImages += batch.size;

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { dataSize } from '@pyramid/datasets';
 import { architectureConfig, resolveArchitecture } from '@pyramid/pyramidnet';
-import { LAST, RUN_FORMAT, assertRunFolderFree, type Recipe, type RunConfig, defaultRecipeFor, findRecipe, readRunConfig, train, validateLrPolicy } from '@pyramid/train';
+import { LAST, RECIPES, RUN_FORMAT, assertRunFolderFree, type Recipe, type RunConfig, defaultRecipeFor, findRecipe, readRunConfig, train, validateLrPolicy } from '@pyramid/train';
 import { Option, type Command } from 'commander';
 import { type BackendFlags, activateBackend, addBackendOptions } from '../backend';
 import { DATA_NAMES, type DataOptions, loadData } from '../data';
@@ -25,6 +25,10 @@ interface TrainFlags extends ModelFlags, BackendFlags {
   bnDecay?: boolean;
   labelSmoothing?: number;
   augment?: 'cifar' | 'imagenet' | 'none';
+  cutout?: number;
+  mixup?: number;
+  cutmix?: number;
+  cutmixBeta?: number;
   seed: number;
   run?: string;
   resume?: string;
@@ -41,7 +45,7 @@ interface TrainFlags extends ModelFlags, BackendFlags {
 }
 
 const MODEL_FLAGS: (keyof ModelFlags)[] = ['preset', 'dataset', 'depth', 'alpha', 'bottleneck', 'widening', 'classes', 'input', 'design', 'shortcut', 'shakedrop', 'rounding'];
-const RECIPE_FLAGS: (keyof TrainFlags)[] = ['testFraction', 'dataDir', 'dataArchive', 'valLabels', 'skipBadImages', 'normalization', 'recipe', 'epochs', 'batchSize', 'lr', 'schedule', 'milestones', 'gamma', 'warmup', 'momentum', 'nesterov', 'weightDecay', 'bnDecay', 'labelSmoothing', 'augment'];
+const RECIPE_FLAGS: (keyof TrainFlags)[] = ['testFraction', 'dataDir', 'dataArchive', 'valLabels', 'skipBadImages', 'normalization', 'recipe', 'epochs', 'batchSize', 'lr', 'schedule', 'milestones', 'gamma', 'warmup', 'momentum', 'nesterov', 'weightDecay', 'bnDecay', 'labelSmoothing', 'augment', 'cutout', 'mixup', 'cutmix', 'cutmixBeta'];
 
 function recipeFromFlags(flags: TrainFlags, dataset: string): { name: string; recipe: Recipe } {
   const name = flags.recipe ?? defaultRecipeFor(dataset);
@@ -67,8 +71,17 @@ function recipeFromFlags(flags: TrainFlags, dataset: string): { name: string; re
   if (flags.bnDecay === false) recipe.noBnDecay = true;
   if (flags.labelSmoothing !== undefined) recipe.labelSmoothing = flags.labelSmoothing;
   if (flags.augment !== undefined) recipe.augment = flags.augment;
+  if (flags.cutout !== undefined) recipe.cutout = flags.cutout;
+  if (flags.mixup !== undefined) recipe.mixup = flags.mixup;
+  if (flags.cutmix !== undefined) recipe.cutmix = flags.cutmix;
+  if (flags.cutmixBeta !== undefined) recipe.cutmixBeta = flags.cutmixBeta;
   if (!Number.isInteger(recipe.batchSize) || recipe.batchSize < 1) throw new UsageError(`--batch-size must be a positive integer, got ${recipe.batchSize}`);
   if (!(recipe.labelSmoothing >= 0 && recipe.labelSmoothing < 1)) throw new UsageError(`--label-smoothing must be in [0, 1), got ${recipe.labelSmoothing}`);
+  if (!(Number.isInteger(recipe.cutout) && recipe.cutout >= 0)) throw new UsageError(`--cutout must be a whole number of pixels (0: off), got ${recipe.cutout}`);
+  if (!(recipe.mixup >= 0)) throw new UsageError(`--mixup must be a positive alpha (0: off), got ${recipe.mixup}`);
+  if (!(recipe.cutmix >= 0 && recipe.cutmix <= 1)) throw new UsageError(`--cutmix must be a share of batches in [0, 1], got ${recipe.cutmix}`);
+  if (!(recipe.cutmixBeta > 0)) throw new UsageError(`--cutmix-beta must be positive, got ${recipe.cutmixBeta}`);
+  if (recipe.mixup > 0 && recipe.cutmix > 0) throw new UsageError('--mixup and --cutmix both mix the batch: give one');
   validateLrPolicy({ baseLr: recipe.lr, epochs: recipe.epochs, schedule: recipe.schedule, warmupEpochs: recipe.warmupEpochs });
   return { name, recipe };
 }
@@ -84,7 +97,7 @@ export function trainCommand(program: Command): void {
     .command('train')
     .description('train a PyramidNet: the paper\'s recipe by default, every part overridable; resumable')
     .option('--data <name>', `training data: a dataset name (${DATA_NAMES.join(', ')}) or an image folder or archive`)
-    .option('--recipe <name>', 'paper-cifar10, paper-cifar100, paper-imagenet or quick (default: by dataset)')
+    .option('--recipe <name>', `${Object.keys(RECIPES).join(', ')} (default: by dataset)`)
     .option('--epochs <n>', 'epochs', parseInteger('--epochs'))
     .option('--batch-size <n>', 'images per step', parseInteger('--batch-size'))
     .option('--lr <x>', 'base learning rate', parseNumber('--lr'))
@@ -99,6 +112,10 @@ export function trainCommand(program: Command): void {
     .option('--no-bn-decay', 'exempt BN scales and shifts from weight decay')
     .option('--label-smoothing <x>', 'label smoothing', parseNumber('--label-smoothing'))
     .addOption(new Option('--augment <kind>', 'augmentation').choices(['cifar', 'imagenet', 'none']))
+    .option('--cutout <pixels>', 'Cutout: side of the square hidden in each image (16 for CIFAR-10, 8 for CIFAR-100; 0: off)', parseInteger('--cutout'))
+    .option('--mixup <alpha>', 'mixup with Beta(alpha, alpha) (e.g. 1; 0: off)', parseNumber('--mixup'))
+    .option('--cutmix <p>', 'CutMix on this share of batches (e.g. 0.5; 0: off)', parseNumber('--cutmix'))
+    .option('--cutmix-beta <b>', 'CutMix: Beta(b, b) of the kept share', parseNumber('--cutmix-beta'))
     .option('--seed <n>', 'seed of every random draw', parseInteger('--seed'), 0)
     .option('--run <dir>', 'run folder (default: runs/<model>-<time>)')
     .option('--resume <dir>', 'continue the run in this folder from its last checkpoint')
