@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { type BackendOptions, Rng, averagePool2x2CeilMode, batchNormTraining, shortcutAdd, useBackend } from '@pyramid/core';
+import { type BackendOptions, Rng, averagePool2x2CeilMode, batchNormTraining, relativeError, shortcutAdd, useBackend } from '@pyramid/core';
 import { PyramidNet, type ArchitectureConfig } from '@pyramid/pyramidnet';
 import { Sgd, crossEntropy } from '@pyramid/train';
 
@@ -184,16 +184,6 @@ export interface CheckResult {
   passed: boolean;
 }
 
-function compare(actual: Float32Array, expected: Float32Array, floor: number): number {
-  let diff = 0;
-  let scale = floor;
-  for (let i = 0; i < expected.length; i++) {
-    diff = Math.max(diff, Math.abs(actual[i] - expected[i]));
-    scale = Math.max(scale, Math.abs(expected[i]));
-  }
-  return scale === 0 ? diff : diff / scale;
-}
-
 async function evaluate(checks: Check[], seed: number): Promise<Map<string, Map<string, Float32Array>>> {
   const results = new Map<string, Map<string, Float32Array>>();
   for (const check of checks) {
@@ -230,7 +220,7 @@ export async function runConformance(target: { backend: string; options?: Backen
     const got = actual.get(check.name)!;
     const largest = Math.max(...[...want.values()].map((v) => v.reduce((m, x) => Math.max(m, Math.abs(x)), 0)));
     for (const [output, values] of want) {
-      const error = compare(got.get(output)!, values, largest * 1e-3);
+      const error = relativeError(got.get(output)!, values, largest * 1e-3);
       results.push({ name: check.name, output, error, tolerance: check.tolerance, passed: error <= check.tolerance });
     }
   }

@@ -1,6 +1,7 @@
 export { engineReport, countLeakedTensors, type EngineReport } from './engine';
 export { PyramidError, ConfigError, BackendUnavailableError, WeightsError, DataError, isPyramidError } from './errors';
 export { Rng, assertSeed, type RngState } from './random';
+export { relativeError } from './numeric';
 export { type ImageShape, type Normalization, type InputSpec, CIFAR_NORMALIZATION, IMAGENET_NORMALIZATION, MNIST_NORMALIZATION, FASHION_MNIST_NORMALIZATION, datasetNormalization, CIFAR10_CLASSES } from './types';
 export {
   type Availability,

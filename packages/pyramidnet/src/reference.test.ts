@@ -1,7 +1,7 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
-import { useBackend } from '@pyramid/core';
+import { relativeError, useBackend } from '@pyramid/core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { PyramidNet } from './model';
 import { type SafetensorsEntry, readSafetensors, toFloat32, toIntegers } from './safetensors';
@@ -18,17 +18,6 @@ const FIXTURES = fileURLToPath(new URL('../test/fixtures/', import.meta.url));
 function nchwToNhwc(entry: SafetensorsEntry): tf.Tensor4D {
   const [n, c, h, w] = entry.shape;
   return tf.transpose(tf.tensor4d(toFloat32(entry), [n, c, h, w]), [0, 2, 3, 1]);
-}
-
-/** max |a - b| / max |b|: the error relative to the tensor's scale. */
-function relativeError(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < expected.length; i++) {
-    diff = Math.max(diff, Math.abs(actual[i] - expected[i]));
-    scale = Math.max(scale, Math.abs(expected[i]));
-  }
-  return diff / scale;
 }
 
 function loadFixture(file: string) {
@@ -93,14 +82,7 @@ describe.each(fixtureFiles)('matches the reference PyTorch PyramidNet: %s', (fil
       // Compare in PyTorch layout: same permutation as the weights.
       const asPytorch = grad.rank === 4 ? tf.transpose(grad, [3, 2, 0, 1]) : grad.rank === 2 ? tf.transpose(grad) : grad;
       const expected = toFloat32(expectedGrads.get(name)!);
-      const actual = asPytorch.dataSync();
-      let diff = 0;
-      let scale = globalScale * 1e-3;
-      expected.forEach((v, i) => {
-        diff = Math.max(diff, Math.abs(actual[i] - v));
-        scale = Math.max(scale, Math.abs(v));
-      });
-      expect(diff / scale, name).toBeLessThan(1e-3);
+      expect(relativeError(asPytorch.dataSync(), expected, globalScale * 1e-3), name).toBeLessThan(1e-3);
     }
   });
 });

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { cpuBackendPlugin } from '../backends/cpu';
+import { relativeError } from '../numeric';
 import { Rng } from '../random';
 
 /**
@@ -38,15 +39,6 @@ function run(c: Case, x: tf.Tensor, f: tf.Tensor, dy: tf.Tensor): Float32Array[]
   ].map((t) => t.dataSync() as Float32Array);
 }
 
-function relativeError(actual: Float32Array, expected: Float32Array): number {
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < expected.length; i++) {
-    diff = Math.max(diff, Math.abs(actual[i] - expected[i]));
-    scale = Math.max(scale, Math.abs(expected[i]));
-  }
-  return diff / scale;
-}
 
 afterAll(async () => {
   await cpuBackendPlugin.setup({ kernels: 'stock' });

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { cpuBackendPlugin } from '../backends/cpu';
+import { relativeError } from '../numeric';
 import { Rng } from '../random';
 import { batchNormTraining } from './batch-norm';
 
@@ -46,16 +47,6 @@ function referenceGradients(x: Float32Array, dy: Float32Array, scale: Float32Arr
   return { dx, dScale, dOffset };
 }
 
-function maxRelative(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < expected.length; i++) {
-    diff = Math.max(diff, Math.abs(actual[i] - expected[i]));
-    scale = Math.max(scale, Math.abs(expected[i]));
-  }
-  return diff / scale;
-}
-
 describe.each(MODES)('batchNormTraining with %s', (_, options) => {
   it('normalises with the batch mean and biased variance', async () => {
     await cpuBackendPlugin.setup(options);
@@ -81,9 +72,9 @@ describe.each(MODES)('batchNormTraining with %s', (_, options) => {
       tf.sum(tf.mul(batchNormTraining(x as tf.Tensor4D, s as tf.Tensor1D, o as tf.Tensor1D, 1e-5).y, tf.tensor(dyv, shape))),
     )([tf.tensor(xv, shape), tf.tensor1d(scale), tf.zeros([C])]);
     const expected = referenceGradients(xv, dyv, scale, C, 1e-5);
-    expect(maxRelative(dx.dataSync(), expected.dx), `seed ${seed}`).toBeLessThan(1e-4);
-    expect(maxRelative(dScale.dataSync(), expected.dScale), `seed ${seed}`).toBeLessThan(1e-4);
-    expect(maxRelative(dOffset.dataSync(), expected.dOffset), `seed ${seed}`).toBeLessThan(1e-4);
+    expect(relativeError(dx.dataSync(), expected.dx), `seed ${seed}`).toBeLessThan(1e-4);
+    expect(relativeError(dScale.dataSync(), expected.dScale), `seed ${seed}`).toBeLessThan(1e-4);
+    expect(relativeError(dOffset.dataSync(), expected.dOffset), `seed ${seed}`).toBeLessThan(1e-4);
   });
 
   it('fuses a ReLU: output clipped at 0 and gradient masked where it was clipped', async () => {
@@ -104,9 +95,9 @@ describe.each(MODES)('batchNormTraining with %s', (_, options) => {
     const args = [tf.tensor(xv, shape), scale, offset];
     const expected = tf.grads((x: tf.Tensor, s: tf.Tensor, o: tf.Tensor) => tf.sum(tf.mul(composite(x, s, o), dy)))(args);
     const actual = tf.grads((x: tf.Tensor, s: tf.Tensor, o: tf.Tensor) => tf.sum(tf.mul(fused(x, s, o), dy)))(args);
-    expect(maxRelative(fused(args[0], scale, offset).dataSync(), composite(args[0], scale, offset).dataSync())).toBeLessThan(1e-5);
+    expect(relativeError(fused(args[0], scale, offset).dataSync(), composite(args[0], scale, offset).dataSync())).toBeLessThan(1e-5);
     expect(Math.min(...fused(args[0], scale, offset).dataSync())).toBe(0);
-    actual.forEach((g, i) => expect(maxRelative(g.dataSync(), expected[i].dataSync())).toBeLessThan(1e-4));
+    actual.forEach((g, i) => expect(relativeError(g.dataSync(), expected[i].dataSync())).toBeLessThan(1e-4));
   });
 
   it('computes the input gradient alone when scale and offset are frozen', async () => {
@@ -118,6 +109,6 @@ describe.each(MODES)('batchNormTraining with %s', (_, options) => {
     const dx = tf.grad((x: tf.Tensor) => tf.sum(tf.mul(batchNormTraining(x as tf.Tensor4D, scale, tf.zeros([5]) as tf.Tensor1D, 1e-5).y, tf.tensor(dyv, [2, 3, 3, 5]))))(
       tf.tensor(xv, [2, 3, 3, 5]),
     );
-    expect(maxRelative(dx.dataSync(), referenceGradients(xv, dyv, scale.dataSync() as Float32Array, 5, 1e-5).dx)).toBeLessThan(1e-4);
+    expect(relativeError(dx.dataSync(), referenceGradients(xv, dyv, scale.dataSync() as Float32Array, 5, 1e-5).dx)).toBeLessThan(1e-4);
   });
 });
