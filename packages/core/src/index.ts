@@ -38,3 +38,6 @@ export const useBackend = (name: string, options?: BackendOptions, onNotice?: (n
 export { batchNormTraining, type BatchNormTrainingResult, BATCH_NORM_TRAINING, BATCH_NORM_GRAD_INPUT, BATCH_NORM_GRAD_PARAMS } from './ops/batch-norm';
 export { shortcutAdd, averagePool2x2CeilMode, appendZeroChannels, SHORTCUT_ADD, SHORTCUT_GRAD } from './ops/shortcut-add';
 export { sgdUpdate, SGD_MOMENTUM, SGD_APPLY, type SgdUpdateOptions } from './ops/sgd';
+export { isMissingModule } from './modules';
+export { nativeKernels, type InstalledKernels } from './cpu/kernels';
+export { type NativeInfo, type NativeKernels, type NativeLoad } from './cpu/native';

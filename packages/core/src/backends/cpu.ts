@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '../tfjs-registrations';
 import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import { ConfigError } from '../errors';
-import { installProjectKernels, restoreStockKernels } from '../cpu/kernels';
+import { type InstalledKernels, installProjectKernels, nativeKernels, restoreStockKernels } from '../cpu/kernels';
 import type { BackendInfo, BackendOptions, BackendPlugin } from './plugin';
 
 export interface CpuOptions extends BackendOptions {
@@ -11,6 +11,19 @@ export interface CpuOptions extends BackendOptions {
    * every core Node reports; 1 in browsers (their main thread may not block on workers).
    */
   threads?: number;
+  /**
+   * Use the platform's native kernels where they load (default: true; PYRAMID_CPU_NATIVE=0 also
+   * switches them off). Without them, or false, WebAssembly kernels serve everything.
+   */
+  native?: boolean;
+}
+
+/** What serves which kernels, in words, for `pyramid backends` and the run's backend line. */
+export function describeKernels(installed: InstalledKernels): string {
+  const threads = `${installed.threads} thread${installed.threads === 1 ? '' : 's'}`;
+  if (!installed.native) return `tfjs-backend-cpu + WebAssembly SIMD kernels (convolution, batch norm, shortcut, SGD) on ${threads}`;
+  const { info } = installed.native;
+  return `tfjs-backend-cpu + native kernels (convolution: oneDNN ${info.onednn}; batch norm, add: ${info.isa}) + WebAssembly SIMD kernels (shortcut) on ${threads}`;
 }
 
 // tfjs-backend-cpu prints a banner recommending tfjs-node the first time it stores data in Node;
@@ -47,7 +60,10 @@ export const cpuBackendPlugin: BackendPlugin = {
   priority: 10,
 
   async probe() {
-    return { available: true, detail: 'built in' };
+    const load = await nativeKernels();
+    if (!load.kernels) return { available: true, detail: `built in; WebAssembly kernels (${load.reason})` };
+    const info = load.kernels.info();
+    return { available: true, detail: `built in; native kernels from ${load.packageName} (oneDNN ${info.onednn}, ${info.isa})` };
   },
 
   async setup(options: CpuOptions = {}): Promise<BackendInfo> {
@@ -61,12 +77,16 @@ export const cpuBackendPlugin: BackendPlugin = {
     }
     const threads = options.threads ?? (await defaultThreads());
     if (!Number.isInteger(threads) || threads < 1) throw new ConfigError(`threads must be a positive integer, got ${threads}`);
-    const installed = await installProjectKernels(threads);
+    const useNative = options.native ?? true;
+    if (typeof useNative !== 'boolean') throw new ConfigError(`native must be true or false, got ${String(useNative)}`);
+    const installed = await installProjectKernels(threads, useNative);
+    const quietFallback = !useNative || installed.fallbackReason?.startsWith('native kernels run in Node only') || installed.fallbackReason?.includes('PYRAMID_CPU_NATIVE=0');
     return {
       name: 'cpu',
       tfjsBackend: 'cpu',
-      detail: `tfjs-backend-cpu + WebAssembly SIMD kernels (convolution, batch norm, shortcut, SGD) on ${installed.threads} thread${installed.threads === 1 ? '' : 's'}`,
+      detail: describeKernels(installed),
       kernels,
+      ...(installed.fallbackReason && !quietFallback ? { notices: [`cpu: using WebAssembly kernels: ${installed.fallbackReason}`] } : {}),
     };
   },
 };

@@ -35,6 +35,8 @@ export interface BackendInfo {
   /** What is in use, in words (device, adapter, threads). */
   detail: string;
   kernels: 'project' | 'stock';
+  /** Lines a user should see once, e.g. that a faster path could not be used and why. */
+  notices?: string[];
 }
 
 export interface BackendPlugin {

@@ -63,7 +63,7 @@ describe('BackendRegistry', () => {
     const list = await registry.list();
     expect(list.map((s) => [s.name, s.available, s.reason ?? s.detail])).toEqual([
       ['webgpu', false, 'no adapter'],
-      ['cpu', true, 'built in'],
+      ['cpu', true, expect.stringMatching(/^built in; (native kernels from @pyramid\/cpu-|WebAssembly kernels \()/)],
       ['cuda', false, 'package @pyramid/backend-cuda is not installed; install it with: npm install @pyramid/backend-cuda'],
     ]);
   });

@@ -1,4 +1,5 @@
 import { BackendUnavailableError, ConfigError } from '../errors';
+import { isMissingModule } from '../modules';
 import { type Availability, type BackendInfo, type BackendOptions, type BackendPlugin, isBackendPlugin } from './plugin';
 
 /** Backends that ship as their own packages, loaded on demand. */
@@ -24,15 +25,6 @@ export interface BackendStatus {
 export type ModuleImporter = (specifier: string) => Promise<unknown>;
 
 const defaultImporter: ModuleImporter = (specifier) => import(/* @vite-ignore */ /* webpackIgnore: true */ specifier);
-
-function isMissingModule(error: unknown, specifier: string): boolean {
-  const e = error as { code?: string; message?: string } | null;
-  const code = e?.code;
-  if (code !== 'ERR_MODULE_NOT_FOUND' && code !== 'MODULE_NOT_FOUND') return false;
-  // A plugin that is present but misses one of its own dependencies names that dependency instead.
-  const message = String(e?.message ?? '');
-  return message.includes(`'${specifier}'`) || message.includes(`"${specifier}"`) || message.includes(`${specifier}/`);
-}
 
 function installHint(packageName: string): string {
   return `package ${packageName} is not installed; install it with: npm install ${packageName}`;
@@ -138,7 +130,7 @@ export class BackendRegistry {
 
   /**
    * Activates backend `name`, or with 'auto' the best available one. `onNotice` hears why
-   * `auto` passed over a backend.
+   * `auto` passed over a backend, and the backend's own notices.
    */
   async use(name: string, options: BackendOptions = {}, onNotice?: (notice: string) => void): Promise<BackendInfo> {
     let plugin: BackendPlugin;
@@ -158,6 +150,7 @@ export class BackendRegistry {
       if (!availability.available) throw new BackendUnavailableError(name, availability.reason);
     }
     this.active = await plugin.setup(options);
+    for (const notice of this.active.notices ?? []) onNotice?.(notice);
     return this.active;
   }
 

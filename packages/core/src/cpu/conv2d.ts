@@ -2,8 +2,8 @@ import { type KernelConfig, type KernelFunc, type NamedAttrMap, type TensorInfo,
 import { type CpuBackend, floatValues as values } from './backend';
 import type { KernelRuntime } from './runtime';
 
-type Conv2DInfo = ReturnType<typeof backend_util.computeConv2DInfo>;
-type Shape4 = [number, number, number, number];
+export type Conv2DInfo = ReturnType<typeof backend_util.computeConv2DInfo>;
+export type Shape4 = [number, number, number, number];
 
 /** Below this many multiply-accumulates a convolution runs on one thread: waking workers costs more. */
 const PARALLEL_MIN_MACS = 2_000_000;
@@ -14,13 +14,13 @@ function blockRows(K: number): number {
 }
 
 /** Only NHWC float32 without dilation is ours; anything else goes to the stock kernel. */
-function supported(inputs: TensorInfo[], attrs: NamedAttrMap = {}): boolean {
+export function supported(inputs: TensorInfo[], attrs: NamedAttrMap = {}): boolean {
   const { dataFormat, dilations } = attrs as { dataFormat?: string; dilations?: number | number[] };
   const dilated = dilations != null && (Array.isArray(dilations) ? dilations.some((d) => d !== 1) : dilations !== 1);
   return (dataFormat == null || dataFormat === 'NHWC') && !dilated && inputs.every((t) => t.dtype === 'float32');
 }
 
-function geometry(info: Conv2DInfo): number[] {
+export function geometry(info: Conv2DInfo): number[] {
   return [
     info.batchSize, info.inHeight, info.inWidth, info.inChannels,
     info.filterHeight, info.filterWidth, info.outChannels,

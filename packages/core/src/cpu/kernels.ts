@@ -1,6 +1,10 @@
 import { type KernelConfig, type KernelFunc, getKernel, registerKernel, unregisterKernel } from '@tensorflow/tfjs-core';
 import { batchNormKernels } from './batch-norm';
 import { conv2dKernels } from './conv2d';
+import { type NativeInfo, type NativeKernels, type NativeLoad, loadNativeKernels } from './native';
+import { nativeAddKernels } from './native-add';
+import { nativeBatchNormKernels } from './native-batch-norm';
+import { nativeConv2dKernels } from './native-conv2d';
 import { sgdKernels } from './sgd';
 import { shortcutKernels } from './shortcut';
 import { KernelRuntime } from './runtime';
@@ -11,6 +15,8 @@ import { KernelRuntime } from './runtime';
  */
 let runtime: KernelRuntime | null = null;
 let installed: KernelConfig[] = [];
+let nativeInUse: NativeKernels | null = null;
+let nativeNames: string[] = [];
 const stockKernels = new Map<string, KernelConfig>();
 
 function stock(name: string): KernelFunc {
@@ -28,17 +34,49 @@ function replaceKernel(config: KernelConfig): void {
   registerKernel(config);
 }
 
-/** Installs the project's kernels (idempotent); `threads` counts the calling thread. */
-export async function installProjectKernels(threads: number): Promise<{ threads: number; kernels: string[] }> {
-  if (runtime && runtime.threads !== threads) {
+let nativeLoad: Promise<NativeLoad> | null = null;
+
+/** The native kernels of this platform, loaded once per process (or why there are none). */
+export function nativeKernels(): Promise<NativeLoad> {
+  nativeLoad ??= loadNativeKernels();
+  return nativeLoad;
+}
+
+export interface InstalledKernels {
+  threads: number;
+  kernels: string[];
+  /** The kernels served by the native addon, and what it runs on; null when WebAssembly serves all. */
+  native: { kernels: string[]; info: NativeInfo } | null;
+  /** Why the native kernels are not used (when they are not). */
+  fallbackReason: string | null;
+}
+
+/**
+ * Installs the project's kernels (idempotent); `threads` counts the calling thread. Native kernels
+ * serve what they implement where the platform package loads; WebAssembly serves the rest.
+ */
+export async function installProjectKernels(threads: number, useNative = true): Promise<InstalledKernels> {
+  const load = useNative ? await nativeKernels() : null;
+  const native = load?.kernels ?? null;
+  if (runtime && (runtime.threads !== threads || nativeInUse !== native)) {
     restoreStockKernels();
   }
   if (!runtime) {
     runtime = await KernelRuntime.create(threads);
-    installed = [...conv2dKernels(runtime, stock), ...batchNormKernels(runtime, stock), ...shortcutKernels(runtime), ...sgdKernels()];
+    native?.setThreads(threads);
+    nativeInUse = native;
+    const nativeSet = native ? [...nativeConv2dKernels(native, stock), ...nativeBatchNormKernels(native, stock), ...nativeAddKernels(native, stock)] : [];
+    const webAssemblySet = native ? [] : [...conv2dKernels(runtime, stock), ...batchNormKernels(runtime, stock)];
+    nativeNames = nativeSet.map((k) => k.kernelName);
+    installed = [...nativeSet, ...webAssemblySet, ...shortcutKernels(runtime), ...sgdKernels()];
   }
   for (const config of installed) replaceKernel(config);
-  return { threads: runtime.threads, kernels: installed.map((k) => k.kernelName) };
+  return {
+    threads: runtime.threads,
+    kernels: installed.map((k) => k.kernelName),
+    native: nativeInUse ? { kernels: nativeNames, info: nativeInUse.info() } : null,
+    fallbackReason: load == null ? 'native kernels not requested' : load.kernels ? null : load.reason,
+  };
 }
 
 /** Puts tfjs-backend-cpu's own kernels back and stops the worker threads. */
@@ -51,4 +89,6 @@ export function restoreStockKernels(): void {
   runtime?.dispose();
   runtime = null;
   installed = [];
+  nativeInUse = null;
+  nativeNames = [];
 }

@@ -1,0 +1,460 @@
+// Native CPU kernels for @pyramid/core: convolutions through oneDNN (the library PyTorch uses on
+// CPUs), and the memory-bound kernels of a PyramidNet step, compiled per instruction set and
+// picked at load time. Every function works in place on typed arrays that JavaScript owns: tensors
+// stay NHWC float32 for tfjs, and only oneDNN's blocked layouts live here, in reused buffers.
+#include <node_api.h>
+#include <oneapi/dnnl/dnnl.hpp>
+#include <omp.h>
+
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <unordered_map>
+
+#include "elementwise.h"
+
+namespace {
+
+using dnnl::memory;
+using tag = memory::format_tag;
+using dt = memory::data_type;
+
+dnnl::engine &cpuEngine() {
+  static dnnl::engine engine(dnnl::engine::kind::cpu, 0);
+  return engine;
+}
+
+dnnl::stream &cpuStream() {
+  static dnnl::stream stream(cpuEngine());
+  return stream;
+}
+
+// A grow-only, 64-byte aligned buffer: the blocked copies of one call's tensors and oneDNN's
+// scratchpad. Four of them serve every convolution, so memory follows the largest shape only.
+struct Buffer {
+  void *data = nullptr;
+  size_t bytes = 0;
+  void *reserve(size_t n) {
+    if (n > bytes) {
+      std::free(data);
+      bytes = (n + 4095) & ~size_t(4095);
+      data = std::aligned_alloc(64, bytes);
+      if (!data) {
+        bytes = 0;
+        throw std::bad_alloc();
+      }
+    }
+    return data;
+  }
+};
+Buffer inputBuffer, weightBuffer, outputBuffer, scratchpadBuffer;
+
+// Convolution geometry as tfjs's computeConv2DInfo gives it, NHWC / HWIO.
+struct Geometry {
+  int64_t n, h, w, c, fh, fw, k, sh, sw, pt, pl, oh, ow;
+  std::string key() const {
+    char text[256];
+    std::snprintf(text, sizeof text, "%ld,%ld,%ld,%ld,%ld,%ld,%ld,%ld,%ld,%ld,%ld,%ld,%ld", (long)n, (long)h, (long)w, (long)c,
+                  (long)fh, (long)fw, (long)k, (long)sh, (long)sw, (long)pt, (long)pl, (long)oh, (long)ow);
+    return text;
+  }
+  memory::dims src() const { return {n, c, h, w}; }
+  memory::dims weights() const { return {k, c, fh, fw}; }
+  memory::dims dst() const { return {n, k, oh, ow}; }
+  memory::dims strides() const { return {sh, sw}; }
+  memory::dims padTop() const { return {pt, pl}; }
+  // tfjs pads the bottom/right with whatever makes the output size come out; may be negative.
+  memory::dims padBottom() const { return {(oh - 1) * sh + fh - h - pt, (ow - 1) * sw + fw - w - pl}; }
+};
+
+// A plain-layout tensor given by JavaScript and the layout a primitive wants: reorders between
+// them are built once per shape.
+struct Operand {
+  memory::desc plain, wanted;
+  std::unique_ptr<dnnl::reorder> toWanted, toPlain;
+  bool same() const { return plain == wanted; }
+  void prepare(bool in, bool out) {
+    if (same()) return;
+    if (in) toWanted.reset(new dnnl::reorder(memory(plain, cpuEngine(), DNNL_MEMORY_NONE), memory(wanted, cpuEngine(), DNNL_MEMORY_NONE)));
+    if (out) toPlain.reset(new dnnl::reorder(memory(wanted, cpuEngine(), DNNL_MEMORY_NONE), memory(plain, cpuEngine(), DNNL_MEMORY_NONE)));
+  }
+  // The memory the primitive reads: the user's array, or its blocked copy in `buffer`.
+  memory input(float *user, Buffer &buffer) const {
+    memory given(plain, cpuEngine(), user);
+    if (same()) return given;
+    memory blocked(wanted, cpuEngine(), buffer.reserve(wanted.get_size()));
+    toWanted->execute(cpuStream(), given, blocked);
+    return blocked;
+  }
+  memory output(float *user, Buffer &buffer) const {
+    if (same()) return memory(plain, cpuEngine(), user);
+    return memory(wanted, cpuEngine(), buffer.reserve(wanted.get_size()));
+  }
+  void finish(memory result, float *user) const {
+    if (same()) return;
+    memory given(plain, cpuEngine(), user);
+    toPlain->execute(cpuStream(), result, given);
+  }
+};
+
+dnnl::primitive_attr userScratchpad() {
+  dnnl::primitive_attr attr;
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  return attr;
+}
+
+struct Convolution {
+  dnnl::convolution_forward::primitive_desc forwardDesc;
+  std::unique_ptr<dnnl::convolution_forward> forward;
+  Operand fwdSrc, fwdWeights, fwdDst;
+
+  std::unique_ptr<dnnl::convolution_backward_data> backwardData;
+  dnnl::convolution_backward_data::primitive_desc backwardDataDesc;
+  Operand bdDiffDst, bdWeights, bdDiffSrc;
+
+  std::unique_ptr<dnnl::convolution_backward_weights> backwardWeights;
+  dnnl::convolution_backward_weights::primitive_desc backwardWeightsDesc;
+  Operand bwSrc, bwDiffDst, bwDiffWeights;
+
+  explicit Convolution(const Geometry &g) {
+    memory::desc anySrc(g.src(), dt::f32, tag::any), anyWeights(g.weights(), dt::f32, tag::any), anyDst(g.dst(), dt::f32, tag::any);
+    auto desc = dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct, anySrc, anyWeights,
+                                                anyDst, g.strides(), g.padTop(), g.padBottom());
+    forwardDesc = dnnl::convolution_forward::primitive_desc(desc, userScratchpad(), cpuEngine());
+    const memory::desc plainSrc(g.src(), dt::f32, tag::nhwc), plainWeights(g.weights(), dt::f32, tag::hwio),
+        plainDst(g.dst(), dt::f32, tag::nhwc);
+    fwdSrc = Operand{plainSrc, forwardDesc.src_desc()};
+    fwdWeights = Operand{plainWeights, forwardDesc.weights_desc()};
+    fwdDst = Operand{plainDst, forwardDesc.dst_desc()};
+    bdDiffDst.plain = bwDiffDst.plain = plainDst;
+    bdWeights.plain = bwDiffWeights.plain = plainWeights;
+    bdDiffSrc.plain = bwSrc.plain = plainSrc;
+  }
+  Geometry geometry;
+  memory::desc any(const memory::dims &d) const { return memory::desc(d, dt::f32, tag::any); }
+};
+
+std::unordered_map<std::string, std::unique_ptr<Convolution>> convolutions;
+
+Convolution &convolutionFor(const Geometry &g) {
+  auto &slot = convolutions[g.key()];
+  if (!slot) {
+    slot.reset(new Convolution(g));
+    slot->geometry = g;
+  }
+  return *slot;
+}
+
+memory scratchpadFor(const memory::desc &desc) {
+  return memory(desc, cpuEngine(), scratchpadBuffer.reserve(desc.get_size() ? desc.get_size() : 64));
+}
+
+void convForward(const Geometry &g, float *x, float *w, float *y) {
+  Convolution &conv = convolutionFor(g);
+  if (!conv.forward) {
+    conv.fwdSrc.prepare(true, false);
+    conv.fwdWeights.prepare(true, false);
+    conv.fwdDst.prepare(false, true);
+    conv.forward.reset(new dnnl::convolution_forward(conv.forwardDesc));
+  }
+  memory src = conv.fwdSrc.input(x, inputBuffer);
+  memory weights = conv.fwdWeights.input(w, weightBuffer);
+  memory dst = conv.fwdDst.output(y, outputBuffer);
+  conv.forward->execute(cpuStream(), {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, weights}, {DNNL_ARG_DST, dst},
+                                      {DNNL_ARG_SCRATCHPAD, scratchpadFor(conv.forwardDesc.scratchpad_desc())}});
+  conv.fwdDst.finish(dst, y);
+  cpuStream().wait();
+}
+
+void convBackwardData(const Geometry &g, float *dy, float *w, float *dx) {
+  Convolution &conv = convolutionFor(g);
+  if (!conv.backwardData) {
+    auto desc = dnnl::convolution_backward_data::desc(dnnl::algorithm::convolution_direct, conv.any(g.src()), conv.any(g.weights()),
+                                                      conv.any(g.dst()), g.strides(), g.padTop(), g.padBottom());
+    conv.backwardDataDesc = dnnl::convolution_backward_data::primitive_desc(desc, userScratchpad(), cpuEngine(), conv.forwardDesc);
+    conv.bdDiffDst.wanted = conv.backwardDataDesc.diff_dst_desc();
+    conv.bdWeights.wanted = conv.backwardDataDesc.weights_desc();
+    conv.bdDiffSrc.wanted = conv.backwardDataDesc.diff_src_desc();
+    conv.bdDiffDst.prepare(true, false);
+    conv.bdWeights.prepare(true, false);
+    conv.bdDiffSrc.prepare(false, true);
+    conv.backwardData.reset(new dnnl::convolution_backward_data(conv.backwardDataDesc));
+  }
+  memory diffDst = conv.bdDiffDst.input(dy, inputBuffer);
+  memory weights = conv.bdWeights.input(w, weightBuffer);
+  memory diffSrc = conv.bdDiffSrc.output(dx, outputBuffer);
+  conv.backwardData->execute(cpuStream(), {{DNNL_ARG_DIFF_DST, diffDst}, {DNNL_ARG_WEIGHTS, weights}, {DNNL_ARG_DIFF_SRC, diffSrc},
+                                           {DNNL_ARG_SCRATCHPAD, scratchpadFor(conv.backwardDataDesc.scratchpad_desc())}});
+  conv.bdDiffSrc.finish(diffSrc, dx);
+  cpuStream().wait();
+}
+
+void convBackwardWeights(const Geometry &g, float *x, float *dy, float *dw) {
+  Convolution &conv = convolutionFor(g);
+  if (!conv.backwardWeights) {
+    auto desc = dnnl::convolution_backward_weights::desc(dnnl::algorithm::convolution_direct, conv.any(g.src()), conv.any(g.weights()),
+                                                         conv.any(g.dst()), g.strides(), g.padTop(), g.padBottom());
+    conv.backwardWeightsDesc = dnnl::convolution_backward_weights::primitive_desc(desc, userScratchpad(), cpuEngine(), conv.forwardDesc);
+    conv.bwSrc.wanted = conv.backwardWeightsDesc.src_desc();
+    conv.bwDiffDst.wanted = conv.backwardWeightsDesc.diff_dst_desc();
+    conv.bwDiffWeights.wanted = conv.backwardWeightsDesc.diff_weights_desc();
+    conv.bwSrc.prepare(true, false);
+    conv.bwDiffDst.prepare(true, false);
+    conv.bwDiffWeights.prepare(false, true);
+    conv.backwardWeights.reset(new dnnl::convolution_backward_weights(conv.backwardWeightsDesc));
+  }
+  memory src = conv.bwSrc.input(x, inputBuffer);
+  memory diffDst = conv.bwDiffDst.input(dy, outputBuffer);
+  memory diffWeights = conv.bwDiffWeights.output(dw, weightBuffer);
+  conv.backwardWeights->execute(cpuStream(), {{DNNL_ARG_SRC, src}, {DNNL_ARG_DIFF_DST, diffDst}, {DNNL_ARG_DIFF_WEIGHTS, diffWeights},
+                                              {DNNL_ARG_SCRATCHPAD, scratchpadFor(conv.backwardWeightsDesc.scratchpad_desc())}});
+  conv.bwDiffWeights.finish(diffWeights, dw);
+  cpuStream().wait();
+}
+
+// ---- Node-API glue ----
+
+struct JsError {
+  std::string message;
+};
+
+napi_value fail(napi_env env, const std::string &message) {
+  napi_throw_error(env, "PYRAMID_NATIVE", message.c_str());
+  return nullptr;
+}
+
+void check(napi_status status, const char *what) {
+  if (status != napi_ok) throw JsError{std::string("native kernels: ") + what};
+}
+
+struct Args {
+  napi_env env;
+  size_t count = 10;
+  napi_value values[10];
+  Args(napi_env e, napi_callback_info info, size_t expected, const char *name) : env(e) {
+    check(napi_get_cb_info(env, info, &count, values, nullptr, nullptr), name);
+    if (count < expected) throw JsError{std::string(name) + ": expected " + std::to_string(expected) + " arguments"};
+  }
+  float *floats(size_t i, size_t at_least, const char *name) const {
+    napi_typedarray_type type;
+    size_t length;
+    void *data;
+    napi_value buffer;
+    size_t offset;
+    bool is;
+    check(napi_is_typedarray(env, values[i], &is), name);
+    if (!is) throw JsError{std::string(name) + ": argument " + std::to_string(i) + " must be a Float32Array"};
+    check(napi_get_typedarray_info(env, values[i], &type, &length, &data, &buffer, &offset), name);
+    if (type != napi_float32_array) throw JsError{std::string(name) + ": argument " + std::to_string(i) + " must be a Float32Array"};
+    if (length < at_least)
+      throw JsError{std::string(name) + ": argument " + std::to_string(i) + " holds " + std::to_string(length) + " floats, needs " +
+                    std::to_string(at_least)};
+    return static_cast<float *>(data);
+  }
+  // A Float32Array, or null for an absent optional input.
+  float *optionalFloats(size_t i, size_t at_least, const char *name) const {
+    napi_valuetype kind;
+    check(napi_typeof(env, values[i], &kind), name);
+    if (kind == napi_null || kind == napi_undefined) return nullptr;
+    return floats(i, at_least, name);
+  }
+  double *doubles(size_t i, size_t at_least, const char *name) const {
+    napi_typedarray_type type;
+    size_t length;
+    void *data;
+    napi_value buffer;
+    size_t offset;
+    bool is;
+    check(napi_is_typedarray(env, values[i], &is), name);
+    if (is) check(napi_get_typedarray_info(env, values[i], &type, &length, &data, &buffer, &offset), name);
+    if (!is || type != napi_float64_array) throw JsError{std::string(name) + ": argument " + std::to_string(i) + " must be a Float64Array"};
+    if (length < at_least) throw JsError{std::string(name) + ": argument " + std::to_string(i) + " is too short"};
+    return static_cast<double *>(data);
+  }
+  bool boolean(size_t i, const char *name) const {
+    bool v;
+    check(napi_get_value_bool(env, values[i], &v), name);
+    return v;
+  }
+  int64_t integer(size_t i, const char *name) const {
+    int64_t v;
+    check(napi_get_value_int64(env, values[i], &v), name);
+    return v;
+  }
+  double number(size_t i, const char *name) const {
+    double v;
+    check(napi_get_value_double(env, values[i], &v), name);
+    return v;
+  }
+  Geometry geometry(size_t i, const char *name) const {
+    int32_t *g = nullptr;
+    napi_typedarray_type type;
+    size_t length;
+    void *data;
+    napi_value buffer;
+    size_t offset;
+    check(napi_get_typedarray_info(env, values[i], &type, &length, &data, &buffer, &offset), name);
+    if (type != napi_int32_array || length != 13) throw JsError{std::string(name) + ": geometry must be an Int32Array of 13"};
+    g = static_cast<int32_t *>(data);
+    return Geometry{g[0], g[1], g[2], g[3], g[4], g[5], g[6], g[7], g[8], g[9], g[10], g[11], g[12]};
+  }
+};
+
+template <typename F>
+napi_value guarded(napi_env env, F body) {
+  try {
+    return body();
+  } catch (const JsError &e) {
+    return fail(env, e.message);
+  } catch (const dnnl::error &e) {
+    return fail(env, std::string("oneDNN: ") + e.what());
+  } catch (const std::bad_alloc &) {
+    return fail(env, "native kernels: out of memory");
+  }
+}
+
+napi_value undefinedValue(napi_env env) {
+  napi_value v;
+  napi_get_undefined(env, &v);
+  return v;
+}
+
+size_t elements(const memory::dims &d) {
+  size_t n = 1;
+  for (auto x : d) n *= size_t(x);
+  return n;
+}
+
+napi_value ConvForward(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    Args a(env, info, 4, "convForward");
+    Geometry g = a.geometry(3, "convForward");
+    convForward(g, a.floats(0, elements(g.src()), "convForward"), a.floats(1, elements(g.weights()), "convForward"),
+                a.floats(2, elements(g.dst()), "convForward"));
+    return undefinedValue(env);
+  });
+}
+
+napi_value ConvBackwardData(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    Args a(env, info, 4, "convBackwardData");
+    Geometry g = a.geometry(3, "convBackwardData");
+    convBackwardData(g, a.floats(0, elements(g.dst()), "convBackwardData"), a.floats(1, elements(g.weights()), "convBackwardData"),
+                     a.floats(2, elements(g.src()), "convBackwardData"));
+    return undefinedValue(env);
+  });
+}
+
+napi_value ConvBackwardWeights(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    Args a(env, info, 4, "convBackwardWeights");
+    Geometry g = a.geometry(3, "convBackwardWeights");
+    convBackwardWeights(g, a.floats(0, elements(g.src()), "convBackwardWeights"), a.floats(1, elements(g.dst()), "convBackwardWeights"),
+                        a.floats(2, elements(g.weights()), "convBackwardWeights"));
+    return undefinedValue(env);
+  });
+}
+
+size_t positive(int64_t v, const char *name) {
+  if (v < 1) throw JsError{std::string(name) + ": sizes must be positive"};
+  return size_t(v);
+}
+
+// add(a, b, out, n)
+napi_value Add(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    Args a(env, info, 4, "add");
+    size_t n = positive(a.integer(3, "add"), "add");
+    elementwise().add(a.floats(0, n, "add"), a.floats(1, n, "add"), a.floats(2, n, "add"), n);
+    return undefinedValue(env);
+  });
+}
+
+// channelSums(x, rows, C, center | null, sums: Float64Array)
+napi_value ChannelSums(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    Args a(env, info, 5, "channelSums");
+    size_t rows = positive(a.integer(1, "channelSums"), "channelSums"), C = positive(a.integer(2, "channelSums"), "channelSums");
+    elementwise().channelSums(a.floats(0, rows * C, "channelSums"), rows, C, a.optionalFloats(3, C, "channelSums"),
+                              a.doubles(4, C, "channelSums"));
+    return undefinedValue(env);
+  });
+}
+
+// channelGradSums(dy, x, mask | null, rows, C, mean, sumDy: Float64Array, sumDyX: Float64Array)
+napi_value ChannelGradSums(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    Args a(env, info, 8, "channelGradSums");
+    size_t rows = positive(a.integer(3, "channelGradSums"), "channelGradSums"), C = positive(a.integer(4, "channelGradSums"), "channelGradSums");
+    elementwise().channelGradSums(a.floats(0, rows * C, "channelGradSums"), a.floats(1, rows * C, "channelGradSums"),
+                                  a.optionalFloats(2, rows * C, "channelGradSums"), rows, C, a.floats(5, C, "channelGradSums"),
+                                  a.doubles(6, C, "channelGradSums"), a.doubles(7, C, "channelGradSums"));
+    return undefinedValue(env);
+  });
+}
+
+// channelAffine(x, dy | null, y, rows, C, scale, scale2 | null, shift, relu, mask | null)
+napi_value ChannelAffine(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    Args a(env, info, 10, "channelAffine");
+    size_t rows = positive(a.integer(3, "channelAffine"), "channelAffine"), C = positive(a.integer(4, "channelAffine"), "channelAffine");
+    const float *dy = a.optionalFloats(1, rows * C, "channelAffine");
+    const float *scale2 = a.optionalFloats(6, C, "channelAffine");
+    if (dy && !scale2) throw JsError{"channelAffine: scale2 is needed with dy"};
+    elementwise().channelAffine(a.floats(0, rows * C, "channelAffine"), dy, a.floats(2, rows * C, "channelAffine"), rows, C,
+                                a.floats(5, C, "channelAffine"), scale2, a.floats(7, C, "channelAffine"), a.boolean(8, "channelAffine"),
+                                a.optionalFloats(9, rows * C, "channelAffine"));
+    return undefinedValue(env);
+  });
+}
+
+napi_value SetThreads(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    Args a(env, info, 1, "setThreads");
+    int64_t n = a.integer(0, "setThreads");
+    if (n < 1 || n > 1024) throw JsError{"setThreads: threads must be from 1 to 1024"};
+    omp_set_num_threads(int(n));
+    return undefinedValue(env);
+  });
+}
+
+napi_value Info(napi_env env, napi_callback_info) {
+  return guarded(env, [&] {
+    napi_value out, isa, onednn, threads, buffered;
+    check(napi_create_object(env, &out), "info");
+    check(napi_create_string_utf8(env, elementwise().isa, NAPI_AUTO_LENGTH, &isa), "info");
+    const dnnl_version_t *v = dnnl_version();
+    std::string version = std::to_string(v->major) + "." + std::to_string(v->minor) + "." + std::to_string(v->patch);
+    check(napi_create_string_utf8(env, version.c_str(), NAPI_AUTO_LENGTH, &onednn), "info");
+    check(napi_create_int32(env, omp_get_max_threads(), &threads), "info");
+    double bytes = double(inputBuffer.bytes + weightBuffer.bytes + outputBuffer.bytes + scratchpadBuffer.bytes);
+    check(napi_create_double(env, bytes, &buffered), "info");
+    check(napi_set_named_property(env, out, "isa", isa), "info");
+    check(napi_set_named_property(env, out, "onednn", onednn), "info");
+    check(napi_set_named_property(env, out, "threads", threads), "info");
+    check(napi_set_named_property(env, out, "bufferBytes", buffered), "info");
+    return out;
+  });
+}
+
+napi_value Init(napi_env env, napi_value exports) {
+  const napi_property_descriptor functions[] = {
+      {"convForward", nullptr, ConvForward, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"convBackwardData", nullptr, ConvBackwardData, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"convBackwardWeights", nullptr, ConvBackwardWeights, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"add", nullptr, Add, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"channelSums", nullptr, ChannelSums, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"channelGradSums", nullptr, ChannelGradSums, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"channelAffine", nullptr, ChannelAffine, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"info", nullptr, Info, nullptr, nullptr, nullptr, napi_default, nullptr},
+  };
+  napi_define_properties(env, exports, sizeof functions / sizeof functions[0], functions);
+  return exports;
+}
+
+}  // namespace
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, Init)

@@ -1,0 +1,165 @@
+// The addon against float64 references computed here by the definitions (direct loops), on
+// shapes that cover PyramidNet's cases: odd channel counts, stride 2 with tfjs's 'same' padding
+// (one row more at the bottom), 1x1 projections, tiny and large pixel counts.
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { describe, expect, it } from 'vitest';
+
+const binary = new URL('../dist/pyramid-cpu.node', import.meta.url);
+const built = existsSync(binary);
+const addon: any = built ? createRequire(import.meta.url)('../index.cjs') : null;
+
+type Geometry = [number, number, number, number, number, number, number, number, number, number, number, number, number];
+
+function values(n: number, seed: number): Float32Array {
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) out[i] = Math.fround(Math.sin((i + 1) * 12.9898 + seed * 78.233) * 0.5);
+  return out;
+}
+
+/** tfjs's geometry for a k x k convolution with 'same' padding. */
+function same(n: number, h: number, c: number, k: number, filter: number, stride: number): Geometry {
+  const out = Math.ceil(h / stride);
+  const pad = Math.max((out - 1) * stride + filter - h, 0);
+  return [n, h, h, c, filter, filter, k, stride, stride, Math.floor(pad / 2), Math.floor(pad / 2), out, out];
+}
+
+/** Calls visit(xIndex, wIndex, yIndex) for every multiply-accumulate of the convolution. */
+function eachTap(g: Geometry, visit: (xi: number, wi: number, yi: number) => void): void {
+  const [N, H, W, C, FH, FW, K, SH, SW, PT, PL, OH, OW] = g;
+  for (let n = 0; n < N; n++)
+    for (let oh = 0; oh < OH; oh++)
+      for (let ow = 0; ow < OW; ow++)
+        for (let i = 0; i < FH; i++)
+          for (let j = 0; j < FW; j++) {
+            const h = oh * SH - PT + i;
+            const w = ow * SW - PL + j;
+            if (h < 0 || h >= H || w < 0 || w >= W) continue;
+            for (let c = 0; c < C; c++)
+              for (let k = 0; k < K; k++) visit(((n * H + h) * W + w) * C + c, ((i * FW + j) * C + c) * K + k, ((n * OH + oh) * OW + ow) * K + k);
+          }
+}
+
+function maxRelativeError(actual: Float32Array, expected: Float64Array): number {
+  let scale = 0;
+  let worst = 0;
+  for (let i = 0; i < expected.length; i++) scale = Math.max(scale, Math.abs(expected[i]));
+  for (let i = 0; i < expected.length; i++) worst = Math.max(worst, Math.abs(actual[i] - expected[i]));
+  return worst / Math.max(scale, 1e-30);
+}
+
+const GEOMETRIES: [string, Geometry][] = [
+  ['3x3 stride 1, odd channels', same(2, 7, 5, 7, 3, 1)],
+  ['3x3 stride 2, padding at the bottom only', same(2, 8, 6, 11, 3, 2)],
+  ['1x1 stride 2 projection', same(3, 8, 4, 9, 1, 2)],
+  ['3x3 stride 1, 16 channels in and out', same(1, 9, 16, 16, 3, 1)],
+  ['stem: 3 channels in', same(2, 6, 3, 16, 3, 1)],
+];
+
+describe.skipIf(!built && !process.env.CI)('native CPU kernels: convolutions against float64 loops', () => {
+  it.each(GEOMETRIES)('forward, input gradient and filter gradient: %s', (_, g) => {
+    const [N, H, W, C, FH, FW, K, , , , , OH, OW] = g;
+    const x = values(N * H * W * C, 1);
+    const w = values(FH * FW * C * K, 2);
+    const dy = values(N * OH * OW * K, 3);
+    const y64 = new Float64Array(dy.length);
+    const dx64 = new Float64Array(x.length);
+    const dw64 = new Float64Array(w.length);
+    eachTap(g, (xi, wi, yi) => {
+      y64[yi] += x[xi] * w[wi];
+      dx64[xi] += dy[yi] * w[wi];
+      dw64[wi] += dy[yi] * x[xi];
+    });
+    const geometry = Int32Array.from(g);
+    for (const threads of [1, 2]) {
+      addon.setThreads(threads);
+      const y = new Float32Array(dy.length).fill(NaN);
+      const dx = new Float32Array(x.length).fill(NaN);
+      const dw = new Float32Array(w.length).fill(NaN);
+      addon.convForward(x, w, y, geometry);
+      addon.convBackwardData(dy, w, dx, geometry);
+      addon.convBackwardWeights(x, dy, dw, geometry);
+      expect(maxRelativeError(y, y64)).toBeLessThan(1e-6);
+      expect(maxRelativeError(dx, dx64)).toBeLessThan(1e-6);
+      expect(maxRelativeError(dw, dw64)).toBeLessThan(1e-6);
+    }
+  });
+
+  it('refuses arrays of the wrong type or length with the function and argument named', () => {
+    const g = Int32Array.from(same(1, 4, 2, 2, 3, 1));
+    expect(() => addon.convForward(new Float64Array(32), new Float32Array(36), new Float32Array(32), g)).toThrow('convForward: argument 0 must be a Float32Array');
+    expect(() => addon.convForward(new Float32Array(32), new Float32Array(35), new Float32Array(32), g)).toThrow('convForward: argument 1 holds 35 floats, needs 36');
+    expect(() => addon.convForward(new Float32Array(32), new Float32Array(36), new Float32Array(32), new Int32Array(12))).toThrow('geometry must be an Int32Array of 13');
+  });
+});
+
+describe.skipIf(!built && !process.env.CI)('native CPU kernels: memory-bound passes against float64 loops', () => {
+  const rows = 3000;
+  const C = 21;
+  const x = values(rows * C, 4);
+  const dy = values(rows * C, 5);
+  const mask = values(rows * C, 6);
+  const center = values(C, 7);
+
+  it('adds', () => {
+    const out = new Float32Array(rows * C);
+    addon.add(x, dy, out, rows * C);
+    // Float32 addition is exactly rounded: the float32 rounding of the exact sum, bit for bit.
+    expect(out).toEqual(Float32Array.from(x, (v, i) => v + dy[i]));
+  });
+
+  it('sums per channel, and squared deviations from a centre', () => {
+    const sums = new Float64Array(C);
+    const squares = new Float64Array(C);
+    addon.channelSums(x, rows, C, null, sums);
+    addon.channelSums(x, rows, C, center, squares);
+    for (let c = 0; c < C; c++) {
+      let s = 0;
+      let q = 0;
+      for (let r = 0; r < rows; r++) {
+        s += x[r * C + c];
+        q += (x[r * C + c] - center[c]) ** 2;
+      }
+      expect(sums[c]).toBeCloseTo(s, 9);
+      expect(squares[c]).toBeCloseTo(q, 9);
+    }
+  });
+
+  it('sums gradients per channel, masked where the ReLU output is not positive', () => {
+    const sumDy = new Float64Array(C);
+    const sumDyX = new Float64Array(C);
+    addon.channelGradSums(dy, x, mask, rows, C, center, sumDy, sumDyX);
+    for (let c = 0; c < C; c++) {
+      let a = 0;
+      let b = 0;
+      for (let r = 0; r < rows; r++) {
+        const g = mask[r * C + c] > 0 ? dy[r * C + c] : 0;
+        a += g;
+        b += g * (x[r * C + c] - center[c]);
+      }
+      expect(sumDy[c]).toBeCloseTo(a, 9);
+      expect(sumDyX[c]).toBeCloseTo(b, 9);
+    }
+  });
+
+  it('applies per-channel affine maps: forward with ReLU, and the masked gradient form', () => {
+    const scale = values(C, 8);
+    const scale2 = values(C, 9);
+    const shift = values(C, 10);
+    const y = new Float32Array(rows * C);
+    addon.channelAffine(x, null, y, rows, C, scale, null, shift, true, null);
+    const dx = new Float32Array(rows * C);
+    addon.channelAffine(x, dy, dx, rows, C, scale, scale2, shift, false, mask);
+    for (let i = 0; i < rows * C; i++) {
+      const c = i % C;
+      expect(y[i]).toBeCloseTo(Math.max(0, x[i] * scale[c] + shift[c]), 6);
+      expect(dx[i]).toBeCloseTo((mask[i] > 0 ? dy[i] : 0) * scale[c] + shift[c] + x[i] * scale2[c], 6);
+    }
+  });
+
+  it('reports the instruction set it picked and the oneDNN it runs', () => {
+    const info = addon.info();
+    expect(['avx512', 'avx2', 'baseline']).toContain(info.isa);
+    expect(info.onednn).toMatch(/^\d+\.\d+\.\d+$/);
+  });
+});

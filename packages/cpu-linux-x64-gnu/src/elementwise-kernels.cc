@@ -1,0 +1,123 @@
+// Compiled once per instruction set with -DELEMENTWISE_ISA=<name> and that set's flags; the
+// compiler vectorises the inner loops over channels.
+#include <omp.h>
+
+#include <cstring>
+#include <vector>
+
+#include "elementwise.h"
+
+#ifndef ELEMENTWISE_ISA
+#error "compile with -DELEMENTWISE_ISA=name"
+#endif
+#define ISA_STRING2(x) #x
+#define ISA_STRING(x) ISA_STRING2(x)
+
+namespace ELEMENTWISE_ISA {
+
+// Below this many elements one thread does the work: waking others costs more.
+constexpr size_t kParallelMin = 1 << 15;
+
+struct Range {
+  size_t begin, end;
+};
+Range share(size_t rows, int thread, int threads) {
+  return {rows * size_t(thread) / size_t(threads), rows * size_t(thread + 1) / size_t(threads)};
+}
+int threadsFor(size_t elements) { return elements < kParallelMin ? 1 : omp_get_max_threads(); }
+
+void add(const float *__restrict a, const float *__restrict b, float *__restrict out, size_t n) {
+#pragma omp parallel num_threads(threadsFor(n))
+  {
+    Range r = share(n, omp_get_thread_num(), omp_get_num_threads());
+    for (size_t i = r.begin; i < r.end; i++) out[i] = a[i] + b[i];
+  }
+}
+
+// Per-thread partial sums in double, added in thread order: the result does not depend on timing.
+template <typename Body>
+void channelReduce(size_t rows, size_t C, size_t width, double *out, Body body) {
+  int threads = threadsFor(rows * C);
+  std::vector<double> partials(size_t(threads) * width, 0.0);
+#pragma omp parallel num_threads(threads)
+  {
+    int t = omp_get_thread_num();
+    Range r = share(rows, t, omp_get_num_threads());
+    body(r, partials.data() + size_t(t) * width);
+  }
+  std::memset(out, 0, width * sizeof(double));
+  for (int t = 0; t < threads; t++)
+    for (size_t c = 0; c < width; c++) out[c] += partials[size_t(t) * width + c];
+}
+
+void channelSums(const float *__restrict x, size_t rows, size_t C, const float *__restrict center, double *sums) {
+  channelReduce(rows, C, C, sums, [&](Range r, double *__restrict acc) {
+    for (size_t i = r.begin; i < r.end; i++) {
+      const float *__restrict row = x + i * C;
+      if (center) {
+        for (size_t c = 0; c < C; c++) {
+          double d = double(row[c]) - double(center[c]);
+          acc[c] += d * d;
+        }
+      } else {
+        for (size_t c = 0; c < C; c++) acc[c] += double(row[c]);
+      }
+    }
+  });
+}
+
+void channelGradSums(const float *__restrict dy, const float *__restrict x, const float *__restrict mask, size_t rows, size_t C,
+                     const float *__restrict mean, double *sumDy, double *sumDyX) {
+  std::vector<double> both(2 * C);
+  channelReduce(rows, C, 2 * C, both.data(), [&](Range r, double *__restrict acc) {
+    double *__restrict accDy = acc;
+    double *__restrict accDyX = acc + C;
+    for (size_t i = r.begin; i < r.end; i++) {
+      const float *__restrict g = dy + i * C;
+      const float *__restrict v = x + i * C;
+      if (mask) {
+        const float *__restrict m = mask + i * C;
+        for (size_t c = 0; c < C; c++) {
+          double d = m[c] > 0.0f ? double(g[c]) : 0.0;
+          accDy[c] += d;
+          accDyX[c] += d * (double(v[c]) - double(mean[c]));
+        }
+      } else {
+        for (size_t c = 0; c < C; c++) {
+          accDy[c] += double(g[c]);
+          accDyX[c] += double(g[c]) * (double(v[c]) - double(mean[c]));
+        }
+      }
+    }
+  });
+  std::memcpy(sumDy, both.data(), C * sizeof(double));
+  std::memcpy(sumDyX, both.data() + C, C * sizeof(double));
+}
+
+void channelAffine(const float *__restrict x, const float *__restrict dy, float *__restrict y, size_t rows, size_t C,
+                   const float *__restrict scale, const float *__restrict scale2, const float *__restrict shift, bool relu,
+                   const float *__restrict mask) {
+#pragma omp parallel num_threads(threadsFor(rows * C))
+  {
+    Range r = share(rows, omp_get_thread_num(), omp_get_num_threads());
+    for (size_t i = r.begin; i < r.end; i++) {
+      const float *__restrict in = (dy ? dy : x) + i * C;
+      const float *__restrict v = x + i * C;
+      const float *__restrict m = mask ? mask + i * C : nullptr;
+      float *__restrict out = y + i * C;
+      for (size_t c = 0; c < C; c++) {
+        float a = (m && !(m[c] > 0.0f)) ? 0.0f : in[c];
+        float o = a * scale[c] + shift[c];
+        if (dy) o += v[c] * scale2[c];
+        out[c] = relu ? (o > 0.0f ? o : 0.0f) : o;
+      }
+    }
+  }
+}
+
+}  // namespace ELEMENTWISE_ISA
+
+extern const ElementwiseKernels ELEMENTWISE_TABLE = {
+    ISA_STRING(ELEMENTWISE_ISA), ELEMENTWISE_ISA::add, ELEMENTWISE_ISA::channelSums, ELEMENTWISE_ISA::channelGradSums,
+    ELEMENTWISE_ISA::channelAffine,
+};

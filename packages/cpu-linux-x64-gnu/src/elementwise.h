@@ -1,0 +1,23 @@
+// Memory-bound kernels of the training step (adds, batch-norm sums and affine maps), compiled once
+// per instruction set (AVX-512, AVX2+FMA, baseline x86-64); the best the CPU supports is picked
+// once, at load time. Rows are NHWC pixels, C the channels; OpenMP splits rows among threads.
+#pragma once
+#include <cstddef>
+
+struct ElementwiseKernels {
+  const char *isa;
+  // out = a + b over n floats.
+  void (*add)(const float *a, const float *b, float *out, size_t n);
+  // sums[c] = sum over rows of x, or of (x - center)^2 when center is given; in double.
+  void (*channelSums)(const float *x, size_t rows, size_t C, const float *center, double *sums);
+  // sumDy[c] = sum of dy, sumDyX[c] = sum of dy (x - mean); dy counts only where mask > 0 if given.
+  void (*channelGradSums)(const float *dy, const float *x, const float *mask, size_t rows, size_t C, const float *mean, double *sumDy,
+                          double *sumDyX);
+  // y = in * scale + shift (+ x * scale2 when dy is given, in = dy masked by mask > 0; else in = x),
+  // then max(y, 0) when relu.
+  void (*channelAffine)(const float *x, const float *dy, float *y, size_t rows, size_t C, const float *scale, const float *scale2,
+                        const float *shift, bool relu, const float *mask);
+};
+
+// The kernels for the best instruction set this CPU supports.
+const ElementwiseKernels &elementwise();
