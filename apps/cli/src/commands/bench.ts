@@ -7,6 +7,7 @@ import { Option, type Command } from 'commander';
 import { type BackendFlags, activateBackend, addBackendOptions } from '../backend';
 import { type ModelFlags, addModelOptions, modelFromFlags, parseInteger } from '../model-options';
 import { UsageError, printJson } from '../output';
+import { type TorchRun, findTorchPython, runTorchBaseline, torchSupports } from '../torch-baseline';
 
 interface BenchFlags extends ModelFlags, Omit<BackendFlags, 'kernels'> {
   batchSize: number;
@@ -19,6 +20,8 @@ interface BenchFlags extends ModelFlags, Omit<BackendFlags, 'kernels'> {
   inference: boolean;
   json?: boolean;
   out?: string;
+  against?: 'torch';
+  torchPython?: string;
 }
 
 interface Run extends BenchmarkResult {
@@ -40,11 +43,19 @@ export function benchCommand(program: Command): void {
     .option('--stock-steps <n>', 'timed steps for the stock kernels', parseInteger('--stock-steps'), 1)
     .option('--convs', "also time every convolution shape of the model: forward, input and filter gradients")
     .option('--no-inference', 'skip inference timing')
+    .addOption(new Option('--against <other>', "also time PyTorch (Debian's python3-torch) on the same model, batch and threads, in both memory formats, and print the ratios").choices(['torch']))
+    .option('--torch-python <path>', 'the Python that imports torch (default: /usr/bin/python3, then python3)')
     .option('--out <file>', 'also write the JSON report to this file')
     .option('--json', 'print the JSON report: {date, machine, model, runs: [{kernelSet, train, inference, peakBytes, kernels}], speedup, convs}');
   addBackendOptions(addModelOptions(command));
   command.action(async (flags: BenchFlags) => {
     const choice = modelFromFlags({ preset: 'pyramidnet110-a48-cifar10', ...flags })!;
+    // Refuse before anything slow runs.
+    const torchPython = flags.against === 'torch' ? findTorchPython(flags.torchPython) : null;
+    if (torchPython) {
+      const unsupported = torchSupports(new PyramidNet(choice.architecture).architecture);
+      if (unsupported) throw new UsageError(`--against torch builds the reference code's CIFAR PyramidNets; this model has ${unsupported}`);
+    }
     const runs: Run[] = [];
     let convs: ConvKernelResult[] | null = null;
     const log = (text: string) => !flags.json && process.stderr.write(`${text}\n`);
@@ -72,6 +83,21 @@ export function benchCommand(program: Command): void {
       }
       model.dispose();
     }
+    // The project's peak before PyTorch runs in its own processes (each reports its own peak).
+    const peakRssBytes = process.resourceUsage().maxRSS * 1024;
+    const torch: TorchRun[] = [];
+    if (torchPython) {
+      // The CPU backend's own default: PYRAMID_CPU_THREADS, else every core.
+      const threads = flags.threads ?? (Number(process.env.PYRAMID_CPU_THREADS) || cpus().length);
+      for (const channelsLast of [false, true]) {
+        log(`torch (${channelsLast ? 'channels_last' : 'default memory format'}, ${threads} threads): batch ${flags.batchSize} ...`);
+        const run = runTorchBaseline(torchPython, new PyramidNet(choice.architecture).architecture, {
+          batch: flags.batchSize, steps: flags.steps, warmup: flags.warmup, threads, channelsLast, inference: flags.inference,
+        });
+        torch.push(run);
+        log(`  train ${run.train.imagesPerSecond.toFixed(2)} img/s` + (run.inference ? `; inference ${run.inference.imagesPerSecond.toFixed(1)} img/s` : '') + `; peak RSS ${(run.trainPeakRssBytes / 2 ** 30).toFixed(2)} GiB`);
+      }
+    }
     const model = new PyramidNet(choice.architecture);
     const summary = summarize(model);
     const project = runs.find((r) => r.kernelSet === 'project');
@@ -86,6 +112,8 @@ export function benchCommand(program: Command): void {
           ? { train: project.train.imagesPerSecond / stock.train.imagesPerSecond, inference: project.inference && stock.inference ? project.inference.imagesPerSecond / stock.inference.imagesPerSecond : null }
           : null,
       convs,
+      peakRssBytes,
+      against: torchPython && project ? againstTorch(project, torch) : null,
     };
     model.dispose();
     if (flags.out) writeFileSync(flags.out, `${JSON.stringify(report, null, 2)}\n`);
@@ -96,6 +124,11 @@ export function benchCommand(program: Command): void {
     if (report.speedup) {
       process.stdout.write(`project / stock: training ${report.speedup.train.toFixed(1)}x` + (report.speedup.inference ? `, inference ${report.speedup.inference.toFixed(1)}x` : '') + '\n');
     }
+    if (report.against) {
+      for (const r of report.against.ratios) {
+        process.stdout.write(`project / torch ${r.memoryFormat}: training ${r.train.toFixed(2)}x` + (r.inference ? `, inference ${r.inference.toFixed(2)}x` : '') + '\n');
+      }
+    }
     if (convs) {
       process.stdout.write('convolutions (GFLOP/s): shape  forward  input-grad  filter-grad\n');
       for (const c of convs) {
@@ -105,4 +138,16 @@ export function benchCommand(program: Command): void {
       }
     }
   });
+}
+
+/** The project's throughput over PyTorch's, per memory format PyTorch ran in. */
+function againstTorch(project: Run, torch: TorchRun[]) {
+  return {
+    torch,
+    ratios: torch.map((t) => ({
+      memoryFormat: t.memoryFormat,
+      train: project.train.imagesPerSecond / t.train.imagesPerSecond,
+      inference: project.inference && t.inference ? project.inference.imagesPerSecond / t.inference.imagesPerSecond : null,
+    })),
+  };
 }

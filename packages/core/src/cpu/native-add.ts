@@ -1,4 +1,5 @@
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
+import { outputArray } from './array-pool';
 import { type CpuBackend, floatValues } from './backend';
 import type { NativeKernels } from './native';
 
@@ -16,7 +17,7 @@ export function nativeAddKernels(native: NativeKernels, stock: (name: string) =>
     const size = a.shape.reduce((n, d) => n * d, 1);
     const sameShape = a.shape.length === b.shape.length && a.shape.every((d, i) => d === b.shape[i]);
     if (!sameShape || a.dtype !== 'float32' || b.dtype !== 'float32' || size < NATIVE_MIN_ELEMENTS) return stock('Add')(args);
-    const out = new Float32Array(size);
+    const out = outputArray(backend, size);
     native.add(floatValues(backend, a), floatValues(backend, b), out, size);
     return backend.makeTensorInfo(a.shape, 'float32', out);
   };

@@ -1,5 +1,6 @@
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import { BATCH_NORM_GRAD_INPUT, BATCH_NORM_GRAD_PARAMS, BATCH_NORM_TRAINING } from '../ops/batch-norm';
+import { outputArray } from './array-pool';
 import { type CpuBackend, floatValues } from './backend';
 import { perChannelInputs } from './batch-norm';
 import { gradInputCoefficients, inferenceCoefficients, paramGradients, statsOf, sumsFromParamGradients, trainingCoefficients } from './batch-norm-math';
@@ -12,8 +13,8 @@ function layout(x: TensorInfo): { rows: number; C: number } {
 
 /** The batch-norm kernels (inference, training, both gradients) on the native addon. */
 export function nativeBatchNormKernels(native: NativeKernels, stock: (name: string) => KernelFunc): KernelConfig[] {
-  const affine = (x: Float32Array, dy: Float32Array | null, rows: number, C: number, coefficients: Float32Array, relu: boolean, mask: Float32Array | null) => {
-    const out = new Float32Array(rows * C);
+  const affine = (backend: CpuBackend, x: Float32Array, dy: Float32Array | null, rows: number, C: number, coefficients: Float32Array, relu: boolean, mask: Float32Array | null) => {
+    const out = outputArray(backend, rows * C);
     const scale = coefficients.subarray(0, C);
     const [scale2, shift] = dy ? [coefficients.subarray(C, 2 * C), coefficients.subarray(2 * C)] : [null, coefficients.subarray(C, 2 * C)];
     native.channelAffine(x, dy, out, rows, C, scale, scale2, shift, relu, mask);
@@ -35,7 +36,7 @@ export function nativeBatchNormKernels(native: NativeKernels, stock: (name: stri
     const { rows, C } = layout(x!);
     const value = (t: TensorInfo | undefined) => (t ? floatValues(backend, t) : null);
     const coefficients = inferenceCoefficients(value(mean)!, value(variance)!, value(scale), value(offset), (args.attrs as { varianceEpsilon: number }).varianceEpsilon);
-    return backend.makeTensorInfo(x!.shape, 'float32', affine(floatValues(backend, x!), null, rows, C, coefficients, false, null));
+    return backend.makeTensorInfo(x!.shape, 'float32', affine(backend, floatValues(backend, x!), null, rows, C, coefficients, false, null));
   };
 
   const training: KernelFunc = ({ inputs, attrs, backend: b }) => {
@@ -51,7 +52,7 @@ export function nativeBatchNormKernels(native: NativeKernels, stock: (name: stri
     const variance = Float32Array.from(sums, (s) => s / rows);
     const coefficients = trainingCoefficients(floatValues(backend, params), mean, sums, rows, epsilon);
     return [
-      backend.makeTensorInfo(x.shape, 'float32', affine(X, null, rows, C, coefficients, relu === true, null)),
+      backend.makeTensorInfo(x.shape, 'float32', affine(backend, X, null, rows, C, coefficients, relu === true, null)),
       backend.makeTensorInfo([C], 'float32', mean),
       backend.makeTensorInfo([C], 'float32', variance),
     ];
@@ -72,7 +73,7 @@ export function nativeBatchNormKernels(native: NativeKernels, stock: (name: stri
     const { rows, C } = layout(x);
     const { sumDy, sumDyX } = dParams ? sumsFromParamGradients(floatValues(backend, dParams), rstd) : gradSums(backend, dy, x, mean, y);
     const coefficients = gradInputCoefficients(floatValues(backend, params), m, rstd, sumDy, sumDyX, rows);
-    const dx = affine(floatValues(backend, x), floatValues(backend, dy), rows, C, coefficients, false, y ? floatValues(backend, y) : null);
+    const dx = affine(backend, floatValues(backend, x), floatValues(backend, dy), rows, C, coefficients, false, y ? floatValues(backend, y) : null);
     return backend.makeTensorInfo(x.shape, 'float32', dx);
   };
 

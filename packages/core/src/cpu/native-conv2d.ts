@@ -1,4 +1,5 @@
 import { type KernelConfig, type KernelFunc, type TensorInfo, backend_util } from '@tensorflow/tfjs-core';
+import { outputArray } from './array-pool';
 import { type CpuBackend, floatValues as values } from './backend';
 import { type Shape4, geometry, supported } from './conv2d';
 import type { NativeKernels } from './native';
@@ -15,7 +16,7 @@ export function nativeConv2dKernels(native: NativeKernels, stock: (name: string)
     if (!supported([x, filter], attrs)) return stock('Conv2D')(args);
     const { strides, pad, dimRoundingMode } = attrs as unknown as { strides: number | [number, number]; pad: PadType; dimRoundingMode?: Rounding };
     const info = backend_util.computeConv2DInfo(x.shape as Shape4, filter.shape as Shape4, strides, 1, pad as never, dimRoundingMode, false, 'channelsLast');
-    const y = new Float32Array(info.batchSize * info.outHeight * info.outWidth * info.outChannels);
+    const y = outputArray(backend, info.batchSize * info.outHeight * info.outWidth * info.outChannels);
     native.convForward(values(backend, x), values(backend, filter), y, Int32Array.from(geometry(info)));
     return backend.makeTensorInfo(info.outShape, 'float32', y);
   };
@@ -27,7 +28,7 @@ export function nativeConv2dKernels(native: NativeKernels, stock: (name: string)
     if (!supported([dy, filter], attrs)) return stock('Conv2DBackpropInput')(args);
     const { inputShape, strides, pad, dimRoundingMode } = attrs as unknown as { inputShape: Shape4; strides: number | [number, number]; pad: never; dimRoundingMode?: Rounding };
     const info = backend_util.computeConv2DInfo(inputShape, filter.shape as Shape4, strides, 1, pad, dimRoundingMode, false, 'channelsLast');
-    const dx = new Float32Array(info.batchSize * info.inHeight * info.inWidth * info.inChannels);
+    const dx = outputArray(backend, info.batchSize * info.inHeight * info.inWidth * info.inChannels);
     native.convBackwardData(values(backend, dy), values(backend, filter), dx, Int32Array.from(geometry(info)));
     return backend.makeTensorInfo(info.inShape, 'float32', dx);
   };
@@ -39,7 +40,7 @@ export function nativeConv2dKernels(native: NativeKernels, stock: (name: string)
     if (!supported([x, dy], attrs)) return stock('Conv2DBackpropFilter')(args);
     const { filterShape, strides, pad, dimRoundingMode } = attrs as unknown as { filterShape: Shape4; strides: number | [number, number]; pad: never; dimRoundingMode?: Rounding };
     const info = backend_util.computeConv2DInfo(x.shape as Shape4, filterShape, strides, 1, pad, dimRoundingMode, false, 'channelsLast');
-    const dFilter = new Float32Array(info.filterHeight * info.filterWidth * info.inChannels * info.outChannels);
+    const dFilter = outputArray(backend, info.filterHeight * info.filterWidth * info.inChannels * info.outChannels);
     native.convBackwardWeights(values(backend, x), values(backend, dy), dFilter, Int32Array.from(geometry(info)));
     return backend.makeTensorInfo(filterShape, 'float32', dFilter);
   };

@@ -53,3 +53,21 @@ describe('native CPU kernels: finding the platform package', () => {
     expect(load.kernels === null && load.reason).toMatch(/PYRAMID_CPU_NATIVE=0/);
   });
 });
+
+describe('native CPU kernels in use: outputs reused without touching what users hold', () => {
+  it('leaves values read from a disposed result intact when later kernels reuse its memory', async () => {
+    const tf = await import('@tensorflow/tfjs-core');
+    const { cpuBackendPlugin } = await import('../backends/cpu');
+    await cpuBackendPlugin.setup({ threads: 1 });
+    const x = tf.ones([2, 32, 32, 16]) as import('@tensorflow/tfjs-core').Tensor4D;
+    const filter = tf.ones([3, 3, 16, 16]) as import('@tensorflow/tfjs-core').Tensor4D;
+    const first = tf.conv2d(x, filter, 1, 'same');
+    const seen = first.dataSync();
+    first.dispose();
+    for (let i = 0; i < 3; i++) tf.conv2d(tf.mul(x, 2 + i) as typeof x, filter, 1, 'same').dispose();
+    // The centre pixel sums 3 x 3 x 16 ones: 144, corners 4 x 16 = 64.
+    expect(seen[(15 * 32 + 15) * 16]).toBe(144);
+    expect(seen[0]).toBe(64);
+    tf.dispose([x, filter]);
+  });
+});
