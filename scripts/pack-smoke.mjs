@@ -38,9 +38,14 @@ try {
     const info = await useBackend('cpu');
     const model = new PyramidNet(findPreset('pyramidnet110-a48-cifar10').architecture);
     const logits = model.predict(tf.zeros([2, 32, 32, 3]));
-    console.log(JSON.stringify({ params: model.parameterCount(), shape: logits.shape, kernels: info.kernels }));`;
+    console.log(JSON.stringify({ params: model.parameterCount(), shape: logits.shape, kernels: info.kernels, detail: info.detail }));`;
   const fromEsm = JSON.parse(run('node', ['--input-type=module', '-e', esm], project));
   check(fromEsm.params === 1772706 && fromEsm.shape.join() === '2,10' && fromEsm.kernels === 'project', `import (ESM) builds the model and runs it on the project kernels: ${JSON.stringify(fromEsm)}`);
+  // On Linux x86-64 the platform package comes along through @pyramid/core's optionalDependencies.
+  const nativeHere = process.platform === 'linux' && process.arch === 'x64';
+  if (nativeHere) {
+    check(/native kernels \(convolution: oneDNN/.test(fromEsm.detail), `the native kernels are installed and used: ${fromEsm.detail}`);
+  }
 
   const cjs = `
     const { PyramidNet, findPreset, summarize } = require('@pyramid/pyramidnet');
@@ -56,6 +61,17 @@ try {
   check(backends.some((b) => b.name === 'cpu' && b.available), 'the pyramid binary runs and lists the cpu backend');
   const info = JSON.parse(run(join(project, 'node_modules', '.bin', 'pyramid'), ['info', '--preset', 'pyramidnet110-a48-cifar10', '--json'], project));
   check(info.params === 1772706, 'pyramid info reports the preset');
+  if (nativeHere) {
+    // Without the binary the CPU backend still runs, on WebAssembly, and says why in one line.
+    rmSync(join(project, 'node_modules', '@pyramid', 'cpu-linux-x64-gnu', 'dist', 'pyramid-cpu.node'));
+    const fallback = JSON.parse(run('node', ['--input-type=module', '-e', esm], project));
+    check(fallback.params === 1772706 && /WebAssembly SIMD kernels \(convolution/.test(fallback.detail), `without the binary, the model runs on the WebAssembly kernels: ${fallback.detail}`);
+    const noticeScript = `import { useBackend } from '@pyramid/core'; const notices = []; await useBackend('cpu', {}, (n) => notices.push(n)); console.log(JSON.stringify(notices));`;
+    const notices = JSON.parse(run('node', ['--input-type=module', '-e', noticeScript], project));
+    check(notices.length === 1 && /^cpu: using WebAssembly kernels: package @pyramid\/cpu-linux-x64-gnu failed to load: /.test(notices[0]), `the fallback is said in one line: ${notices[0]}`);
+    const listed = JSON.parse(run(join(project, 'node_modules', '.bin', 'pyramid'), ['backends', '--json'], project)).find((b) => b.name === 'cpu');
+    check(listed.available && /WebAssembly kernels \(package @pyramid\/cpu-linux-x64-gnu failed to load: .*pyramid-cpu\.node/.test(listed.detail), `pyramid backends says why the native kernels are not used: ${listed.detail}`);
+  }
   console.log('pack smoke test passed');
 } finally {
   rmSync(work, { recursive: true, force: true });
