@@ -410,6 +410,53 @@ napi_value ChannelAffine(napi_env env, napi_callback_info info) {
   });
 }
 
+// geometry of the shortcut: Int32Array [N, OH, OW, CO, H, W, CI, stride]
+struct ShortcutShape {
+  size_t N, OH, OW, CO, H, W, CI;
+  int stride;
+};
+
+ShortcutShape shortcutShape(const Args &a, size_t i, const char *name) {
+  napi_typedarray_type type;
+  size_t length;
+  void *data;
+  napi_value buffer;
+  size_t offset;
+  check(napi_get_typedarray_info(a.env, a.values[i], &type, &length, &data, &buffer, &offset), name);
+  if (type != napi_int32_array || length != 8) throw JsError{std::string(name) + ": shape must be an Int32Array of 8"};
+  const int32_t *g = static_cast<const int32_t *>(data);
+  for (int k = 0; k < 7; k++)
+    if (g[k] < 1) throw JsError{std::string(name) + ": sizes must be positive"};
+  ShortcutShape s{size_t(g[0]), size_t(g[1]), size_t(g[2]), size_t(g[3]), size_t(g[4]), size_t(g[5]), size_t(g[6]), g[7]};
+  size_t expectH = s.stride == 2 ? (s.H + 1) / 2 : s.H, expectW = s.stride == 2 ? (s.W + 1) / 2 : s.W;
+  if ((s.stride != 1 && s.stride != 2) || s.OH != expectH || s.OW != expectW || s.CI > s.CO)
+    throw JsError{std::string(name) + ": the residual does not fit the input at this stride"};
+  return s;
+}
+
+// shortcutAdd(r, x, y, shape)
+napi_value ShortcutAdd(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    Args a(env, info, 4, "shortcutAdd");
+    ShortcutShape s = shortcutShape(a, 3, "shortcutAdd");
+    size_t out = s.N * s.OH * s.OW * s.CO, in = s.N * s.H * s.W * s.CI;
+    elementwise().shortcutAdd(a.floats(0, out, "shortcutAdd"), a.floats(1, in, "shortcutAdd"), a.floats(2, out, "shortcutAdd"), s.N, s.OH,
+                              s.OW, s.CO, s.H, s.W, s.CI, s.stride);
+    return undefinedValue(env);
+  });
+}
+
+// shortcutGrad(dy, dx, shape)
+napi_value ShortcutGrad(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    Args a(env, info, 3, "shortcutGrad");
+    ShortcutShape s = shortcutShape(a, 2, "shortcutGrad");
+    elementwise().shortcutGrad(a.floats(0, s.N * s.OH * s.OW * s.CO, "shortcutGrad"), a.floats(1, s.N * s.H * s.W * s.CI, "shortcutGrad"),
+                               s.N, s.OH, s.OW, s.CO, s.H, s.W, s.CI, s.stride);
+    return undefinedValue(env);
+  });
+}
+
 napi_value SetThreads(napi_env env, napi_callback_info info) {
   return guarded(env, [&] {
     Args a(env, info, 1, "setThreads");
@@ -448,6 +495,8 @@ napi_value Init(napi_env env, napi_value exports) {
       {"channelSums", nullptr, ChannelSums, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"channelGradSums", nullptr, ChannelGradSums, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"channelAffine", nullptr, ChannelAffine, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"shortcutAdd", nullptr, ShortcutAdd, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"shortcutGrad", nullptr, ShortcutGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"info", nullptr, Info, nullptr, nullptr, nullptr, napi_default, nullptr},
   };

@@ -157,6 +157,46 @@ describe.skipIf(!built && !process.env.CI)('native CPU kernels: memory-bound pas
     }
   });
 
+  it.each([
+    ['stride 1, 5 of 8 channels from the input', 2, 5, 5, 5, 8, 1],
+    ['stride 2 over odd sides, windows of 1 at the edges', 2, 7, 5, 3, 6, 2],
+    ['stride 2 over even sides', 1, 8, 8, 6, 6, 2],
+  ])('adds the zero-padded shortcut and takes its gradient: %s', (_, N, H, W, CI, CO, stride) => {
+    const OH = stride === 2 ? Math.ceil(H / 2) : H;
+    const OW = stride === 2 ? Math.ceil(W / 2) : W;
+    const shape = Int32Array.from([N, OH, OW, CO, H, W, CI, stride]);
+    const r = values(N * OH * OW * CO, 11);
+    const xs = values(N * H * W * CI, 12);
+    const y = new Float32Array(r.length);
+    const dx = new Float32Array(xs.length);
+    addon.shortcutAdd(r, xs, y, shape);
+    addon.shortcutGrad(r, dx, shape);
+    // The definition: average pooling with 2x2 windows clipped at the edges (ceil mode), zero channels appended.
+    const expectedDx = new Float64Array(xs.length);
+    for (let n = 0; n < N; n++)
+      for (let i = 0; i < OH; i++)
+        for (let j = 0; j < OW; j++)
+          for (let c = 0; c < CO; c++) {
+            const o = ((n * OH + i) * OW + j) * CO + c;
+            if (c >= CI) {
+              expect(y[o]).toBe(r[o]);
+              continue;
+            }
+            const window: number[] = [];
+            for (let a = 0; a < stride; a++)
+              for (let b = 0; b < stride; b++) {
+                const h = i * stride + a;
+                const w = j * stride + b;
+                if (h < H && w < W) window.push(((n * H + h) * W + w) * CI + c);
+              }
+            const mean = window.reduce((s, k) => s + xs[k], 0) / window.length;
+            expect(y[o]).toBeCloseTo(r[o] + mean, 6);
+            for (const k of window) expectedDx[k] += r[o] / window.length;
+          }
+    expect(maxRelativeError(dx, expectedDx)).toBeLessThan(1e-7);
+    expect(() => addon.shortcutAdd(r, xs, y, Int32Array.from([N, OH + 1, OW, CO, H, W, CI, stride]))).toThrow('shortcutAdd: the residual does not fit the input at this stride');
+  });
+
   it('reports the instruction set it picked and the oneDNN it runs', () => {
     const info = addon.info();
     expect(['avx512', 'avx2', 'baseline']).toContain(info.isa);

@@ -115,9 +115,62 @@ void channelAffine(const float *__restrict x, const float *__restrict dy, float 
   }
 }
 
+// Pixels a 2x2 window at output index i covers along an input side of n (ceil mode: 1 at an odd edge).
+inline size_t windowPixels(size_t i, size_t n) { return 2 * i + 1 < n ? 2 : 1; }
+
+void shortcutAdd(const float *__restrict r, const float *__restrict x, float *__restrict y, size_t N, size_t OH, size_t OW, size_t CO,
+                 size_t H, size_t W, size_t CI, int stride) {
+#pragma omp parallel num_threads(threadsFor(N * OH * OW * CO))
+  {
+    Range rows = share(N * OH, omp_get_thread_num(), omp_get_num_threads());
+    for (size_t row = rows.begin; row < rows.end; row++) {
+      size_t n = row / OH, i = row % OH;
+      for (size_t j = 0; j < OW; j++) {
+        const float *__restrict rp = r + (row * OW + j) * CO;
+        float *__restrict yp = y + (row * OW + j) * CO;
+        if (stride == 1) {
+          const float *__restrict xp = x + ((n * H + i) * W + j) * CI;
+          for (size_t c = 0; c < CI; c++) yp[c] = rp[c] + xp[c];
+        } else {
+          size_t rowsIn = windowPixels(i, H), colsIn = windowPixels(j, W);
+          float inv = 1.0f / float(rowsIn * colsIn);
+          const float *__restrict x00 = x + ((n * H + 2 * i) * W + 2 * j) * CI;
+          for (size_t c = 0; c < CI; c++) {
+            float s = x00[c];
+            if (colsIn == 2) s += x00[CI + c];
+            if (rowsIn == 2) s += x00[W * CI + c];
+            if (rowsIn == 2 && colsIn == 2) s += x00[W * CI + CI + c];
+            yp[c] = rp[c] + s * inv;
+          }
+        }
+        for (size_t c = CI; c < CO; c++) yp[c] = rp[c];
+      }
+    }
+  }
+}
+
+void shortcutGrad(const float *__restrict dy, float *__restrict dx, size_t N, size_t OH, size_t OW, size_t CO, size_t H, size_t W,
+                  size_t CI, int stride) {
+#pragma omp parallel num_threads(threadsFor(N * H * W * CI))
+  {
+    Range rows = share(N * H, omp_get_thread_num(), omp_get_num_threads());
+    for (size_t row = rows.begin; row < rows.end; row++) {
+      size_t n = row / H, h = row % H;
+      size_t i = stride == 1 ? h : h / 2;
+      for (size_t w = 0; w < W; w++) {
+        size_t j = stride == 1 ? w : w / 2;
+        const float *__restrict g = dy + ((n * OH + i) * OW + j) * CO;
+        float *__restrict d = dx + ((n * H + h) * W + w) * CI;
+        float inv = stride == 1 ? 1.0f : 1.0f / float(windowPixels(i, H) * windowPixels(j, W));
+        for (size_t c = 0; c < CI; c++) d[c] = g[c] * inv;
+      }
+    }
+  }
+}
+
 }  // namespace ELEMENTWISE_ISA
 
 extern const ElementwiseKernels ELEMENTWISE_TABLE = {
     ISA_STRING(ELEMENTWISE_ISA), ELEMENTWISE_ISA::add, ELEMENTWISE_ISA::channelSums, ELEMENTWISE_ISA::channelGradSums,
-    ELEMENTWISE_ISA::channelAffine,
+    ELEMENTWISE_ISA::channelAffine, ELEMENTWISE_ISA::shortcutAdd, ELEMENTWISE_ISA::shortcutGrad,
 };

@@ -17,6 +17,13 @@ struct ElementwiseKernels {
   // then max(y, 0) when relu.
   void (*channelAffine)(const float *x, const float *dy, float *y, size_t rows, size_t C, const float *scale, const float *scale2,
                         const float *shift, bool relu, const float *mask);
+  // The zero-padded shortcut: y = r + (x, or x averaged over 2x2 windows (ceil mode) at stride 2) on
+  // the first CI of CO channels, y = r on the others. Shapes NHWC: r, y [N, OH, OW, CO], x [N, H, W, CI].
+  void (*shortcutAdd)(const float *r, const float *x, float *y, size_t N, size_t OH, size_t OW, size_t CO, size_t H, size_t W,
+                      size_t CI, int stride);
+  // Its input gradient: dx at (h, w) is dy at the output pixel covering it over that window's size.
+  void (*shortcutGrad)(const float *dy, float *dx, size_t N, size_t OH, size_t OW, size_t CO, size_t H, size_t W, size_t CI,
+                       int stride);
 };
 
 // The kernels for the best instruction set this CPU supports.

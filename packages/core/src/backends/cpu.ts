@@ -23,7 +23,7 @@ export function describeKernels(installed: InstalledKernels): string {
   const threads = `${installed.threads} thread${installed.threads === 1 ? '' : 's'}`;
   if (!installed.native) return `tfjs-backend-cpu + WebAssembly SIMD kernels (convolution, batch norm, shortcut, SGD) on ${threads}`;
   const { info } = installed.native;
-  return `tfjs-backend-cpu + native kernels (convolution: oneDNN ${info.onednn}; batch norm, add: ${info.isa}) + WebAssembly SIMD kernels (shortcut) on ${threads}`;
+  return `tfjs-backend-cpu + native kernels (convolution: oneDNN ${info.onednn}; batch norm, shortcut, add: ${info.isa}) on ${threads}`;
 }
 
 // tfjs-backend-cpu prints a banner recommending tfjs-node the first time it stores data in Node;

@@ -20,6 +20,9 @@ export interface NativeKernels {
   channelGradSums(dy: Float32Array, x: Float32Array, mask: Float32Array | null, rows: number, channels: number, mean: Float32Array, sumDy: Float64Array, sumDyX: Float64Array): void;
   /** y = in scale + shift (+ x scale2 with dy, where in = dy masked by mask > 0; else in = x), then ReLU if asked. */
   channelAffine(x: Float32Array, dy: Float32Array | null, y: Float32Array, rows: number, channels: number, scale: Float32Array, scale2: Float32Array | null, shift: Float32Array, relu: boolean, mask: Float32Array | null): void;
+  /** The zero-padded shortcut; `shape`: [N, OH, OW, CO, H, W, CI, stride]. */
+  shortcutAdd(residual: Float32Array, x: Float32Array, y: Float32Array, shape: Int32Array): void;
+  shortcutGrad(dy: Float32Array, dx: Float32Array, shape: Int32Array): void;
 }
 
 export interface NativeInfo {
@@ -34,7 +37,7 @@ export interface NativeInfo {
 
 export type NativeLoad = { kernels: NativeKernels; packageName: string } | { kernels: null; packageName: string | null; reason: string };
 
-const REQUIRED: readonly (keyof NativeKernels)[] = ['info', 'setThreads', 'convForward', 'convBackwardData', 'convBackwardWeights', 'add', 'channelSums', 'channelGradSums', 'channelAffine'];
+const REQUIRED: readonly (keyof NativeKernels)[] = ['info', 'setThreads', 'convForward', 'convBackwardData', 'convBackwardWeights', 'add', 'channelSums', 'channelGradSums', 'channelAffine', 'shortcutAdd', 'shortcutGrad'];
 
 /** The package holding the addon for a platform, by Node's platform, architecture and C library. */
 const PLATFORM_PACKAGES: Readonly<Record<string, string>> = {

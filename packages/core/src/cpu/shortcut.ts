@@ -3,18 +3,24 @@ import { SHORTCUT_ADD, SHORTCUT_GRAD } from '../ops/shortcut-add';
 import { type CpuBackend, floatValues, threadsForElements } from './backend';
 import type { KernelRuntime } from './runtime';
 
+/** [N, OH, OW, CO, H, W, CI, stride] of a shortcut, after checking that the residual fits the input. */
+export function shortcutShape(residual: number[], x: number[], stride: 1 | 2): [number, number, number, number, number, number, number, 1 | 2] {
+  const [N, OH, OW, CO] = residual;
+  const [, H, W, CI] = x;
+  const expectedH = stride === 2 ? Math.ceil(H / 2) : H;
+  const expectedW = stride === 2 ? Math.ceil(W / 2) : W;
+  if (OH !== expectedH || OW !== expectedW || CI > CO || x[0] !== N) {
+    throw new Error(`shortcutAdd: residual [${residual}] does not fit input [${x}] at stride ${stride}`);
+  }
+  return [N, OH, OW, CO, H, W, CI, stride];
+}
+
 export function shortcutKernels(rt: KernelRuntime): KernelConfig[] {
   const add: KernelFunc = ({ inputs, attrs, backend: b }) => {
     const backend = b as unknown as CpuBackend;
     const { residual, x } = inputs as { residual: TensorInfo; x: TensorInfo };
     const stride = (attrs as { stride: 1 | 2 }).stride;
-    const [N, OH, OW, CO] = residual.shape;
-    const [, H, W, CI] = x.shape;
-    const expectedH = stride === 2 ? Math.ceil(H / 2) : H;
-    const expectedW = stride === 2 ? Math.ceil(W / 2) : W;
-    if (OH !== expectedH || OW !== expectedW || CI > CO || x.shape[0] !== N) {
-      throw new Error(`shortcutAdd: residual [${residual.shape}] does not fit input [${x.shape}] at stride ${stride}`);
-    }
+    const [N, OH, OW, CO, H, W, CI] = shortcutShape(residual.shape, x.shape, stride);
     const size = N * OH * OW * CO;
     const threads = threadsForElements(rt, size);
     rt.reset();
