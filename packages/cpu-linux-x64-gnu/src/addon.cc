@@ -457,6 +457,18 @@ napi_value ShortcutGrad(napi_env env, napi_callback_info info) {
   });
 }
 
+// peakGflops(seconds): multiply-add throughput of all threads, the machine's peak for this build.
+napi_value PeakGflops(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    Args a(env, info, 1, "peakGflops");
+    double seconds = a.number(0, "peakGflops");
+    if (!(seconds > 0 && seconds <= 10)) throw JsError{"peakGflops: seconds must be in (0, 10]"};
+    napi_value out;
+    check(napi_create_double(env, elementwise().peakGflops(seconds), &out), "peakGflops");
+    return out;
+  });
+}
+
 napi_value SetThreads(napi_env env, napi_callback_info info) {
   return guarded(env, [&] {
     Args a(env, info, 1, "setThreads");
@@ -497,6 +509,7 @@ napi_value Init(napi_env env, napi_value exports) {
       {"channelAffine", nullptr, ChannelAffine, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"shortcutAdd", nullptr, ShortcutAdd, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"shortcutGrad", nullptr, ShortcutGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"peakGflops", nullptr, PeakGflops, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"info", nullptr, Info, nullptr, nullptr, nullptr, napi_default, nullptr},
   };

@@ -24,6 +24,9 @@ struct ElementwiseKernels {
   // Its input gradient: dx at (h, w) is dy at the output pixel covering it over that window's size.
   void (*shortcutGrad)(const float *dy, float *dx, size_t N, size_t OH, size_t OW, size_t CO, size_t H, size_t W, size_t CI,
                        int stride);
+  // Runs multiply-adds of the widest vectors this instruction set has on every thread for about
+  // `seconds` and returns the GFLOP/s reached: the machine's peak, to measure kernels against.
+  double (*peakGflops)(double seconds);
 };
 
 // The kernels for the best instruction set this CPU supports.
