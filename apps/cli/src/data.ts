@@ -1,7 +1,8 @@
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { CIFAR_NORMALIZATION, IMAGENET_NORMALIZATION, Rng } from '@pyramid/core';
+import { DATASETS, DATASET_NAMES, type DatasetName, IMAGE_FOLDER_DEFAULTS, Rng } from '@pyramid/core';
 import {
+  type CifarArchive,
   DEBIAN_FASHION_MNIST_DIR,
   type ImageDataset,
   type TrainingData,
@@ -45,7 +46,8 @@ export interface DataOptions {
   quiet?: boolean;
 }
 
-export const DATA_NAMES = ['mnist-sample', 'mnist', 'fashion-mnist', 'cifar10', 'cifar100', 'imagenet'] as const;
+/** The --data names: the dataset table's, and the small MNIST sample shipped with the project. */
+export const DATA_NAMES = ['mnist-sample', ...DATASET_NAMES] as const;
 
 function progress(quiet: boolean | undefined, label: string) {
   const tty = Boolean(process.stderr.isTTY) && !quiet;
@@ -64,6 +66,41 @@ function holdOut(data: ImageDataset, fraction: number, name: string) {
   return stratifiedSplit(data, fraction, Rng.fromSeed(0).fork(`${name}-split`));
 }
 
+type Loader = (options: DataOptions) => Promise<{ train: TrainingData; test: TrainingData }>;
+
+function idxLoader(name: 'mnist' | 'fashion-mnist'): Loader {
+  return async (options) => {
+    const dir = options.dataDir ?? (name === 'fashion-mnist' ? DEBIAN_FASHION_MNIST_DIR : undefined);
+    if (!dir) throw new UsageError(`--data ${name} needs --data-dir, the folder of the four idx files (train-images-idx3-ubyte, ...)`);
+    if (!existsSync(dir)) {
+      const hint = name === 'fashion-mnist' && dir === DEBIAN_FASHION_MNIST_DIR ? ' (on Debian: apt-get install dataset-fashion-mnist; or give --data-dir)' : '';
+      throw new UsageError(`${dir}: no such folder${hint}`);
+    }
+    return loadIdxDataset(dir, name);
+  };
+}
+
+function cifarLoader(archive: CifarArchive): Loader {
+  return (options) =>
+    loadCifar(archive, { folder: options.dataDir, archive: options.archive, onProgress: (phase, done, total) => phase === 'download' && progress(options.quiet, `downloading ${archive.file}`)(done, total) });
+}
+
+/** How each dataset of the table is read. */
+const LOADERS: Record<DatasetName, Loader> = {
+  cifar10: cifarLoader(cifar10Archive),
+  cifar100: cifarLoader(cifar100Archive),
+  imagenet: async (options) => {
+    if (!options.dataDir) throw new UsageError('--data imagenet needs --data-dir, the folder holding train/ and val/');
+    const { shape, normalization } = DATASETS.imagenet;
+    const size = options.size ?? { ...shape, channels: 3 as const };
+    const train = await imagenetDataset(options.dataDir, 'train', size, normalization);
+    const test = await imagenetDataset(options.dataDir, 'val', size, normalization, { labelsFile: options.valLabels, classNames: train.classNames });
+    return { train, test };
+  },
+  mnist: idxLoader('mnist'),
+  'fashion-mnist': idxLoader('fashion-mnist'),
+};
+
 /**
  * Resolves --data: a dataset name, or a folder or tar archive of images (`<class>/<image>`, with
  * `train/` and `test/` or `val/` splits when present; a single split gets a test share held out).
@@ -71,38 +108,15 @@ function holdOut(data: ImageDataset, fraction: number, name: string) {
 export async function loadData(spec: string, options: DataOptions = {}): Promise<LoadedData> {
   const warn = (message: string) => !options.quiet && process.stderr.write(`warning: ${message}\n`);
   const base = { source: spec, options: { ...options, quiet: undefined } };
-  switch (spec) {
-    case 'mnist-sample': {
-      const fraction = options.testFraction ?? 0.2;
-      const { train, test } = holdOut(await mnistSample(), fraction, 'mnist-sample');
-      return { name: 'mnist-sample', ...base, options: { testFraction: fraction }, train, test };
-    }
-    case 'mnist':
-    case 'fashion-mnist': {
-      const dir = options.dataDir ?? (spec === 'fashion-mnist' ? DEBIAN_FASHION_MNIST_DIR : undefined);
-      if (!dir) throw new UsageError('--data mnist needs --data-dir, the folder of the four idx files (train-images-idx3-ubyte, ...)');
-      if (!existsSync(dir)) {
-        const hint = spec === 'fashion-mnist' && dir === DEBIAN_FASHION_MNIST_DIR ? ' (on Debian: apt-get install dataset-fashion-mnist; or give --data-dir)' : '';
-        throw new UsageError(`${dir}: no such folder${hint}`);
-      }
-      return { name: spec, ...base, ...(await loadIdxDataset(dir, spec)) };
-    }
-    case 'cifar10':
-    case 'cifar100': {
-      const archive = spec === 'cifar10' ? cifar10Archive : cifar100Archive;
-      const data = await loadCifar(archive, { folder: options.dataDir, archive: options.archive, onProgress: (phase, done, total) => phase === 'download' && progress(options.quiet, `downloading ${archive.file}`)(done, total) });
-      return { name: spec, ...base, ...data };
-    }
-    case 'imagenet': {
-      if (!options.dataDir) throw new UsageError('--data imagenet needs --data-dir, the folder holding train/ and val/');
-      const size = options.size ?? { height: 224, width: 224, channels: 3 as const };
-      const train = await imagenetDataset(options.dataDir, 'train', size, IMAGENET_NORMALIZATION);
-      const test = await imagenetDataset(options.dataDir, 'val', size, IMAGENET_NORMALIZATION, { labelsFile: options.valLabels, classNames: train.classNames });
-      return { name: 'imagenet', ...base, train, test };
-    }
+  if (spec === 'mnist-sample') {
+    const fraction = options.testFraction ?? 0.2;
+    const { train, test } = holdOut(await mnistSample(), fraction, 'mnist-sample');
+    return { name: 'mnist-sample', ...base, options: { testFraction: fraction }, train, test };
   }
+  if (Object.hasOwn(LOADERS, spec)) return { name: spec, ...base, ...(await LOADERS[spec as DatasetName](options)) };
   if (!existsSync(spec)) throw new UsageError(`--data '${spec}' is neither a dataset (${DATA_NAMES.join(', ')}) nor an existing folder or archive`);
-  const normalization = options.normalization === 'cifar' ? CIFAR_NORMALIZATION : options.normalization === 'imagenet' ? IMAGENET_NORMALIZATION : undefined;
+  const which = options.normalization ?? IMAGE_FOLDER_DEFAULTS.normalization;
+  const normalization = which === 'measured' ? undefined : DATASETS[which === 'cifar' ? 'cifar10' : 'imagenet'].normalization;
   const folderOptions = { ...options.size, skipBad: options.skipBad, onWarning: warn, normalization, onProgress: progress(options.quiet, 'decoding images') };
   const isArchive = statSync(spec).isFile();
   const splits = isArchive ? await archiveSplits(spec) : ['train', 'test', 'val'].filter((s) => existsSync(join(spec, s)) && statSync(join(spec, s)).isDirectory());

@@ -1,4 +1,5 @@
 import { type Command, Option } from 'commander';
+import { DATASET_NAMES, findDataset } from '@pyramid/core';
 import { type ArchitectureConfig, PRESETS, type Preset, findPreset, findPresetFor, resolveArchitecture } from '@pyramid/pyramidnet';
 import { UsageError } from './output';
 
@@ -6,7 +7,7 @@ import { UsageError } from './output';
 export function addModelOptions(command: Command): Command {
   return command
     .option('--preset <name>', "a preset of the paper's configurations (see 'pyramid info --list')")
-    .addOption(new Option('--dataset <name>', 'layout and class count: cifar10, cifar100, imagenet, mnist, fashion-mnist'))
+    .addOption(new Option('--dataset <name>', `layout, input size and class count: ${DATASET_NAMES.join(', ')}`))
     .option('--depth <n>', 'number of weighted layers', parseInteger('--depth'))
     .option('--alpha <x>', 'widening factor alpha', parseNumber('--alpha'))
     .option('--bottleneck', 'bottleneck units (3 convolutions, 4x expansion)')
@@ -41,14 +42,6 @@ function parseInput(value: string): { height: number; width: number; channels: n
   return { height: Number(m[1]), width: Number(m[2]), channels: Number(m[3]) };
 }
 
-const DATASET_DEFAULTS: Record<string, Pick<ArchitectureConfig, 'layout' | 'classes' | 'input'>> = {
-  cifar10: { layout: 'cifar', classes: 10, input: { height: 32, width: 32, channels: 3 } },
-  cifar100: { layout: 'cifar', classes: 100, input: { height: 32, width: 32, channels: 3 } },
-  imagenet: { layout: 'imagenet', classes: 1000, input: { height: 224, width: 224, channels: 3 } },
-  mnist: { layout: 'cifar', classes: 10, input: { height: 28, width: 28, channels: 1 } },
-  'fashion-mnist': { layout: 'cifar', classes: 10, input: { height: 28, width: 28, channels: 1 } },
-};
-
 export interface ModelFlags {
   preset?: string;
   dataset?: string;
@@ -78,10 +71,10 @@ export function modelFromFlags(flags: ModelFlags, required = true): ModelChoice 
     base = { ...preset.architecture };
   } else if (flags.dataset || flags.depth !== undefined || flags.alpha !== undefined) {
     if (!flags.dataset) throw new UsageError('--dataset is needed to build a model from flags (or give --preset)');
-    const defaults = DATASET_DEFAULTS[flags.dataset];
-    if (!defaults) throw new UsageError(`--dataset must be one of ${Object.keys(DATASET_DEFAULTS).join(', ')}, got '${flags.dataset}'`);
+    const dataset = findDataset(flags.dataset);
+    if (!dataset) throw new UsageError(`--dataset must be one of ${DATASET_NAMES.join(', ')}, got '${flags.dataset}'`);
     if (flags.depth === undefined || flags.alpha === undefined) throw new UsageError('--depth and --alpha are needed to build a model from flags (or give --preset)');
-    base = { ...defaults };
+    base = { layout: dataset.layout, classes: dataset.classes, input: { ...dataset.shape } };
   } else {
     if (!required) return null;
     throw new UsageError("no model given: use --preset NAME (see 'pyramid info --list') or --dataset, --depth and --alpha");

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { CIFAR10_CLASSES, CIFAR_NORMALIZATION, DataError } from '@pyramid/core';
+import { DATASETS, DataError } from '@pyramid/core';
 import { fileChunks, readTar } from './archive/tar';
 import { type ImageDataset, channelStatistics, validateDataset } from './dataset';
 import { dataCacheDir, download, md5OfFile } from './download';
@@ -98,11 +98,11 @@ async function classNames(folder: string, spec: CifarArchive, labels: 'fine' | '
   const file = spec.name === 'cifar10' ? 'batches.meta.txt' : labels === 'fine' ? 'fine_label_names.txt' : 'coarse_label_names.txt';
   const path = join(folder, file);
   if (!existsSync(path)) {
-    if (spec.name === 'cifar10') return [...CIFAR10_CLASSES];
+    if (spec.name === 'cifar10') return [...DATASETS.cifar10.classNames!];
     throw new DataError(`${path}: missing (class names of CIFAR-100)`);
   }
   const names = (await readFile(path, 'utf8')).split('\n').map((s) => s.trim()).filter(Boolean);
-  const expected = spec.name === 'cifar10' ? 10 : labels === 'fine' ? 100 : 20;
+  const expected = labels === 'coarse' ? 20 : DATASETS[spec.name].classes;
   if (names.length !== expected) throw new DataError(`${path}: ${names.length} class names, expected ${expected}`);
   return names;
 }
@@ -197,7 +197,7 @@ export async function loadCifar(spec: CifarArchive, options: CifarOptions = {}):
       classNames: names,
       images,
       labels: y,
-      normalization: CIFAR_NORMALIZATION,
+      normalization: DATASETS[spec.name].normalization,
       statistics: channelStatistics(images, 3),
     });
   };

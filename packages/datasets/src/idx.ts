@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { DataError, FASHION_MNIST_NORMALIZATION, MNIST_NORMALIZATION, type Normalization } from '@pyramid/core';
+import { DATASETS, DataError, type Normalization } from '@pyramid/core';
 import { type ImageDataset, channelStatistics, validateDataset } from './dataset';
 
 export interface IdxArray {
@@ -53,8 +53,6 @@ export function writeIdx(data: Uint8Array, shape: number[]): Uint8Array {
   return out;
 }
 
-export const FASHION_MNIST_CLASSES = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
-
 /** Where Debian's dataset-fashion-mnist package puts the original files. */
 export const DEBIAN_FASHION_MNIST_DIR = '/usr/share/datasets/fashion-mnist';
 
@@ -87,10 +85,9 @@ async function loadPair(dir: string, images: string, labels: string, name: strin
  * train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte.
  */
 export async function loadIdxDataset(dir: string, kind: 'mnist' | 'fashion-mnist'): Promise<{ train: ImageDataset; test: ImageDataset }> {
-  const classNames = kind === 'mnist' ? ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'] : FASHION_MNIST_CLASSES;
-  const normalization = kind === 'mnist' ? MNIST_NORMALIZATION : FASHION_MNIST_NORMALIZATION;
+  const { classNames, normalization } = DATASETS[kind];
   return {
-    train: await loadPair(dir, 'train-images-idx3-ubyte', 'train-labels-idx1-ubyte', `${kind}/train`, classNames, normalization),
-    test: await loadPair(dir, 't10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte', `${kind}/test`, classNames, normalization),
+    train: await loadPair(dir, 'train-images-idx3-ubyte', 'train-labels-idx1-ubyte', `${kind}/train`, [...classNames!], normalization),
+    test: await loadPair(dir, 't10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte', `${kind}/test`, [...classNames!], normalization),
   };
 }

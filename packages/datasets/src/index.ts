@@ -14,7 +14,7 @@ export { readNpy, writeNpy, type NpyArray } from './npy';
 export { cifar10Archive, cifar100Archive, loadCifar, parseCifarRecords, writeCifarRecords, type CifarArchive, type CifarOptions } from './cifar';
 export { download, dataCacheDir, md5OfFile, type DownloadOptions } from './download';
 export { readTar, writeTar, fileChunks, type TarEntry } from './archive/tar';
-export { readIdx, writeIdx, loadIdxDataset, FASHION_MNIST_CLASSES, DEBIAN_FASHION_MNIST_DIR, type IdxArray } from './idx';
+export { readIdx, writeIdx, loadIdxDataset, DEBIAN_FASHION_MNIST_DIR, type IdxArray } from './idx';
 export { decodeImage, encodePng, encodeJpeg, imageFormat, type RasterImage } from './image/decode';
 export { resizeBilinear, resizeShorterSide, centerCrop, crop } from './image/resize';
 export { loadImageFolder, listImageFolder, listImageArchive, archiveSplits, imageDatasetFromFiles, IMAGE_EXTENSIONS, type ImageFile, type ImageFolderOptions } from './image-folder';

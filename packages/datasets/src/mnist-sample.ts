@@ -1,4 +1,4 @@
-import { DataError, MNIST_NORMALIZATION } from '@pyramid/core';
+import { DATASETS, DataError } from '@pyramid/core';
 import { type ImageDataset, channelStatistics, validateDataset } from './dataset';
 
 const SIDE = 28;
@@ -47,10 +47,10 @@ export async function mnistSample(): Promise<ImageDataset> {
   return validateDataset({
     name: 'mnist-sample',
     shape: { height: SIDE, width: SIDE, channels: 1 },
-    classNames: ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'],
+    classNames: [...DATASETS.mnist.classNames!],
     images,
     labels,
-    normalization: MNIST_NORMALIZATION,
+    normalization: DATASETS.mnist.normalization,
     statistics: channelStatistics(images, 1),
   });
 }

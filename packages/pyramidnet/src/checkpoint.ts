@@ -1,6 +1,7 @@
-import { CIFAR_NORMALIZATION, ConfigError, IMAGENET_NORMALIZATION, type InputSpec, type Normalization, WeightsError } from '@pyramid/core';
+import { ConfigError, DATASETS, type InputSpec, type Normalization, WeightsError, datasetForModel } from '@pyramid/core';
 import { type ArchitectureConfig, architectureConfig } from './architecture';
 import { PyramidNet } from './model';
+import { PRESETS } from './presets';
 import { readSafetensors, writeSafetensors } from './safetensors';
 import { exportStateDict, importStateDict } from './weights';
 
@@ -26,21 +27,22 @@ export interface InputDescription {
   preset?: string;
 }
 
-/** The input description a model gets when none is given: the paper's normalisation for its layout. */
+/**
+ * The input description a model gets when none is given: the normalisation of its preset's dataset,
+ * else of the dataset table's first entry with the model's layout and channels, else none (pixels
+ * scaled to 0-1).
+ */
 export function defaultInputSpec(model: PyramidNet, description: InputDescription = {}): InputSpec {
   const arch = model.architecture;
   const classNames = description.classNames ?? Array.from({ length: arch.classes }, (_, i) => String(i));
   if (classNames.length !== arch.classes) {
     throw new ConfigError(`${classNames.length} class names given for a model with ${arch.classes} classes`);
   }
-  const normalization =
-    description.normalization ??
-    (arch.layout === 'imagenet'
-      ? IMAGENET_NORMALIZATION
-      : arch.input.channels === 3
-        ? CIFAR_NORMALIZATION
-        : { mean: Array(arch.input.channels).fill(0), std: Array(arch.input.channels).fill(1), scale: 255 as const });
-  return { shape: { ...arch.input }, normalization: { ...normalization }, classNames: [...classNames] };
+  const presetDataset = PRESETS.find((p) => p.name === description.preset)?.dataset;
+  const dataset = presetDataset ? DATASETS[presetDataset] : datasetForModel(arch.layout, arch.input.channels);
+  const normalization = description.normalization ??
+    dataset?.normalization ?? { mean: Array(arch.input.channels).fill(0), std: Array(arch.input.channels).fill(1), scale: 255 as const };
+  return { shape: { ...arch.input }, normalization: structuredClone(normalization), classNames: [...classNames] };
 }
 
 /** A checkpoint as bytes: works the same in Node and in browsers. */

@@ -1,4 +1,4 @@
-import { ConfigError } from '@pyramid/core';
+import { ConfigError, DATASETS, type DatasetName } from '@pyramid/core';
 import { type ArchitectureConfig, architectureConfig, resolveArchitecture } from './architecture';
 
 /** What the paper reports for a configuration (top-1 / top-5 error in percent, mean ± std). */
@@ -15,7 +15,7 @@ export interface PaperResult {
 
 export interface Preset {
   name: string;
-  dataset: 'cifar10' | 'cifar100' | 'imagenet' | 'mnist' | 'fashion-mnist';
+  dataset: DatasetName;
   description: string;
   architecture: ArchitectureConfig;
   /** The paper's figures, or null for presets that are ours (small models for demos and tests). */
@@ -42,8 +42,8 @@ function cifarPresets(): Preset[] {
       out.push({
         name: `pyramidnet${depth}-a${alpha}${unit === 'bottleneck' ? '-bottleneck' : ''}-${dataset}`,
         dataset,
-        description: `PyramidNet-${depth} (${unit}, alpha=${alpha}) for ${dataset === 'cifar10' ? 'CIFAR-10' : 'CIFAR-100'}`,
-        architecture: { layout: 'cifar', depth, alpha, unit, classes: dataset === 'cifar10' ? 10 : 100 },
+        description: `PyramidNet-${depth} (${unit}, alpha=${alpha}) for ${DATASETS[dataset].title}`,
+        architecture: { layout: 'cifar', depth, alpha, unit, classes: DATASETS[dataset].classes },
         paper: [{ source: 'Table 4', params, top1Error: dataset === 'cifar10' ? e10 : e100 }],
       });
     }
@@ -57,7 +57,7 @@ const IMAGENET: Preset[] = [
     name: 'pyramidnet200-a300-imagenet',
     dataset: 'imagenet',
     description: 'PyramidNet-200 (bottleneck, alpha=300) for ImageNet',
-    architecture: { layout: 'imagenet', depth: 200, alpha: 300, classes: 1000 },
+    architecture: { layout: 'imagenet', depth: 200, alpha: 300, classes: DATASETS.imagenet.classes },
     paper: [
       { source: 'Table 5', params: '62.1M', top1Error: '20.5', top5Error: '5.3', crop: 224 },
       { source: 'Table 5', params: '62.1M', top1Error: '19.6', top5Error: '4.8', crop: 320 },
@@ -67,7 +67,7 @@ const IMAGENET: Preset[] = [
     name: 'pyramidnet200-a450-imagenet',
     dataset: 'imagenet',
     description: 'PyramidNet-200 (bottleneck, alpha=450) for ImageNet',
-    architecture: { layout: 'imagenet', depth: 200, alpha: 450, classes: 1000 },
+    architecture: { layout: 'imagenet', depth: 200, alpha: 450, classes: DATASETS.imagenet.classes },
     paper: [
       { source: 'Table 5', params: '116.4M', top1Error: '20.1', top5Error: '5.4', crop: 224 },
       { source: 'Table 5', params: '116.4M', top1Error: '19.2', top5Error: '4.7', crop: 320 },
@@ -81,21 +81,21 @@ const SMALL: Preset[] = [
     name: 'pyramidnet20-a48-cifar10',
     dataset: 'cifar10',
     description: 'PyramidNet-20 (basic, alpha=48) for CIFAR-10: a small model for quick runs',
-    architecture: { layout: 'cifar', depth: 20, alpha: 48, classes: 10 },
+    architecture: { layout: 'cifar', depth: 20, alpha: 48, classes: DATASETS.cifar10.classes },
     paper: null,
   },
   {
     name: 'pyramidnet8-a16-mnist',
     dataset: 'mnist',
     description: 'PyramidNet-8 (basic, alpha=16) for 28x28 grey digits: the quick-start model',
-    architecture: { layout: 'cifar', depth: 8, alpha: 16, classes: 10, input: { height: 28, width: 28, channels: 1 } },
+    architecture: { layout: 'cifar', depth: 8, alpha: 16, classes: DATASETS.mnist.classes, input: { ...DATASETS.mnist.shape } },
     paper: null,
   },
   {
     name: 'pyramidnet20-a24-fashion-mnist',
     dataset: 'fashion-mnist',
     description: 'PyramidNet-20 (basic, alpha=24) for Fashion-MNIST',
-    architecture: { layout: 'cifar', depth: 20, alpha: 24, classes: 10, input: { height: 28, width: 28, channels: 1 } },
+    architecture: { layout: 'cifar', depth: 20, alpha: 24, classes: DATASETS['fashion-mnist'].classes, input: { ...DATASETS['fashion-mnist'].shape } },
     paper: null,
   },
 ];

@@ -1,4 +1,4 @@
-import { ConfigError } from '@pyramid/core';
+import { ConfigError, IMAGE_FOLDER_DEFAULTS, findDataset } from '@pyramid/core';
 import type { LrSchedule } from './schedule';
 
 /** Everything about how to train, apart from the model and the data. */
@@ -76,10 +76,8 @@ export function findRecipe(name: string): Recipe {
   return structuredClone(recipe);
 }
 
-/** The recipe a dataset gets when none is named. */
-export function defaultRecipeFor(dataset: string): string {
-  if (dataset === 'cifar100') return 'paper-cifar100';
-  if (dataset === 'cifar10') return 'paper-cifar10';
-  if (dataset === 'imagenet') return 'paper-imagenet';
-  return 'quick';
+/** The recipe a dataset gets when none is named: its table entry's, with the entry's augmentation. */
+export function defaultRecipeFor(dataset: string): { name: string; recipe: Recipe } {
+  const { recipe: name, augment } = findDataset(dataset) ?? IMAGE_FOLDER_DEFAULTS;
+  return { name, recipe: { ...findRecipe(name), augment } };
 }

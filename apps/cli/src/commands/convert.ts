@@ -1,6 +1,6 @@
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
-import { CIFAR10_CLASSES, datasetNormalization } from '@pyramid/core';
+import { findDataset } from '@pyramid/core';
 import { PyramidNet, exportPytorchWeights, importPytorchWeights, loadCheckpoint, saveCheckpoint } from '@pyramid/pyramidnet';
 import type { Command } from 'commander';
 import { type ModelFlags, addModelOptions, modelFromFlags } from '../model-options';
@@ -26,9 +26,9 @@ export function convertCommands(program: Command): void {
     const model = new PyramidNet(choice.architecture);
     importPytorchWeights(model, new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), file);
     // A state_dict carries no input description: take the dataset's customary normalisation.
-    const dataset = choice.preset?.dataset ?? flags.dataset ?? '';
-    const classNames = flags.classNames?.split(',') ?? (dataset === 'cifar10' ? CIFAR10_CLASSES : undefined);
-    await saveCheckpoint(flags.out, model, { classNames, normalization: datasetNormalization(dataset) ?? undefined, preset: choice.preset?.name });
+    const dataset = findDataset(choice.preset?.dataset ?? flags.dataset ?? '');
+    const classNames = flags.classNames?.split(',') ?? (dataset?.classes === model.architecture.classes ? dataset.classNames ?? undefined : undefined);
+    await saveCheckpoint(flags.out, model, { classNames, normalization: dataset?.normalization, preset: choice.preset?.name });
     process.stdout.write(`imported ${file} into ${flags.out} (${model.parameterCount().toLocaleString('en-US')} parameters)\n`);
   });
 

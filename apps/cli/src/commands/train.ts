@@ -48,8 +48,7 @@ const MODEL_FLAGS: (keyof ModelFlags)[] = ['preset', 'dataset', 'depth', 'alpha'
 const RECIPE_FLAGS: (keyof TrainFlags)[] = ['testFraction', 'dataDir', 'dataArchive', 'valLabels', 'skipBadImages', 'normalization', 'recipe', 'epochs', 'batchSize', 'lr', 'schedule', 'milestones', 'gamma', 'warmup', 'momentum', 'nesterov', 'weightDecay', 'bnDecay', 'labelSmoothing', 'augment', 'cutout', 'mixup', 'cutmix', 'cutmixBeta'];
 
 function recipeFromFlags(flags: TrainFlags, dataset: string): { name: string; recipe: Recipe } {
-  const name = flags.recipe ?? defaultRecipeFor(dataset);
-  const recipe = findRecipe(name);
+  const { name, recipe } = flags.recipe ? { name: flags.recipe, recipe: findRecipe(flags.recipe) } : defaultRecipeFor(dataset);
   if (flags.epochs !== undefined) recipe.epochs = flags.epochs;
   if (flags.batchSize !== undefined) recipe.batchSize = flags.batchSize;
   if (flags.lr !== undefined) recipe.lr = flags.lr;
