@@ -6,6 +6,8 @@ export {
   architectureConfig,
 } from './architecture';
 export { PyramidNet, type BuildOptions } from './model';
+export { modelGeometry, type ModelGeometry, type UnitGeometry, type ConvGeometry, type Size } from './geometry';
+export { batchNormParameterNames } from './batch-norms';
 export { summarize, formatSummary, type ModelSummary, type LayerRow } from './summary';
 export { PRESETS, findPreset, findPresetFor, presetNames, type Preset, type PaperResult } from './presets';
 export {

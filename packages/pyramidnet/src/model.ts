@@ -9,9 +9,9 @@ import {
   ModuleList,
   type PyramidalUnit,
   createUnit,
-  linearKeepProbabilities,
 } from '@pyramid/units';
 import { type Architecture, type ArchitectureConfig, resolveArchitecture } from './architecture';
+import { type ModelGeometry, modelGeometry } from './geometry';
 
 export interface BuildOptions {
   /** Seed of the initial weights (and nothing else). Default 0. */
@@ -28,6 +28,8 @@ export interface BuildOptions {
  */
 export class PyramidNet extends Module {
   readonly architecture: Architecture;
+  /** Every layer's shapes, strides and channels: what the model is built from. */
+  readonly geometry: ModelGeometry;
   readonly conv1: Conv2d;
   readonly bn1: BatchNorm2d;
   readonly stages: ModuleList<PyramidalUnit>[];
@@ -38,45 +40,36 @@ export class PyramidNet extends Module {
     super();
     const arch = resolveArchitecture(config);
     this.architecture = arch;
+    const { stem, stages, head } = (this.geometry = modelGeometry(arch));
     const rng = options.rng ?? Rng.fromSeed(options.seed ?? 0).fork('init');
-    const imagenet = arch.layout === 'imagenet';
 
     // Stem: conv3x3 + BN (CIFAR), or conv7x7/2 + BN (+ ReLU and max-pool in forward) (ImageNet).
-    this.conv1 = this.addChild(
-      'conv1',
-      imagenet ? new Conv2d(arch.input.channels, arch.stemWidth, 7, 2, 3, rng) : new Conv2d(arch.input.channels, arch.stemWidth, 3, 1, 1, rng),
-    );
-    this.bn1 = this.addChild('bn1', new BatchNorm2d(arch.stemWidth));
+    this.conv1 = this.addChild('conv1', Conv2d.from(stem.conv, rng));
+    this.bn1 = this.addChild('bn1', new BatchNorm2d(stem.bn.channels));
 
-    // Stages: the first keeps the resolution, every later one halves it in its first unit.
-    const keep = arch.shakeDrop ? linearKeepProbabilities(arch.unitWidths.length, arch.shakeDrop.lastKeep) : null;
-    let channels = arch.stemWidth;
-    let k = 0;
-    this.stages = arch.stageUnits.map((count, s) => {
-      const units: PyramidalUnit[] = [];
-      for (let i = 0; i < count; i++, k++) {
-        const unit = createUnit(
-          arch.unit,
+    // Stages of pyramidal units, each widening by the schedule.
+    this.stages = stages.map((units, s) => {
+      const built = units.map((unit) =>
+        createUnit(
+          unit.type,
           {
-            inChannels: channels,
-            width: arch.unitWidths[k],
-            stride: s > 0 && i === 0 ? 2 : 1,
+            inChannels: unit.inChannels,
+            width: unit.width,
+            stride: unit.stride,
             design: arch.design,
             shortcut: arch.shortcut,
-            shakeDropKeep: keep ? keep[k] : undefined,
+            shakeDropKeep: unit.shakeDropKeep,
             shakeDropGate: arch.shakeDrop?.gate,
           },
           rng,
-        );
-        units.push(unit);
-        channels = unit.outChannels;
-      }
-      return this.addChild(`layer${s + 1}`, new ModuleList(units));
+        ),
+      );
+      return this.addChild(`layer${s + 1}`, new ModuleList<PyramidalUnit>(built));
     });
 
     // Head: BN, ReLU, global average pool, fully connected.
-    this.bnFinal = this.addChild('bn_final', new BatchNorm2d(arch.featureChannels));
-    this.fc = this.addChild('fc', new Linear(arch.featureChannels, arch.classes, rng));
+    this.bnFinal = this.addChild('bn_final', new BatchNorm2d(head.bn.channels));
+    this.fc = this.addChild('fc', new Linear(head.fc.inFeatures, head.fc.outFeatures, rng));
   }
 
   /** Logits for a batch of normalised NHWC images. */
@@ -85,9 +78,9 @@ export class PyramidNet extends Module {
     if (x.rank !== 4 || x.shape[3] !== channels) {
       throw new ConfigError(`model input must be [batch, height, width, ${channels}], got [${x.shape.join(', ')}]`);
     }
-    const imagenet = this.architecture.layout === 'imagenet';
-    let h = this.bn1.forward(this.conv1.forward(x), ctx, imagenet);
-    if (imagenet) h = tf.maxPool(h, 3, 2, 1);
+    const { maxPool } = this.geometry.stem;
+    let h = this.bn1.forward(this.conv1.forward(x), ctx, maxPool !== null);
+    if (maxPool) h = tf.maxPool(h, maxPool.kernelSize, maxPool.stride, maxPool.padding);
     for (const stage of this.stages) {
       for (const unit of stage.items) h = unit.forward(h, ctx);
     }

@@ -1,4 +1,5 @@
 import type { ImageShape } from '@pyramid/core';
+import { batchNormParameterNames } from './batch-norms';
 import type { PyramidNet } from './model';
 
 export interface LayerRow {
@@ -27,50 +28,37 @@ function countOf(module: { parameters(): { size: number }[] }): number {
   return module.parameters().reduce((n, p) => n + p.size, 0);
 }
 
-/** The layer table, parameter counts and multiply-accumulates of a model, computed from shapes. */
+/** The layer table, parameter counts and multiply-accumulates of a model, read from its geometry. */
 export function summarize(model: PyramidNet): ModelSummary {
   const arch = model.architecture;
-  const rows: LayerRow[] = [];
-  let { height, width } = arch.input;
-  const imagenet = arch.layout === 'imagenet';
-
-  const stemMacs = model.conv1.macs(height, width);
-  [height, width] = model.conv1.outputSize(height, width);
-  rows.push({ name: 'conv1', type: `Conv${model.conv1.kernelSize}x${model.conv1.kernelSize}/${model.conv1.stride}`, outputShape: [height, width, arch.stemWidth], params: countOf(model.conv1), macs: stemMacs });
-  rows.push({ name: 'bn1', type: 'BatchNorm', outputShape: [height, width, arch.stemWidth], params: countOf(model.bn1), macs: 0 });
-  if (imagenet) {
-    height = Math.floor((height + 2 - 3) / 2) + 1;
-    width = Math.floor((width + 2 - 3) / 2) + 1;
-    rows.push({ name: 'maxpool', type: 'ReLU, MaxPool3x3/2', outputShape: [height, width, arch.stemWidth], params: 0, macs: 0 });
+  const { stem, stages, head, macs } = model.geometry;
+  const conv = stem.conv;
+  const rows: LayerRow[] = [
+    { name: conv.name, type: `Conv${conv.kernelSize}x${conv.kernelSize}/${conv.stride}`, outputShape: [...conv.output, conv.outChannels], params: countOf(model.conv1), macs: conv.macs },
+    { name: stem.bn.name, type: 'BatchNorm', outputShape: [...stem.bn.output, stem.bn.channels], params: countOf(model.bn1), macs: 0 },
+  ];
+  if (stem.maxPool) {
+    const { kernelSize: k, stride, output } = stem.maxPool;
+    rows.push({ name: 'maxpool', type: `ReLU, MaxPool${k}x${k}/${stride}`, outputShape: [...output, stem.bn.channels], params: 0, macs: 0 });
   }
-  model.stages.forEach((stage, s) => {
-    stage.items.forEach((unit, i) => {
-      const macs = unit.macs(height, width);
-      if (unit.stride === 2) {
-        height = Math.ceil(height / 2);
-        width = Math.ceil(width / 2);
-      }
-      const type = `${arch.unit === 'basic' ? 'Basic' : 'Bottleneck'}${unit.stride === 2 ? '/2' : ''} ${unit.inChannels}->${unit.outChannels}`;
-      rows.push({ name: `layer${s + 1}.${i}`, type, outputShape: [height, width, unit.outChannels], params: countOf(unit), macs });
+  stages.forEach((units, s) => {
+    units.forEach((unit, i) => {
+      const type = `${unit.type === 'basic' ? 'Basic' : 'Bottleneck'}${unit.stride === 2 ? '/2' : ''} ${unit.inChannels}->${unit.outChannels}`;
+      const unitMacs = unit.convs.reduce((n, c) => n + c.macs, 0);
+      rows.push({ name: unit.name, type, outputShape: [...unit.output, unit.outChannels], params: countOf(model.stages[s].items[i]), macs: unitMacs });
     });
   });
-  rows.push({ name: 'bn_final', type: 'BatchNorm, ReLU', outputShape: [height, width, arch.featureChannels], params: countOf(model.bnFinal), macs: 0 });
-  rows.push({ name: 'avgpool', type: 'GlobalAvgPool', outputShape: [arch.featureChannels], params: 0, macs: 0 });
-  rows.push({ name: 'fc', type: 'Linear', outputShape: [arch.classes], params: countOf(model.fc), macs: arch.featureChannels * arch.classes });
+  rows.push({ name: head.bn.name, type: 'BatchNorm, ReLU', outputShape: [...head.bn.output, head.bn.channels], params: countOf(model.bnFinal), macs: 0 });
+  rows.push({ name: 'avgpool', type: 'GlobalAvgPool', outputShape: [head.fc.inFeatures], params: 0, macs: 0 });
+  rows.push({ name: head.fc.name, type: 'Linear', outputShape: [head.fc.outFeatures], params: countOf(model.fc), macs: head.fc.macs });
 
+  const bn = batchNormParameterNames(model);
   const bnParams = model
     .namedTensors()
-    .filter((t) => t.kind === 'parameter' && t.variable.rank === 1 && !t.name.startsWith('fc.'))
+    .filter((t) => bn.has(t.name))
     .reduce((n, t) => n + t.variable.size, 0);
   const params = model.parameterCount();
-  return {
-    rows,
-    params,
-    paperParams: params - bnParams,
-    bnParams,
-    macs: rows.reduce((n, r) => n + r.macs, 0),
-    input: { ...arch.input },
-  };
+  return { rows, params, paperParams: params - bnParams, bnParams, macs, input: { ...arch.input } };
 }
 
 /** The summary as an aligned text table. */

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { WeightsError } from '@pyramid/core';
-import { BatchNorm2d, type Module } from '@pyramid/units';
+import type { BatchNorm2d } from '@pyramid/units';
+import { batchNorms } from './batch-norms';
 import type { PyramidNet } from './model';
 import {
   readSafetensors,
@@ -66,14 +67,6 @@ function fromLayout(values: Float32Array, fileShape: number[], layout: WeightLay
   if (fileShape.length === 4) return permuteKernel(values, fileShape, false);
   if (fileShape.length === 2) return transpose2d(values, fileShape[0], fileShape[1]);
   return values;
-}
-
-/** Every BatchNorm2d of a module tree with its state_dict prefix. */
-function batchNorms(module: Module, prefix = ''): [string, BatchNorm2d][] {
-  const out: [string, BatchNorm2d][] = [];
-  if (module instanceof BatchNorm2d) out.push([prefix, module]);
-  for (const child of module.children()) out.push(...batchNorms(child.module, `${prefix}${child.name}.`));
-  return out;
 }
 
 /**

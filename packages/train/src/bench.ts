@@ -159,28 +159,9 @@ export function benchmarkConv(shape: ConvShape, minSeconds = 0.3): ConvKernelRes
 /** The distinct convolution shapes of a model at a batch size, in order of first use. */
 export function convShapes(model: PyramidNet, batch: number): ConvShape[] {
   const seen = new Map<string, ConvShape>();
-  let { height, width } = model.architecture.input;
-  const add = (conv: { inChannels: number; outChannels: number; kernelSize: number; stride: number; padding: number }, h: number, w: number) => {
-    const shape = { batch, height: h, width: w, inChannels: conv.inChannels, outChannels: conv.outChannels, kernel: conv.kernelSize, stride: conv.stride, pad: conv.padding };
+  for (const { input, inChannels, outChannels, kernelSize, stride, padding } of model.geometry.convs) {
+    const shape = { batch, height: input[0], width: input[1], inChannels, outChannels, kernel: kernelSize, stride, pad: padding };
     seen.set(JSON.stringify(shape), shape);
-  };
-  add(model.conv1, height, width);
-  [height, width] = model.conv1.outputSize(height, width);
-  if (model.architecture.layout === 'imagenet') {
-    height = Math.floor((height - 1) / 2) + 1;
-    width = Math.floor((width - 1) / 2) + 1;
-  }
-  for (const unit of model.units()) {
-    const convs = (['conv1', 'conv2', 'conv3'] as const).map((k) => (unit as unknown as Record<string, unknown>)[k]).filter(Boolean) as {
-      inChannels: number; outChannels: number; kernelSize: number; stride: number; padding: number; outputSize(h: number, w: number): [number, number];
-    }[];
-    let h = height;
-    let w = width;
-    for (const conv of convs) {
-      add(conv, h, w);
-      [h, w] = conv.outputSize(h, w);
-    }
-    [height, width] = [h, w];
   }
   return [...seen.values()];
 }

@@ -9,6 +9,7 @@ import {
   CONFIG_FILE,
   PyramidNet,
   WEIGHTS_FILE,
+  batchNormParameterNames,
   decodeCheckpoint,
   encodeCheckpoint,
   readSafetensors,
@@ -105,11 +106,6 @@ export class NonFiniteLossError extends PyramidError {
 
 function trainableParameters(model: PyramidNet) {
   return model.namedTensors().filter((t) => t.kind === 'parameter').map(({ name, variable }) => ({ name, variable }));
-}
-
-/** BN scales and shifts: rank-1 parameters of batch norms (named bn*, bn_final, shortcut.bn). */
-function bnParameterNames(model: PyramidNet): Set<string> {
-  return new Set(trainableParameters(model).filter((p) => p.variable.rank === 1 && /(^|\.)bn[\w]*\./.test(p.name)).map((p) => p.name));
 }
 
 function checkRunMatchesData(config: RunConfig, train: TrainingData): void {
@@ -221,7 +217,7 @@ export async function train(options: TrainOptions): Promise<TrainOutcome> {
     dampening: recipe.dampening,
     nesterov: recipe.nesterov,
     weightDecay: recipe.weightDecay,
-    noDecay: recipe.noBnDecay ? bnParameterNames(model) : undefined,
+    noDecay: recipe.noBnDecay ? batchNormParameterNames(model) : undefined,
   });
   if (optimizerState) sgd.load(state.optimizerStarted, optimizerState);
 

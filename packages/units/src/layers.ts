@@ -2,6 +2,15 @@ import * as tf from '@tensorflow/tfjs-core';
 import { type Rng, batchNormTraining } from '@pyramid/core';
 import { type ForwardContext, Module } from './module';
 
+/** What defines a convolution's shape, apart from its input size. */
+export interface ConvSpec {
+  inChannels: number;
+  outChannels: number;
+  kernelSize: number;
+  stride: number;
+  padding: number;
+}
+
 /**
  * Convolution without bias, weights in tfjs's HWIO layout. `padding` pixels are added on every
  * side, as PyTorch's `padding=` does; tfjs's 'same' would pad stride-2 convolutions
@@ -25,20 +34,26 @@ export class Conv2d extends Module {
     this.weight = this.addParameter('weight', tf.tensor4d(values, [kernelSize, kernelSize, inChannels, outChannels]));
   }
 
+  static from(shape: ConvSpec, rng: Rng): Conv2d {
+    return new Conv2d(shape.inChannels, shape.outChannels, shape.kernelSize, shape.stride, shape.padding, rng);
+  }
+
   forward(x: tf.Tensor4D): tf.Tensor4D {
     return tf.conv2d(x, this.weight as tf.Tensor4D, this.stride, this.padding);
   }
 
-  /** Multiply-accumulates per image for an input of the given spatial size. */
-  macs(height: number, width: number): number {
-    const [oh, ow] = this.outputSize(height, width);
-    return oh * ow * this.kernelSize * this.kernelSize * this.inChannels * this.outChannels;
-  }
+}
 
-  outputSize(height: number, width: number): [number, number] {
-    const out = (n: number) => Math.floor((n + 2 * this.padding - this.kernelSize) / this.stride) + 1;
-    return [out(height), out(width)];
-  }
+/** Height and width of a convolution's (or pooling's) output, as PyTorch computes them for symmetric padding. */
+export function convOutputSize(conv: Pick<ConvSpec, 'kernelSize' | 'stride' | 'padding'>, height: number, width: number): [number, number] {
+  const out = (n: number) => Math.floor((n + 2 * conv.padding - conv.kernelSize) / conv.stride) + 1;
+  return [out(height), out(width)];
+}
+
+/** Multiply-accumulates of a convolution per image, for an input of the given size. */
+export function convMacs(conv: ConvSpec, height: number, width: number): number {
+  const [oh, ow] = convOutputSize(conv, height, width);
+  return oh * ow * conv.kernelSize * conv.kernelSize * conv.inChannels * conv.outChannels;
 }
 
 /** BatchNorm2d with PyTorch's semantics: epsilon 1e-5, momentum 0.1, unbiased running variance. */

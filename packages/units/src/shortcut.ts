@@ -11,6 +11,11 @@ import { type ForwardContext, Module } from './module';
  */
 export type ShortcutType = 'zero-pad' | 'projection';
 
+/** Whether a shortcut of this type needs a 1x1 convolution (and BN) to match the residual. */
+export function hasProjection(type: ShortcutType, inChannels: number, outChannels: number, stride: number): boolean {
+  return type === 'projection' && (inChannels !== outChannels || stride !== 1);
+}
+
 export class Shortcut extends Module {
   readonly conv?: Conv2d;
   readonly bn?: BatchNorm2d;
@@ -27,7 +32,7 @@ export class Shortcut extends Module {
     if (outChannels < inChannels) {
       throw new Error(`a zero-padded shortcut cannot narrow ${inChannels} to ${outChannels} channels`);
     }
-    if (type === 'projection' && (inChannels !== outChannels || stride !== 1)) {
+    if (hasProjection(type, inChannels, outChannels, stride)) {
       this.conv = this.addChild('conv', new Conv2d(inChannels, outChannels, 1, stride, 0, rng));
       this.bn = this.addChild('bn', new BatchNorm2d(outChannels));
     }

@@ -1,10 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Rng } from '@pyramid/core';
 import { DEFAULT_UNIT_DESIGN, UNIT_DESIGNS, type UnitDesignName } from './designs';
-import { BatchNorm2d, Conv2d } from './layers';
+import { BatchNorm2d, Conv2d, type ConvSpec } from './layers';
 import { type ForwardContext, Module } from './module';
 import { ShakeDrop, type ShakeDropGate } from './shakedrop';
-import { Shortcut, type ShortcutType } from './shortcut';
+import { Shortcut, type ShortcutType, hasProjection } from './shortcut';
 
 export interface UnitOptions {
   /** Channels coming in. */
@@ -19,14 +19,39 @@ export interface UnitOptions {
   shakeDropGate?: ShakeDropGate;
 }
 
+/** One convolution of a unit, named as in the unit's state_dict. */
+export interface UnitConvolution extends ConvSpec {
+  name: 'conv1' | 'conv2' | 'conv3' | 'shortcut.conv';
+  /** 'residual': reads the previous convolution's output; 'shortcut': reads the unit's input. */
+  path: 'residual' | 'shortcut';
+}
+
+/**
+ * The convolutions of a unit, in the order the unit creates them (the order of their initial
+ * weight draws): the units build from this, and the model's geometry, summary and benchmarks read it.
+ */
+export function unitConvolutions(type: UnitType, options: Pick<UnitOptions, 'inChannels' | 'width' | 'stride' | 'shortcut'>): UnitConvolution[] {
+  const { inChannels, width, stride } = options;
+  const residual = (name: UnitConvolution['name'], inC: number, outC: number, kernelSize: number, s: number): UnitConvolution => ({
+    name, path: 'residual', inChannels: inC, outChannels: outC, kernelSize, stride: s, padding: (kernelSize - 1) / 2,
+  });
+  const convs =
+    type === 'basic'
+      ? [residual('conv1', inChannels, width, 3, stride), residual('conv2', width, width, 3, 1)]
+      : [residual('conv1', inChannels, width, 1, 1), residual('conv2', width, width, 3, stride), residual('conv3', width, width * UNIT_EXPANSION.bottleneck, 1, 1)];
+  const outChannels = convs[convs.length - 1].outChannels;
+  if (hasProjection(options.shortcut ?? 'zero-pad', inChannels, outChannels, stride)) {
+    convs.push({ name: 'shortcut.conv', path: 'shortcut', inChannels, outChannels, kernelSize: 1, stride, padding: 0 });
+  }
+  return convs;
+}
+
 /** A pyramidal residual unit: what every unit type offers to the model assembly. */
 export abstract class PyramidalUnit extends Module {
   abstract readonly inChannels: number;
   abstract readonly outChannels: number;
   abstract readonly stride: 1 | 2;
   abstract forward(x: tf.Tensor4D, ctx: ForwardContext): tf.Tensor4D;
-  /** Multiply-accumulates per image for an input of the given spatial size. */
-  abstract macs(height: number, width: number): number;
 }
 
 /** Residual branch output plus the shortcut, with ShakeDrop in between when enabled. */
@@ -66,10 +91,11 @@ export class BasicUnit extends PyramidalUnit {
     this.outChannels = width;
     this.stride = stride;
     this.firstRelu = design.firstRelu;
+    const [conv1, conv2] = unitConvolutions('basic', options);
     this.bn1 = this.addChild('bn1', new BatchNorm2d(inChannels));
-    this.conv1 = this.addChild('conv1', new Conv2d(inChannels, width, 3, stride, 1, rng));
+    this.conv1 = this.addChild('conv1', Conv2d.from(conv1, rng));
     this.bn2 = this.addChild('bn2', new BatchNorm2d(width));
-    this.conv2 = this.addChild('conv2', new Conv2d(width, width, 3, 1, 1, rng));
+    this.conv2 = this.addChild('conv2', Conv2d.from(conv2, rng));
     if (design.lastBn) this.bn3 = this.addChild('bn3', new BatchNorm2d(width));
     if (options.shakeDropKeep !== undefined) this.shakeDrop = new ShakeDrop(options.shakeDropKeep, options.shakeDropGate);
     this.shortcut = this.addChild('shortcut', new Shortcut(options.shortcut ?? 'zero-pad', inChannels, width, stride, rng));
@@ -82,11 +108,6 @@ export class BasicUnit extends PyramidalUnit {
     out = this.conv2.forward(out);
     if (this.bn3) out = this.bn3.forward(out, ctx);
     return addShortcut(this, out, x, ctx);
-  }
-
-  macs(height: number, width: number): number {
-    const [oh, ow] = this.conv1.outputSize(height, width);
-    return this.conv1.macs(height, width) + this.conv2.macs(oh, ow) + (this.shortcut.conv?.macs(height, width) ?? 0);
   }
 }
 
@@ -114,17 +135,18 @@ export class BottleneckUnit extends PyramidalUnit {
     super();
     const { inChannels, width, stride } = options;
     const design = UNIT_DESIGNS[options.design ?? DEFAULT_UNIT_DESIGN];
-    const outChannels = width * BottleneckUnit.expansion;
+    const [conv1, conv2, conv3] = unitConvolutions('bottleneck', options);
+    const { outChannels } = conv3;
     this.inChannels = inChannels;
     this.outChannels = outChannels;
     this.stride = stride;
     this.firstRelu = design.firstRelu;
     this.bn1 = this.addChild('bn1', new BatchNorm2d(inChannels));
-    this.conv1 = this.addChild('conv1', new Conv2d(inChannels, width, 1, 1, 0, rng));
+    this.conv1 = this.addChild('conv1', Conv2d.from(conv1, rng));
     this.bn2 = this.addChild('bn2', new BatchNorm2d(width));
-    this.conv2 = this.addChild('conv2', new Conv2d(width, width, 3, stride, 1, rng));
+    this.conv2 = this.addChild('conv2', Conv2d.from(conv2, rng));
     this.bn3 = this.addChild('bn3', new BatchNorm2d(width));
-    this.conv3 = this.addChild('conv3', new Conv2d(width, outChannels, 1, 1, 0, rng));
+    this.conv3 = this.addChild('conv3', Conv2d.from(conv3, rng));
     if (design.lastBn) this.bn4 = this.addChild('bn4', new BatchNorm2d(outChannels));
     if (options.shakeDropKeep !== undefined) this.shakeDrop = new ShakeDrop(options.shakeDropKeep, options.shakeDropGate);
     this.shortcut = this.addChild('shortcut', new Shortcut(options.shortcut ?? 'zero-pad', inChannels, outChannels, stride, rng));
@@ -139,16 +161,6 @@ export class BottleneckUnit extends PyramidalUnit {
     out = this.conv3.forward(out);
     if (this.bn4) out = this.bn4.forward(out, ctx);
     return addShortcut(this, out, x, ctx);
-  }
-
-  macs(height: number, width: number): number {
-    const [oh, ow] = this.conv2.outputSize(height, width);
-    return (
-      this.conv1.macs(height, width) +
-      this.conv2.macs(height, width) +
-      this.conv3.macs(oh, ow) +
-      (this.shortcut.conv?.macs(height, width) ?? 0)
-    );
   }
 }
 
