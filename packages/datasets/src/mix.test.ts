@@ -29,37 +29,83 @@ function region(batch: Batch, b: number, test: (v: number) => boolean) {
   return { count, y0, y1, x0, x1 };
 }
 
+/**
+ * A random source that hands out the given draws in order, so that expected outputs can be worked
+ * out by hand from known draws; it fails on a draw it was not given and checks every range.
+ */
+function scripted(draws: { int?: number[]; uniform?: number[]; beta?: number[]; permutation?: number[][] }) {
+  const take = <T>(kind: keyof typeof draws): T => {
+    const list = draws[kind] as T[] | undefined;
+    if (!list?.length) throw new Error(`unexpected ${kind} draw`);
+    return list.shift()!;
+  };
+  const rng = {
+    int: (n: number) => {
+      const v = take<number>('int');
+      expect(v >= 0 && v < n, `int(${n}) scripted as ${v}`).toBe(true);
+      return v;
+    },
+    uniform: () => take<number>('uniform'),
+    beta: () => take<number>('beta'),
+    permutation: (n: number) => {
+      const p = take<number[]>('permutation');
+      expect([...p].sort((a, b) => a - b)).toEqual(Array.from({ length: n }, (_, i) => i));
+      return Int32Array.from(p);
+    },
+  };
+  return { rng: rng as unknown as Rng, used: () => Object.values(draws).every((list) => list.length === 0) };
+}
+
 describe('Cutout', () => {
-  it('zeroes a size x size square around a drawn centre, clipped at the borders', () => {
-    // The reference draws the centre row then column, uniformly, and zeroes [c - L/2, c + L/2)
-    // clipped to the image: the same draws from a twin stream give the expected box by hand.
-    const batch = constantBatch(16);
-    const rng = Rng.fromSeed(3);
-    const twin = Rng.fromSeed(3);
+  it('zeroes a size x size square around the drawn centre (row, then column), clipped at the borders', () => {
+    // Centres (4, 4), (0, 7) and (7, 0) with size 4 on 8x8 images; by hand, rows and columns
+    // [c - 2, c + 2) clipped to [0, 8): rows 2-5 x columns 2-5; rows 0-1 x columns 5-7;
+    // rows 5-7 x columns 0-1.
+    const batch = constantBatch(3);
+    const { rng, used } = scripted({ int: [4, 4, 0, 7, 7, 0] });
     cutout(4)(batch, shape, rng);
+    expect(used()).toBe(true);
+    const holes = [0, 1, 2].map((b) => region(batch, b, (v) => v === 0));
+    expect(holes).toEqual([
+      { count: 16, y0: 2, y1: 6, x0: 2, x1: 6 },
+      { count: 6, y0: 0, y1: 2, x0: 5, x1: 8 },
+      { count: 6, y0: 5, y1: 8, x0: 0, x1: 2 },
+    ]);
+    holes.forEach((hole, b) => expect(region(batch, b, (v) => v === b + 1).count).toBe(64 - hole.count));
+  });
+
+  it('cuts one rectangle per image, whole size x size unless it meets a border', () => {
+    // Drawn by a real stream: whatever the centres, each hole is a filled rectangle of at most
+    // 4 x 4, exactly 4 x 4 when it touches no border.
+    const batch = constantBatch(64);
+    cutout(4)(batch, shape, Rng.fromSeed(3));
+    let whole = 0;
     for (let b = 0; b < batch.size; b++) {
-      const cy = twin.int(8), cx = twin.int(8);
-      const want = { y0: Math.max(0, cy - 2), y1: Math.min(8, cy + 2), x0: Math.max(0, cx - 2), x1: Math.min(8, cx + 2) };
       const hole = region(batch, b, (v) => v === 0);
-      expect(hole).toEqual({ count: (want.y1 - want.y0) * (want.x1 - want.x0), ...want });
-      expect(region(batch, b, (v) => v === b + 1).count).toBe(64 - hole.count);
+      const [h, w] = [hole.y1 - hole.y0, hole.x1 - hole.x0];
+      expect(hole.count).toBe(h * w);
+      expect(h <= 4 && w <= 4).toBe(true);
+      if (hole.y0 > 0 && hole.x0 > 0 && hole.y1 < 8 && hole.x1 < 8) {
+        expect([h, w]).toEqual([4, 4]);
+        whole++;
+      }
     }
+    // Centres in rows and columns 2..5 (of 0..7) leave a whole square: about (4/8)^2 of 64 images.
+    expect(whole).toBeGreaterThan(4);
+    expect(whole).toBeLessThan(40);
   });
 });
 
 describe('mixup', () => {
-  it('blends each image with its permuted partner by one lambda per batch, labels following', () => {
-    const batch = constantBatch(10);
-    const out = mixup(0.4)(batch, shape, Rng.fromSeed(4));
-    const { lambda, labels } = out.mix!;
-    expect(lambda).toBeGreaterThanOrEqual(0);
-    expect(lambda).toBeLessThanOrEqual(1);
-    expect([...labels].sort((a, b) => a - b)).toEqual([...batch.labels]);
-    for (let b = 0; b < 10; b++) {
-      // x = lambda * (b + 1) + (1 - lambda) * (partner + 1), partner = the mixed label.
-      const want = lambda * (b + 1) + (1 - lambda) * (labels[b] + 1);
-      for (let i = 0; i < pixels; i++) expect(out.images[b * pixels + i]).toBeCloseTo(want, 5);
-    }
+  it('blends image b with image perm[b] by the drawn lambda', () => {
+    // lambda 0.25, permutation [2, 0, 1]: images hold 1, 2, 3, so by hand
+    // 0.25 * 1 + 0.75 * 3 = 2.5, 0.25 * 2 + 0.75 * 1 = 1.25, 0.25 * 3 + 0.75 * 2 = 2.25.
+    const { rng, used } = scripted({ beta: [0.25], permutation: [[2, 0, 1]] });
+    const batch = constantBatch(3);
+    const out = mixup(1)(batch, shape, rng);
+    expect(used()).toBe(true);
+    for (const [b, want] of [2.5, 1.25, 2.25].entries()) expect(out.images.subarray(b * pixels, (b + 1) * pixels).every((v) => v === want)).toBe(true);
+    expect(out.mix).toEqual({ lambda: 0.25, labels: Int32Array.from([2, 0, 1]) });
     expect(batch.images[0]).toBe(1); // the input batch is left as it was
   });
 
@@ -78,34 +124,36 @@ describe('mixup', () => {
 });
 
 describe('CutMix', () => {
-  it('pastes one box from the permuted batch into every image, lambda the share kept', () => {
-    // The reference's rand_bbox by hand from a twin stream's draws (coin, Beta, permutation,
-    // centre row, centre column): sides floor(8 sqrt(1 - lambda0)), the box [c - side/2, c + side/2)
-    // clipped to the image; lambda = 1 - box area / 64.
-    const rng = Rng.fromSeed(6);
-    const twin = Rng.fromSeed(6);
-    let boxes = 0;
-    for (let trial = 0; trial < 50; trial++) {
-      const out = cutMix(1)(constantBatch(6), shape, rng);
-      twin.uniform();
-      const side = Math.floor(8 * Math.sqrt(1 - twin.beta(1, 1)));
-      const perm = twin.permutation(6);
-      const cy = twin.int(8), cx = twin.int(8);
-      const clip = (v: number) => Math.min(8, Math.max(0, v));
-      const want = { y0: clip(cy - Math.floor(side / 2)), y1: clip(cy + Math.floor(side / 2)), x0: clip(cx - Math.floor(side / 2)), x1: clip(cx + Math.floor(side / 2)) };
-      const area = (want.y1 - want.y0) * (want.x1 - want.x0);
-      expect(out.mix!.labels).toEqual(perm);
-      expect(out.mix!.lambda).toBeCloseTo(1 - area / 64, 12);
-      for (let b = 0; b < 6; b++) {
-        if (perm[b] === b) continue; // pasted from itself: unchanged
-        const pasted = region(out, b, (v) => v === perm[b] + 1);
-        expect(pasted.count).toBe(area);
-        if (area) expect(pasted).toEqual({ count: area, ...want });
-        expect(region(out, b, (v) => v === b + 1).count).toBe(64 - area);
-      }
-      if (area) boxes++;
-    }
-    expect(boxes).toBeGreaterThan(30);
+  it('pastes the box of the drawn centre and size from the permuted partner, lambda the share kept', () => {
+    // Draws: coin 0.2 (< 1: mix), Beta 0.75, permutation [1, 2, 0], centre (3, 6). By hand, the
+    // reference's rand_bbox: sides floor(8 sqrt(1 - 0.75)) = 4, rows [3 - 2, 3 + 2) = 1-4,
+    // columns [6 - 2, 6 + 2) = 4-7; lambda = 1 - 16 / 64 = 0.75.
+    const { rng, used } = scripted({ uniform: [0.2], beta: [0.75], permutation: [[1, 2, 0]], int: [3, 6] });
+    const out = cutMix(1)(constantBatch(3), shape, rng);
+    expect(used()).toBe(true);
+    expect(out.mix).toEqual({ lambda: 0.75, labels: Int32Array.from([1, 2, 0]) });
+    [1, 2, 0].forEach((partner, b) => {
+      expect(region(out, b, (v) => v === partner + 1)).toEqual({ count: 16, y0: 1, y1: 5, x0: 4, x1: 8 });
+      expect(region(out, b, (v) => v === b + 1).count).toBe(48);
+    });
+  });
+
+  it('clips a box at the borders and counts only the pixels pasted', () => {
+    // Beta 0.19: sides floor(8 * 0.9) = 7, half 3; centre (0, 1): rows [-3, 3) -> 0-2, columns
+    // [-2, 4) -> 0-3, 12 pixels; lambda = 1 - 12 / 64 = 0.8125.
+    const { rng, used } = scripted({ uniform: [0], beta: [0.19], permutation: [[1, 0]], int: [0, 1] });
+    const out = cutMix(0.5)(constantBatch(2), shape, rng);
+    expect(used()).toBe(true);
+    expect(out.mix!.lambda).toBe(0.8125);
+    expect(region(out, 0, (v) => v === 2)).toEqual({ count: 12, y0: 0, y1: 3, x0: 0, x1: 4 });
+  });
+
+  it('leaves the batch as it is when the coin is not below prob', () => {
+    // The reference mixes when r < prob: 0.5 with prob 0.5 does not.
+    const batch = constantBatch(2);
+    const { rng, used } = scripted({ uniform: [0.5] });
+    expect(cutMix(0.5)(batch, shape, rng)).toBe(batch);
+    expect(used()).toBe(true);
   });
 
   it('mixes a batch with probability prob and leaves the others untouched', () => {

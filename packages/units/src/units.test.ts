@@ -124,21 +124,21 @@ describe('ShakeDrop', () => {
     expect(Array.from(y.dataSync())).toEqual([0.75, 0.75]);
   });
 
-  it('uses one random factor forward and another backward, per image', () => {
-    const shake = new ShakeDrop(0, 'image'); // b = 0 always: forward alpha in [-1, 1], backward beta in [0, 1]
-    const seed = Rng.fromSeed(8).state();
+  it('scales forward by b + alpha - b alpha and backward by b + beta - b beta, per image', () => {
+    // A source with known draws, per image: gate, then uniforms u1 and u2, so that alpha = 2 u1 - 1
+    // and beta = u2. Gate 0, u (0.25, 0.5): forward -0.5, backward 0.5; gate 1, u (0.75, 0.125):
+    // 1 both ways; gate 0, u (0.5, 0.875): forward 0, backward 0.875.
+    const rng = () => {
+      const gates = [false, true, false];
+      const uniforms = [0.25, 0.5, 0.75, 0.125, 0.5, 0.875];
+      return { bernoulli: () => gates.shift()!, uniform: () => uniforms.shift()! } as unknown as Rng;
+    };
+    const shake = new ShakeDrop(0.5, 'image');
     const x = tf.ones([3, 2, 2, 1]) as tf.Tensor4D;
-    const value = shake.forward(x, { training: true, rng: Rng.fromState(seed) }).dataSync();
-    const grad = tf.grad((t: tf.Tensor) => tf.sum(shake.forward(t as tf.Tensor4D, { training: true, rng: Rng.fromState(seed) })))(x).dataSync();
-    const replay = Rng.fromState(seed);
-    for (let i = 0; i < 3; i++) {
-      replay.bernoulli(0); // the per-image gate
-      const alpha = 2 * replay.uniform() - 1;
-      const beta = replay.uniform();
-      expect(value[4 * i]).toBeCloseTo(alpha, 6);
-      expect(grad[4 * i]).toBeCloseTo(beta, 6);
-      expect(value[4 * i + 3]).toBe(value[4 * i]);
-    }
+    const value = Array.from(shake.forward(x, { training: true, rng: rng() }).dataSync());
+    const grad = Array.from(tf.grad((t: tf.Tensor) => tf.sum(shake.forward(t as tf.Tensor4D, { training: true, rng: rng() })))(x).dataSync());
+    expect(value).toEqual([-0.5, -0.5, -0.5, -0.5, 1, 1, 1, 1, 0, 0, 0, 0]);
+    expect(grad).toEqual([0.5, 0.5, 0.5, 0.5, 1, 1, 1, 1, 0.875, 0.875, 0.875, 0.875]);
   });
 
   it('draws one gate per batch by default, as the reference implementations do', () => {
