@@ -1,9 +1,11 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { useBackend } from '@pyramid/core';
 import { encodePng, writeNpy } from '@pyramid/datasets';
+import { PyramidNet, saveCheckpoint } from '@pyramid/pyramidnet';
 import { afterAll, describe, expect, it } from 'vitest';
 import { referenceStateDict, tensorsOf } from './test-fixtures';
 
@@ -18,6 +20,36 @@ function pyramid(...args: string[]) {
 }
 
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+/** A new empty folder for one test, so that no test reads what another wrote. */
+function folder(name: string): string {
+  return mkdtempSync(join(scratch, `${name}-`));
+}
+
+const BRIGHTNESS = [['dark', 30], ['mid', 128], ['light', 225]] as const;
+
+/**
+ * An image folder with train/ and test/ splits of 3 classes of 8x8 PNGs (24 and 6 per class), each
+ * class a different brightness with some noise, so that one epoch learns them.
+ */
+function brightnessFolder(): string {
+  const root = folder('shapes');
+  const rng = (seed: number) => () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+  const noise = rng(9);
+  for (const split of ['train', 'test']) {
+    for (const [c, level] of BRIGHTNESS) {
+      mkdirSync(join(root, split, c), { recursive: true });
+      for (let i = 0; i < (split === 'train' ? 24 : 6); i++) {
+        const pixels = Uint8Array.from({ length: 64 * 3 }, () => Math.max(0, Math.min(255, level + Math.round((noise() - 0.5) * 40))));
+        writeFileSync(join(root, split, c, `${i}.png`), encodePng({ data: pixels, width: 8, height: 8, channels: 3 }));
+      }
+    }
+  }
+  return root;
+}
+
+/** The flags of a 3-class model for the brightness folder's 8x8 images. */
+const BRIGHTNESS_MODEL = ['--dataset', 'cifar10', '--depth', '8', '--alpha', '4', '--classes', '3', '--input', '8x8x3'];
 
 describe('pyramid', () => {
   it('prints help and exits 0', () => {
@@ -59,7 +91,7 @@ describe('pyramid', () => {
   });
 
   it('trains, evaluates and predicts in plain Node, and leaves a checkpoint', () => {
-    const run = join(scratch, 'run');
+    const run = join(folder('mnist'), 'run');
     const t = pyramid('train', '--preset', 'pyramidnet8-a16-mnist', '--data', 'mnist-sample', '--test-fraction', '0.9', '--epochs', '1', '--batch-size', '50', '--run', run, '--json');
     expect(t.status, t.stderr).toBe(0);
     const events = t.stdout.trim().split('\n').map((l) => JSON.parse(l));
@@ -79,7 +111,7 @@ describe('pyramid', () => {
     expect(evaluation.top1Error).toBeCloseTo(100 * (1 - evaluation.top1), 9);
     expect(epoch.top1).toBeGreaterThan(0.2);
 
-    const npy = join(scratch, 'digits.npy');
+    const npy = join(run, '..', 'digits.npy');
     writeFileSync(npy, writeNpy({ dtype: 'uint8', shape: [2, 28, 28, 1], data: new Uint8Array(2 * 784).fill(0) }));
     const p = pyramid('predict', '--checkpoint', join(run, 'checkpoints', 'best'), npy, '--json', '--top', '3');
     expect(p.status, p.stderr).toBe(0);
@@ -92,77 +124,82 @@ describe('pyramid', () => {
   });
 
   it('refuses to train into a folder that holds another run, changing nothing', () => {
-    const run = join(scratch, 'run');
-    const before = readFileSync(join(run, 'run.json'));
+    const run = folder('taken');
+    writeFileSync(join(run, 'run.json'), '{"format": "another run"}\n');
     const r = pyramid('train', '--preset', 'pyramidnet8-a16-mnist', '--data', 'mnist-sample', '--run', run);
     expect(r.status).toBe(1);
     expect(r.stderr).toBe(`pyramid: error: ${run} already holds files; continue it with --resume ${run}, or choose another --run\n`);
-    expect(readFileSync(join(run, 'run.json')).equals(before)).toBe(true);
+    expect(readdirSync(run)).toEqual(['run.json']);
+    expect(readFileSync(join(run, 'run.json'), 'utf8')).toBe('{"format": "another run"}\n');
   });
 
   it('trains on an image folder with train and test splits, and predicts on a PNG', () => {
-    // 3 classes of 8x8 PNGs, each class a different brightness, so that one epoch learns them.
-    const root = join(scratch, 'shapes');
-    const rng = (seed: number) => () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
-    const noise = rng(9);
-    for (const split of ['train', 'test']) {
-      for (const [c, level] of [['dark', 30], ['mid', 128], ['light', 225]] as const) {
-        mkdirSync(join(root, split, c), { recursive: true });
-        for (let i = 0; i < (split === 'train' ? 24 : 6); i++) {
-          const pixels = Uint8Array.from({ length: 64 * 3 }, () => Math.max(0, Math.min(255, level + Math.round((noise() - 0.5) * 40))));
-          writeFileSync(join(root, split, c, `${i}.png`), encodePng({ data: pixels, width: 8, height: 8, channels: 3 }));
-        }
-      }
-    }
-    const run = join(scratch, 'shapes-run');
-    const t = pyramid('train', '--dataset', 'cifar10', '--depth', '8', '--alpha', '4', '--classes', '3', '--input', '8x8x3', '--data', root, '--epochs', '2', '--batch-size', '8', '--lr', '0.05', '--run', run, '--quiet');
+    const root = brightnessFolder();
+    const run = join(folder('shapes-run'), 'run');
+    const t = pyramid('train', ...BRIGHTNESS_MODEL, '--data', root, '--epochs', '2', '--batch-size', '8', '--lr', '0.05', '--run', run, '--quiet');
     expect(t.status, t.stderr).toBe(0);
     const e = pyramid('eval', '--checkpoint', join(run, 'checkpoints', 'best'), '--data', root, '--json');
     expect(e.status, e.stderr).toBe(0);
     const evaluation = JSON.parse(e.stdout);
     expect(evaluation.images).toBe(18);
+    // Class folders in sorted order; three brightness levels 100 apart are learnt in two epochs.
     expect(evaluation.perClass.map((c: { name: string }) => c.name)).toEqual(['dark', 'light', 'mid']);
-    const p = pyramid('predict', '--checkpoint', join(run, 'checkpoints', 'best'), join(root, 'test', 'light', '0.png'), '--json');
+    expect(evaluation.top1).toBeGreaterThan(0.9);
+    const p = pyramid('predict', '--checkpoint', join(run, 'checkpoints', 'best'), join(root, 'test', 'light', '0.png'), '--json', '--top', '3');
     expect(p.status, p.stderr).toBe(0);
-    expect(JSON.parse(p.stdout).predictions[0].top[0].label).toMatch(/dark|light|mid/);
+    const [prediction] = JSON.parse(p.stdout).predictions;
+    expect(prediction.top[0].label).toBe('light');
+    // The ranking follows the logits: label i is the i-th largest logit's class.
+    const byLogit = prediction.logits.map((l: number, i: number) => [l, i]).sort((a: number[], b: number[]) => b[0] - a[0]);
+    expect(prediction.top.map((t: { label: string }) => t.label)).toEqual(byLogit.map(([, i]: number[]) => ['dark', 'light', 'mid'][i]));
   });
 
   it('trains with Cutout and CutMix recorded in the run, and refuses mixup with CutMix', () => {
-    const root = join(scratch, 'shapes'); // the image folder of the test above
-    const run = join(scratch, 'cutmix-run');
-    const model = ['--dataset', 'cifar10', '--depth', '8', '--alpha', '4', '--classes', '3', '--input', '8x8x3', '--data', root, '--epochs', '1', '--batch-size', '8'];
-    const t = pyramid('train', ...model, '--cutout', '4', '--cutmix', '0.5', '--run', run, '--quiet');
+    const root = brightnessFolder();
+    const runs = folder('cutmix');
+    const model = [...BRIGHTNESS_MODEL, '--data', root, '--epochs', '1', '--batch-size', '8'];
+    const t = pyramid('train', ...model, '--cutout', '4', '--cutmix', '0.5', '--run', join(runs, 'run'), '--quiet');
     expect(t.status, t.stderr).toBe(0);
-    const { recipe } = JSON.parse(readFileSync(join(run, 'run.json'), 'utf8'));
+    const { recipe } = JSON.parse(readFileSync(join(runs, 'run', 'run.json'), 'utf8'));
     expect([recipe.cutout, recipe.cutmix, recipe.cutmixBeta, recipe.mixup]).toEqual([4, 0.5, 1, 0]);
-    const both = pyramid('train', ...model, '--mixup', '1', '--cutmix', '0.5', '--run', join(scratch, 'both-run'));
+    const both = pyramid('train', ...model, '--mixup', '1', '--cutmix', '0.5', '--run', join(runs, 'both'));
     expect(both.status).toBe(2);
     expect(both.stderr).toBe('pyramid: error: --mixup and --cutmix both mix the batch: give one\n');
-    expect(existsSync(join(scratch, 'both-run'))).toBe(false);
+    expect(existsSync(join(runs, 'both'))).toBe(false);
   });
 
-  it('names a data folder that does not exist', () => {
-    const r = pyramid('eval', '--checkpoint', join(scratch, 'run', 'checkpoints', 'best'), '--data', join(scratch, 'nowhere'));
+  it('names a data folder that does not exist', async () => {
+    const dir = folder('nowhere');
+    await useBackend('cpu');
+    const model = new PyramidNet({ layout: 'cifar', depth: 8, alpha: 4, classes: 3, input: { height: 8, width: 8, channels: 3 } });
+    await saveCheckpoint(join(dir, 'checkpoint'), model);
+    model.dispose();
+    const r = pyramid('eval', '--checkpoint', join(dir, 'checkpoint'), '--data', join(dir, 'nowhere'));
     expect(r.status).toBe(2);
-    expect(r.stderr).toContain(`--data '${join(scratch, 'nowhere')}' is neither a dataset`);
+    expect(r.stderr).toBe(`pyramid: error: --data '${join(dir, 'nowhere')}' is neither a dataset (mnist-sample, cifar10, cifar100, imagenet, mnist, fashion-mnist) nor an existing folder or archive\n`);
   });
 
   it('imports a reference PyTorch state_dict and exports it back unchanged', () => {
     // The fixture's 'weights.*' tensors are a state_dict saved from the reference implementation.
     const tensors = referenceStateDict();
-    const stateDict = join(scratch, 'reference.safetensors');
+    const dir = folder('import');
+    const stateDict = join(dir, 'reference.safetensors');
     writeFileSync(stateDict, tensors);
-    const i = pyramid('import', stateDict, '--dataset', 'cifar10', '--depth', '20', '--alpha', '12', '--out', join(scratch, 'imported'));
+    const i = pyramid('import', stateDict, '--dataset', 'cifar10', '--depth', '20', '--alpha', '12', '--out', join(dir, 'imported'));
     expect(i.status, i.stderr).toBe(0);
-    const x = pyramid('export', '--checkpoint', join(scratch, 'imported'), '--out', join(scratch, 'exported.safetensors'));
+    const x = pyramid('export', '--checkpoint', join(dir, 'imported'), '--out', join(dir, 'exported.safetensors'));
     expect(x.status, x.stderr).toBe(0);
-    const again = readFileSync(join(scratch, 'exported.safetensors'));
+    const again = readFileSync(join(dir, 'exported.safetensors'));
     expect(tensorsOf(again)).toEqual(tensorsOf(readFileSync(stateDict)));
-    const bad = pyramid('import', stateDict, '--dataset', 'cifar10', '--depth', '20', '--alpha', '24', '--out', join(scratch, 'wrong'));
+    // A CIFAR-10 model imported without class names gets CIFAR-10's, in the order of its batches.meta.
+    const config = JSON.parse(readFileSync(join(dir, 'imported', 'config.json'), 'utf8'));
+    expect(config.input.classNames).toEqual(['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck']);
+    expect(config.input.normalization).toEqual({ mean: [125.3, 123.0, 113.9], std: [63.0, 62.1, 66.7], scale: 1 });
+    const bad = pyramid('import', stateDict, '--dataset', 'cifar10', '--depth', '20', '--alpha', '24', '--out', join(dir, 'wrong'));
     expect(bad.status).toBe(1);
     // alpha 24 over 9 units widens by 8/3 per unit: the first unit has 19 channels, alpha 12's 17.
     expect(bad.stderr).toMatch(/reference\.safetensors: shape mismatch for 'layer1\.0\.conv1\.weight': expected \[19, 16, 3, 3\] \(PyTorch layout\), found \[17, 16, 3, 3\]/);
-    expect(existsSync(join(scratch, 'wrong'))).toBe(false);
+    expect(existsSync(join(dir, 'wrong'))).toBe(false);
   });
 });
 
@@ -170,10 +207,10 @@ describe('pyramid on the WebGPU backend', () => {
   const status = (JSON.parse(pyramid('backends', '--json').stdout) as { name: string; available: boolean }[]).find((b) => b.name === 'webgpu');
   // CI installs Mesa's lavapipe (.ci/run): there WebGPU must run, not be skipped.
   it.runIf(status?.available || process.env.CI)('trains in Node and exits cleanly', () => {
-    // The small image folder of the test above: 72 training and 18 test images of 8x8.
-    const root = join(scratch, 'shapes');
-    const run = join(scratch, 'webgpu-run');
-    const r = pyramid('train', '--backend', 'webgpu', '--dataset', 'cifar10', '--depth', '8', '--alpha', '4', '--classes', '3', '--input', '8x8x3', '--data', root, '--epochs', '1', '--batch-size', '8', '--lr', '0.05', '--run', run, '--json');
+    // 72 training and 18 test images of 8x8.
+    const root = brightnessFolder();
+    const run = join(folder('webgpu'), 'run');
+    const r = pyramid('train', '--backend', 'webgpu', ...BRIGHTNESS_MODEL, '--data', root, '--epochs', '1', '--batch-size', '8', '--lr', '0.05', '--run', run, '--json');
     expect(r.status, r.stderr).toBe(0);
     const events = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
     const steps = events.filter((e) => e.kind === 'step');
