@@ -48,27 +48,40 @@ describe('interrupting pyramid train', () => {
     expect(JSON.parse(readFileSync(join(dir, 'checkpoints', 'last', 'state.json'), 'utf8')).finished).toBe(true);
   });
 
-  it('leaves a loadable last checkpoint whenever the process is killed, and resumes from it', async () => {
+  it('leaves a loadable last checkpoint whenever the process is killed, and resumes to the weights of an uninterrupted run', async () => {
     const dir = join(scratch, 'killed');
-    const args = ['train', ...SMALL, '--epochs', '1', '--checkpoint-every', '1', '--run', dir];
+    const args = ['--epochs', '1', '--checkpoint-every', '1'];
     let first = true;
     for (const delay of [700, 1300, 450, 2100, 900]) {
-      const run = start(first ? args : ['train', '--resume', dir]);
+      const run = start(first ? ['train', ...SMALL, ...args, '--run', dir] : ['train', '--resume', dir]);
       first = false;
       await untilStep(run, dir, 2);
       await new Promise((r) => setTimeout(r, delay));
       run.child.kill('SIGKILL');
       await run.done;
-      // Whatever the moment, 'last' is a whole checkpoint: the model loads and its state parses.
+      // Whatever the moment, 'last' is a whole checkpoint of the run's model: it loads (every
+      // tensor checked against the architecture) and its state parses.
       const last = join(dir, 'checkpoints', 'last');
-      const { model } = await loadCheckpoint(last);
-      expect(model.parameterCount()).toBe(36_667);
+      const { model, config } = await loadCheckpoint(last);
+      expect(config.architecture).toEqual(JSON.parse(readFileSync(join(dir, 'run.json'), 'utf8')).architecture);
       expect(JSON.parse(readFileSync(join(last, 'state.json'), 'utf8')).step).toBeGreaterThan(0);
       model.dispose();
     }
     const finished = spawnSync(process.execPath, [bin, 'train', '--resume', dir, '--quiet'], { cwd: scratch, env, encoding: 'utf8' });
     expect(finished.status, finished.stderr).toBe(0);
     expect(readdirSync(join(dir, 'checkpoints')).filter((f) => !f.includes('.tmp-') && !f.includes('.old-')).sort()).toEqual(['best', 'last']);
+
+    // The same run without interruptions, computed here: five kills later, the weights match it bit for bit.
+    const straightDir = join(scratch, 'straight');
+    const straight = spawnSync(process.execPath, [bin, 'train', ...SMALL, ...args, '--run', straightDir, '--quiet'], { cwd: scratch, env, encoding: 'utf8' });
+    expect(straight.status, straight.stderr).toBe(0);
+    const weights = async (run: string) => {
+      const { model } = await loadCheckpoint(join(run, 'checkpoints', 'last'));
+      const values = model.namedTensors().map((t) => [t.name, Array.from(t.variable.dataSync())] as const);
+      model.dispose();
+      return values;
+    };
+    expect(await weights(dir)).toEqual(await weights(straightDir));
   });
 
   it('stops on a diverging loss with one line naming the step', () => {
