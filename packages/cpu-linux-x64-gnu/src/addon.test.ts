@@ -203,3 +203,11 @@ describe.skipIf(!built && !process.env.CI)('native CPU kernels: memory-bound pas
     expect(info.onednn).toMatch(/^\d+\.\d+\.\d+$/);
   });
 });
+
+describe.skipIf(!built && !process.env.CI)('native CPU kernels: the machine peak', () => {
+  it('measures a positive multiply-add rate and refuses a meaningless duration', () => {
+    addon.setThreads(1);
+    expect(addon.peakGflops(0.05)).toBeGreaterThan(0.1);
+    expect(() => addon.peakGflops(0)).toThrow('peakGflops: seconds must be in (0, 10]');
+  });
+});

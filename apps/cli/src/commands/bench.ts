@@ -1,6 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
+import { nativeKernels } from '@pyramid/core';
 import { PyramidNet, summarize } from '@pyramid/pyramidnet';
 import { type BenchmarkResult, type ConvKernelResult, benchmarkConv, benchmarkModel, convShapes } from '@pyramid/train';
 import { Option, type Command } from 'commander';
@@ -58,6 +59,7 @@ export function benchCommand(program: Command): void {
     }
     const runs: Run[] = [];
     let convs: ConvKernelResult[] | null = null;
+    let peakGflops: number | null = null;
     const log = (text: string) => !flags.json && process.stderr.write(`${text}\n`);
     const sets: ('project' | 'stock')[] = flags.compare === 'both' ? ['project', 'stock'] : [flags.compare];
     for (const kernelSet of sets) {
@@ -80,6 +82,7 @@ export function benchCommand(program: Command): void {
       );
       if (flags.convs && kernelSet === 'project') {
         convs = convShapes(model, flags.batchSize).map((shape) => benchmarkConv(shape));
+        peakGflops = await measurePeak();
       }
       model.dispose();
     }
@@ -104,7 +107,7 @@ export function benchCommand(program: Command): void {
     const stock = runs.find((r) => r.kernelSet === 'stock');
     const report = {
       date: new Date().toISOString(),
-      machine: { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, node: process.version, tfjs: tf.version_core, platform: `${process.platform}-${process.arch}` },
+      machine: { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, node: process.version, tfjs: tf.version_core, platform: `${process.platform}-${process.arch}`, peakGflops },
       model: { preset: choice.preset?.name ?? null, architecture: choice.architecture, params: summary.params, macsPerImage: summary.macs },
       runs,
       speedup:
@@ -130,10 +133,12 @@ export function benchCommand(program: Command): void {
       }
     }
     if (convs) {
-      process.stdout.write('convolutions (GFLOP/s): shape  forward  input-grad  filter-grad\n');
+      const ofPeak = (g: number) => (peakGflops ? ` (${((100 * g) / peakGflops).toFixed(0)}%)` : '');
+      if (peakGflops) process.stdout.write(`machine peak (multiply-adds on every thread in use): ${peakGflops.toFixed(0)} GFLOP/s\n`);
+      process.stdout.write(`convolutions (GFLOP/s${peakGflops ? ', % of peak' : ''}): shape  forward  input-grad  filter-grad\n`);
       for (const c of convs) {
         process.stdout.write(
-          `  ${c.batch}x${c.height}x${c.width}x${c.inChannels} -> ${c.outChannels} k${c.kernel}/s${c.stride}  ${c.forwardGflops.toFixed(1)}  ${c.inputGradGflops.toFixed(1)}  ${c.filterGradGflops.toFixed(1)}\n`,
+          `  ${c.batch}x${c.height}x${c.width}x${c.inChannels} -> ${c.outChannels} k${c.kernel}/s${c.stride}  ${c.forwardGflops.toFixed(1)}${ofPeak(c.forwardGflops)}  ${c.inputGradGflops.toFixed(1)}${ofPeak(c.inputGradGflops)}  ${c.filterGradGflops.toFixed(1)}${ofPeak(c.filterGradGflops)}\n`,
         );
       }
     }
@@ -150,4 +155,10 @@ function againstTorch(project: Run, torch: TorchRun[]) {
       inference: project.inference && t.inference ? project.inference.imagesPerSecond / t.inference.imagesPerSecond : null,
     })),
   };
+}
+
+/** The multiply-add peak of the threads the native kernels use, where they are loaded. */
+async function measurePeak(): Promise<number | null> {
+  const load = await nativeKernels();
+  return load.kernels ? load.kernels.peakGflops(1) : null;
 }

@@ -23,6 +23,8 @@ export interface NativeKernels {
   /** The zero-padded shortcut; `shape`: [N, OH, OW, CO, H, W, CI, stride]. */
   shortcutAdd(residual: Float32Array, x: Float32Array, y: Float32Array, shape: Int32Array): void;
   shortcutGrad(dy: Float32Array, dx: Float32Array, shape: Int32Array): void;
+  /** Multiply-add throughput of all threads for about `seconds`: the machine's peak, in GFLOP/s. */
+  peakGflops(seconds: number): number;
 }
 
 export interface NativeInfo {
@@ -37,7 +39,7 @@ export interface NativeInfo {
 
 export type NativeLoad = { kernels: NativeKernels; packageName: string } | { kernels: null; packageName: string | null; reason: string };
 
-const REQUIRED: readonly (keyof NativeKernels)[] = ['info', 'setThreads', 'convForward', 'convBackwardData', 'convBackwardWeights', 'add', 'channelSums', 'channelGradSums', 'channelAffine', 'shortcutAdd', 'shortcutGrad'];
+const REQUIRED: readonly (keyof NativeKernels)[] = ['info', 'setThreads', 'convForward', 'convBackwardData', 'convBackwardWeights', 'add', 'channelSums', 'channelGradSums', 'channelAffine', 'shortcutAdd', 'shortcutGrad', 'peakGflops'];
 
 /** The package holding the addon for a platform, by Node's platform, architecture and C library. */
 const PLATFORM_PACKAGES: Readonly<Record<string, string>> = {
