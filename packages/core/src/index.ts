@@ -42,3 +42,4 @@ export { sgdUpdate, SGD_MOMENTUM, SGD_APPLY, type SgdUpdateOptions } from './ops
 export { isMissingModule } from './modules';
 export { nativeKernels, type InstalledKernels } from './cpu/kernels';
 export { type NativeInfo, type NativeKernels, type NativeLoad } from './cpu/native';
+export { conv2dBatchNorm, CONV_BATCH_NORM, type BatchNormStatistics } from './ops/conv-batch-norm';

@@ -214,6 +214,50 @@ void convBackwardWeights(const Geometry &g, float *x, float *dy, float *dw) {
   cpuStream().wait();
 }
 
+// Inference: the convolution with a per-channel bias (a batch norm folded into the weights) and
+// optionally a ReLU, in one oneDNN primitive, so that the output is written once.
+struct AffineConvolution {
+  dnnl::convolution_forward::primitive_desc desc;
+  std::unique_ptr<dnnl::convolution_forward> primitive;
+  Operand src, weights, dst;
+};
+
+std::unordered_map<std::string, std::unique_ptr<AffineConvolution>> affineConvolutions;
+
+void convForwardAffine(const Geometry &g, float *x, float *w, float *bias, float *y, bool relu) {
+  auto &slot = affineConvolutions[g.key() + (relu ? ",relu" : "")];
+  if (!slot) {
+    memory::desc anySrc(g.src(), dt::f32, tag::any), anyWeights(g.weights(), dt::f32, tag::any), anyDst(g.dst(), dt::f32, tag::any);
+    memory::desc biasDesc({g.k}, dt::f32, tag::x);
+    auto d = dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, anySrc, anyWeights,
+                                             biasDesc, anyDst, g.strides(), g.padTop(), g.padBottom());
+    dnnl::primitive_attr attr = userScratchpad();
+    if (relu) {
+      dnnl::post_ops ops;
+      ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
+      attr.set_post_ops(ops);
+    }
+    slot.reset(new AffineConvolution());
+    slot->desc = dnnl::convolution_forward::primitive_desc(d, attr, cpuEngine());
+    slot->src = Operand{memory::desc(g.src(), dt::f32, tag::nhwc), slot->desc.src_desc()};
+    slot->weights = Operand{memory::desc(g.weights(), dt::f32, tag::hwio), slot->desc.weights_desc()};
+    slot->dst = Operand{memory::desc(g.dst(), dt::f32, tag::nhwc), slot->desc.dst_desc()};
+    slot->src.prepare(true, false);
+    slot->weights.prepare(true, false);
+    slot->dst.prepare(false, true);
+    slot->primitive.reset(new dnnl::convolution_forward(slot->desc));
+  }
+  AffineConvolution &conv = *slot;
+  memory src = conv.src.input(x, inputBuffer);
+  memory weights = conv.weights.input(w, weightBuffer);
+  memory dst = conv.dst.output(y, outputBuffer);
+  memory biasMemory(memory::desc({g.k}, dt::f32, tag::x), cpuEngine(), bias);
+  conv.primitive->execute(cpuStream(), {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, weights}, {DNNL_ARG_BIAS, biasMemory}, {DNNL_ARG_DST, dst},
+                                        {DNNL_ARG_SCRATCHPAD, scratchpadFor(conv.desc.scratchpad_desc())}});
+  conv.dst.finish(dst, y);
+  cpuStream().wait();
+}
+
 // ---- Node-API glue ----
 
 struct JsError {
@@ -469,6 +513,18 @@ napi_value PeakGflops(napi_env env, napi_callback_info info) {
   });
 }
 
+// convForwardAffine(x, filter, bias, y, geometry, relu)
+napi_value ConvForwardAffine(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    Args a(env, info, 6, "convForwardAffine");
+    Geometry g = a.geometry(4, "convForwardAffine");
+    convForwardAffine(g, a.floats(0, elements(g.src()), "convForwardAffine"), a.floats(1, elements(g.weights()), "convForwardAffine"),
+                      a.floats(2, size_t(g.k), "convForwardAffine"), a.floats(3, elements(g.dst()), "convForwardAffine"),
+                      a.boolean(5, "convForwardAffine"));
+    return undefinedValue(env);
+  });
+}
+
 napi_value SetThreads(napi_env env, napi_callback_info info) {
   return guarded(env, [&] {
     Args a(env, info, 1, "setThreads");
@@ -503,6 +559,7 @@ napi_value Init(napi_env env, napi_value exports) {
       {"convForward", nullptr, ConvForward, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"convBackwardData", nullptr, ConvBackwardData, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"convBackwardWeights", nullptr, ConvBackwardWeights, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"convForwardAffine", nullptr, ConvForwardAffine, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"add", nullptr, Add, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"channelSums", nullptr, ChannelSums, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"channelGradSums", nullptr, ChannelGradSums, nullptr, nullptr, nullptr, napi_default, nullptr},

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { type Rng, batchNormTraining } from '@pyramid/core';
+import { type BatchNormStatistics, type Rng, batchNormTraining, conv2dBatchNorm } from '@pyramid/core';
 import { type ForwardContext, Module } from './module';
 
 /** What defines a convolution's shape, apart from its input size. */
@@ -126,4 +126,14 @@ export class Linear extends Module {
   forward(x: tf.Tensor2D): tf.Tensor2D {
     return tf.add(tf.matMul(x, this.weight as tf.Tensor2D), this.bias);
   }
+}
+
+/**
+ * A convolution and the batch norm after it (then ReLU): in eval mode one op, which backends with
+ * the kernel run as a single convolution with the batch norm folded into its filter.
+ */
+export function convBatchNorm(conv: Conv2d, bn: BatchNorm2d, x: tf.Tensor4D, ctx: ForwardContext, relu = false): tf.Tensor4D {
+  if (ctx.training) return bn.forward(conv.forward(x), ctx, relu);
+  const statistics = { mean: bn.runningMean, variance: bn.runningVar, scale: bn.weight, offset: bn.bias, epsilon: bn.epsilon } as BatchNormStatistics;
+  return conv2dBatchNorm(x, conv.weight as tf.Tensor4D, conv.stride, conv.padding, statistics, relu);
 }

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Rng } from '@pyramid/core';
 import { DEFAULT_UNIT_DESIGN, UNIT_DESIGNS, type UnitDesignName } from './designs';
-import { BatchNorm2d, Conv2d, type ConvSpec } from './layers';
+import { BatchNorm2d, Conv2d, type ConvSpec, convBatchNorm } from './layers';
 import { type ForwardContext, Module } from './module';
 import { ShakeDrop, type ShakeDropGate } from './shakedrop';
 import { Shortcut, type ShortcutType, hasProjection } from './shortcut';
@@ -103,10 +103,8 @@ export class BasicUnit extends PyramidalUnit {
 
   forward(x: tf.Tensor4D, ctx: ForwardContext): tf.Tensor4D {
     let out = this.bn1.forward(x, ctx, this.firstRelu);
-    out = this.conv1.forward(out);
-    out = this.bn2.forward(out, ctx, true);
-    out = this.conv2.forward(out);
-    if (this.bn3) out = this.bn3.forward(out, ctx);
+    out = convBatchNorm(this.conv1, this.bn2, out, ctx, true);
+    out = this.bn3 ? convBatchNorm(this.conv2, this.bn3, out, ctx) : this.conv2.forward(out);
     return addShortcut(this, out, x, ctx);
   }
 }
@@ -154,12 +152,9 @@ export class BottleneckUnit extends PyramidalUnit {
 
   forward(x: tf.Tensor4D, ctx: ForwardContext): tf.Tensor4D {
     let out = this.bn1.forward(x, ctx, this.firstRelu);
-    out = this.conv1.forward(out);
-    out = this.bn2.forward(out, ctx, true);
-    out = this.conv2.forward(out);
-    out = this.bn3.forward(out, ctx, true);
-    out = this.conv3.forward(out);
-    if (this.bn4) out = this.bn4.forward(out, ctx);
+    out = convBatchNorm(this.conv1, this.bn2, out, ctx, true);
+    out = convBatchNorm(this.conv2, this.bn3, out, ctx, true);
+    out = this.bn4 ? convBatchNorm(this.conv3, this.bn4, out, ctx) : this.conv3.forward(out);
     return addShortcut(this, out, x, ctx);
   }
 }

@@ -2,12 +2,14 @@ import { type KernelConfig, type KernelFunc, type TensorInfo, backend_util } fro
 import { outputArray } from './array-pool';
 import { type CpuBackend, floatValues as values } from './backend';
 import { type Shape4, geometry, supported } from './conv2d';
+import { inferenceCoefficients } from './batch-norm-math';
 import type { NativeKernels } from './native';
+import { CONV_BATCH_NORM } from '../ops/conv-batch-norm';
 
 type PadType = backend_util.PadInfo['type'] | number;
 type Rounding = 'floor' | 'round' | 'ceil';
 
-/** The three convolution kernels on the native addon (oneDNN); other cases go to the stock kernels. */
+/** The convolution kernels on the native addon (oneDNN); other cases go to the stock kernels. */
 export function nativeConv2dKernels(native: NativeKernels, stock: (name: string) => KernelFunc): KernelConfig[] {
   const conv2D: KernelFunc = (args) => {
     const { inputs, attrs } = args;
@@ -45,7 +47,26 @@ export function nativeConv2dKernels(native: NativeKernels, stock: (name: string)
     return backend.makeTensorInfo(filterShape, 'float32', dFilter);
   };
 
+  /** Inference conv + batch norm (+ ReLU): the batch norm folded into the filter and a bias, one oneDNN primitive. */
+  const convBatchNorm: KernelFunc = (args) => {
+    const { inputs, attrs } = args;
+    const backend = args.backend as unknown as CpuBackend;
+    const { x, filter, mean, variance, scale, offset } = inputs as Record<string, TensorInfo>;
+    const { strides, pad, epsilon, relu } = attrs as unknown as { strides: number; pad: PadType; epsilon: number; relu: boolean };
+    if (!supported([x, filter], {})) throw new Error(`${CONV_BATCH_NORM}: float32 inputs only, got ${x.dtype} and ${filter.dtype}`);
+    const info = backend_util.computeConv2DInfo(x.shape as Shape4, filter.shape as Shape4, strides, 1, pad as never, undefined, false, 'channelsLast');
+    const K = info.outChannels;
+    const coefficients = inferenceCoefficients(values(backend, mean), values(backend, variance), values(backend, scale), values(backend, offset), epsilon);
+    const w = values(backend, filter);
+    const folded = new Float32Array(w.length);
+    for (let i = 0; i < w.length; i++) folded[i] = w[i] * coefficients[i % K];
+    const y = outputArray(backend, info.batchSize * info.outHeight * info.outWidth * K);
+    native.convForwardAffine(values(backend, x), folded, coefficients.subarray(K), y, Int32Array.from(geometry(info)), relu);
+    return backend.makeTensorInfo(info.outShape, 'float32', y);
+  };
+
   return [
+    { kernelName: CONV_BATCH_NORM, backendName: 'cpu', kernelFunc: convBatchNorm },
     { kernelName: 'Conv2D', backendName: 'cpu', kernelFunc: conv2D },
     { kernelName: 'Conv2DBackpropInput', backendName: 'cpu', kernelFunc: conv2DBackpropInput },
     { kernelName: 'Conv2DBackpropFilter', backendName: 'cpu', kernelFunc: conv2DBackpropFilter },

@@ -12,6 +12,8 @@ export interface NativeKernels {
   convForward(x: Float32Array, filter: Float32Array, y: Float32Array, geometry: Int32Array): void;
   convBackwardData(dy: Float32Array, filter: Float32Array, dx: Float32Array, geometry: Int32Array): void;
   convBackwardWeights(x: Float32Array, dy: Float32Array, dFilter: Float32Array, geometry: Int32Array): void;
+  /** Inference: y = conv(x, filter) + bias per output channel, then ReLU if asked, in one pass. */
+  convForwardAffine(x: Float32Array, filter: Float32Array, bias: Float32Array, y: Float32Array, geometry: Int32Array, relu: boolean): void;
   /** out = a + b over `count` floats. */
   add(a: Float32Array, b: Float32Array, out: Float32Array, count: number): void;
   /** sums[c] over `rows` pixels of x, or of (x - center)^2 with `center`; in double. */
@@ -39,7 +41,7 @@ export interface NativeInfo {
 
 export type NativeLoad = { kernels: NativeKernels; packageName: string } | { kernels: null; packageName: string | null; reason: string };
 
-const REQUIRED: readonly (keyof NativeKernels)[] = ['info', 'setThreads', 'convForward', 'convBackwardData', 'convBackwardWeights', 'add', 'channelSums', 'channelGradSums', 'channelAffine', 'shortcutAdd', 'shortcutGrad', 'peakGflops'];
+const REQUIRED: readonly (keyof NativeKernels)[] = ['info', 'setThreads', 'convForward', 'convBackwardData', 'convBackwardWeights', 'convForwardAffine', 'add', 'channelSums', 'channelGradSums', 'channelAffine', 'shortcutAdd', 'shortcutGrad', 'peakGflops'];
 
 /** The package holding the addon for a platform, by Node's platform, architecture and C library. */
 const PLATFORM_PACKAGES: Readonly<Record<string, string>> = {

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '../tfjs-registrations';
+import { hasKernels } from './has-kernel';
 
 /**
  * Batch normalisation in training mode as one op, so that a backend can run it as one kernel:
@@ -17,11 +18,6 @@ import '../tfjs-registrations';
 export const BATCH_NORM_TRAINING = 'PyramidBatchNormTraining';
 export const BATCH_NORM_GRAD_PARAMS = 'PyramidBatchNormGradParams';
 export const BATCH_NORM_GRAD_INPUT = 'PyramidBatchNormGradInput';
-
-function hasKernel(name: string): boolean {
-  const backend = tf.getBackend();
-  return backend != null && tf.getKernel(name, backend) != null;
-}
 
 let gradientRegistered = false;
 
@@ -60,7 +56,7 @@ export interface BatchNormTrainingResult {
 
 /** Training-mode batch norm of NHWC `x` with per-channel `scale` and `offset`, then ReLU if asked. */
 export function batchNormTraining(x: tf.Tensor4D, scale: tf.Tensor1D, offset: tf.Tensor1D, epsilon: number, relu = false): BatchNormTrainingResult {
-  if (!hasKernel(BATCH_NORM_TRAINING)) {
+  if (!hasKernels(BATCH_NORM_TRAINING)) {
     const { mean, variance } = tf.moments(x, [0, 1, 2]);
     const normalized = tf.batchNorm4d(x, mean as tf.Tensor1D, variance as tf.Tensor1D, offset, scale, epsilon);
     return { y: relu ? tf.relu(normalized) : normalized, mean: mean as tf.Tensor1D, variance: variance as tf.Tensor1D };

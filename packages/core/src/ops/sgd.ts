@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '../tfjs-registrations';
+import { hasKernels } from './has-kernel';
 
 /**
  * One parameter's SGD update as torch.optim.SGD computes it, in two kernels so that a backend can
@@ -23,15 +24,10 @@ export interface SgdUpdateOptions {
   first: boolean;
 }
 
-function hasKernels(): boolean {
-  const backend = tf.getBackend();
-  return backend != null && tf.getKernel(SGD_MOMENTUM, backend) != null && tf.getKernel(SGD_APPLY, backend) != null;
-}
-
 /** Updates `param` (and `buffer`, when momentum is used) in place. */
 export function sgdUpdate(param: tf.Variable, grad: tf.Tensor, buffer: tf.Variable | null, o: SgdUpdateOptions): void {
   if (o.momentum > 0 && !buffer) throw new Error('sgdUpdate: momentum needs a buffer');
-  if (hasKernels() && buffer) {
+  if (hasKernels(SGD_MOMENTUM, SGD_APPLY) && buffer) {
     const next = tf.engine().runKernel(SGD_MOMENTUM, { param, grad, buffer }, { momentum: o.momentum, dampening: o.dampening, weightDecay: o.weightDecay, first: o.first }) as tf.Tensor;
     buffer.assign(next);
     next.dispose();
