@@ -16,6 +16,7 @@ const tfjsCorePeerOnly = {
 
 export default defineConfig(
   libraryOptions({
+    entry: ['src/index.ts', 'src/node.ts'],
     noExternal: [/^@tensorflow\/tfjs-core\/dist\//],
     esbuildPlugins: [tfjsCorePeerOnly as never],
   }),
