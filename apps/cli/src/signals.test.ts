@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadCheckpoint } from '@pyramid/pyramidnet';
+import { loadCheckpoint } from '@pyramid/pyramidnet/node';
 import { afterAll, describe, expect, it } from 'vitest';
 
 // Interruptions of the built CLI in child processes: Ctrl-C (SIGINT), SIGKILL in the middle of

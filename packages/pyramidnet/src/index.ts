@@ -32,8 +32,5 @@ export {
   encodeCheckpoint,
   decodeCheckpoint,
   parseCheckpointConfig,
-  saveCheckpoint,
-  loadCheckpoint,
-  writeFolderAtomically,
 } from './checkpoint';
 export * from '@pyramid/units';

@@ -1,12 +1,11 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { useBackend } from '@pyramid/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CONFIG_FILE, WEIGHTS_FILE, loadCheckpoint, saveCheckpoint } from './checkpoint';
 import { PyramidNet } from './model';
-import { readSafetensors, toFloat32, writeSafetensors } from './safetensors';
+import { readSafetensors, writeSafetensors } from './safetensors';
 import { exportPytorchWeights, importPytorchWeights } from './weights';
 
 const tiny = { layout: 'cifar' as const, depth: 8, alpha: 12, classes: 10, input: { height: 17, width: 17, channels: 3 } };
@@ -73,56 +72,5 @@ describe('PyTorch weights', () => {
   it('refuses a truncated file', () => {
     const bytes = referenceStateDict();
     expect(() => importPytorchWeights(new PyramidNet(tiny), bytes.subarray(0, bytes.length - 10), 'cut.safetensors')).toThrow(/cut\.safetensors: truncated/);
-  });
-});
-
-describe('checkpoints', () => {
-  it('rebuild the same model, weights, running statistics and input description', async () => {
-    const model = new PyramidNet(tiny, { seed: 9 });
-    importPytorchWeights(model, referenceStateDict());
-    const dir = join(scratch, 'ckpt');
-    await saveCheckpoint(dir, model, { classNames: 'abcdefghij'.split('') });
-    const { model: loaded, config } = await loadCheckpoint(dir);
-    expect(config.architecture).toMatchObject(tiny);
-    expect(config.input.classNames).toEqual('abcdefghij'.split(''));
-    expect(config.input.shape).toEqual({ height: 17, width: 17, channels: 3 });
-    expect(snapshot(loaded)).toEqual(snapshot(model));
-  });
-
-  it('never overwrite an existing folder unless asked', async () => {
-    const dir = join(scratch, 'kept');
-    const model = new PyramidNet(tiny);
-    await saveCheckpoint(dir, model);
-    const before = readFileSync(join(dir, WEIGHTS_FILE));
-    await expect(saveCheckpoint(dir, new PyramidNet(tiny, { seed: 1 }))).rejects.toThrow(/already exists; refusing to overwrite it/);
-    expect(readFileSync(join(dir, WEIGHTS_FILE)).equals(before)).toBe(true);
-    await saveCheckpoint(dir, new PyramidNet(tiny, { seed: 1 }), {}, { overwrite: true });
-    expect(readFileSync(join(dir, WEIGHTS_FILE)).equals(before)).toBe(false);
-  });
-
-  it('report a corrupt config and a weights file of another architecture', async () => {
-    const dir = join(scratch, 'broken');
-    await saveCheckpoint(dir, new PyramidNet(tiny));
-    writeFileSync(join(dir, CONFIG_FILE), '{"format": "pyramidnet-ts/checkpoint", ');
-    await expect(loadCheckpoint(dir)).rejects.toThrow(`${dir}/config.json: not valid JSON`);
-
-    const other = join(scratch, 'other');
-    await saveCheckpoint(other, new PyramidNet({ ...tiny, depth: 14 }));
-    writeFileSync(join(dir, CONFIG_FILE), readFileSync(join(scratch, 'kept', CONFIG_FILE)));
-    writeFileSync(join(dir, WEIGHTS_FILE), readFileSync(join(other, WEIGHTS_FILE)));
-    await expect(loadCheckpoint(dir)).rejects.toThrow(`${dir}/model.safetensors: unexpected keys`);
-  });
-
-  it('report a folder that is not a checkpoint', async () => {
-    await expect(loadCheckpoint(scratch)).rejects.toThrow(`${join(scratch, CONFIG_FILE)}: not found (is ${scratch} a checkpoint folder?)`);
-  });
-
-  it('store kernels in the native HWIO layout', async () => {
-    const model = new PyramidNet(tiny);
-    const dir = join(scratch, 'layout');
-    await saveCheckpoint(dir, model);
-    const { tensors } = readSafetensors(new Uint8Array(readFileSync(join(dir, WEIGHTS_FILE))));
-    expect(tensors.get('conv1.weight')!.shape).toEqual([3, 3, 3, 16]);
-    expect(Array.from(toFloat32(tensors.get('conv1.weight')!))).toEqual(Array.from(model.conv1.weight.dataSync()));
   });
 });

@@ -1,22 +1,10 @@
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { ConfigError, PyramidError, Rng, type Normalization } from '@pyramid/core';
 import { type BatchTransform, DecodePool, type TrainingData, composeBatch, cutMix, cutout, dataSize, epochBatches, isFileDataset, mixup } from '@pyramid/datasets';
-import {
-  type ArchitectureConfig,
-  type CheckpointConfig,
-  CONFIG_FILE,
-  PyramidNet,
-  WEIGHTS_FILE,
-  batchNormParameterNames,
-  decodeCheckpoint,
-  encodeCheckpoint,
-  readSafetensors,
-  toFloat32,
-  writeFolderAtomically,
-  writeSafetensors,
-} from '@pyramid/pyramidnet';
+import { type ArchitectureConfig, PyramidNet, batchNormParameterNames } from '@pyramid/pyramidnet';
+import { type TensorValues, loadCheckpoint, saveCheckpoint } from '@pyramid/pyramidnet/node';
 import { type Evaluation, evaluate } from './evaluate';
 import { crossEntropy, mixedCrossEntropy } from './loss';
 import { Sgd } from './optimizer';
@@ -26,8 +14,8 @@ import { writePlots } from './plots';
 import { learningRate } from './schedule';
 
 export const RUN_FORMAT = 'pyramidnet-ts/run';
-const OPTIMIZER_FILE = 'optimizer.safetensors';
-const STATE_FILE = 'state.json';
+const OPTIMIZER_PART = 'optimizer';
+const STATE_PART = 'state';
 
 /** Everything that defines a training run; stored as run.json. */
 export interface RunConfig {
@@ -119,38 +107,22 @@ function checkRunMatchesData(config: RunConfig, train: TrainingData): void {
   }
 }
 
+/** A training checkpoint: the model, with the optimizer's buffers and the training state as named parts. */
 async function saveTrainingCheckpoint(dir: string, model: PyramidNet, sgd: Sgd, state: TrainState, config: RunConfig): Promise<void> {
-  const { config: modelConfig, weights } = await encodeCheckpoint(model, {
-    classNames: config.data.classNames,
-    normalization: config.data.normalization,
-    preset: config.preset ?? undefined,
-  });
-  const { buffers } = sgd.state();
-  const entries = await Promise.all([...buffers].map(async ([name, v]) => [name, { dtype: 'F32' as const, shape: v.shape, data: (await v.data()) as Float32Array }] as const));
-  const optimizer = writeSafetensors(new Map(entries));
-  await writeFolderAtomically(
+  const optimizer: TensorValues = new Map();
+  for (const [name, v] of sgd.state().buffers) optimizer.set(name, { shape: v.shape, values: (await v.data()) as Float32Array });
+  await saveCheckpoint(
     dir,
-    {
-      [CONFIG_FILE]: `${JSON.stringify(modelConfig, null, 2)}\n`,
-      [WEIGHTS_FILE]: weights,
-      [OPTIMIZER_FILE]: optimizer,
-      [STATE_FILE]: `${JSON.stringify({ ...state, run: config }, null, 2)}\n`,
-    },
-    true,
+    model,
+    { classNames: config.data.classNames, normalization: config.data.normalization, preset: config.preset ?? undefined },
+    { overwrite: true, parts: { tensors: { [OPTIMIZER_PART]: optimizer }, documents: { [STATE_PART]: { ...state, run: config } } } },
   );
 }
 
-function loadTrainingCheckpoint(dir: string): { model: PyramidNet; optimizer: Map<string, { shape: number[]; values: Float32Array }>; state: TrainState; modelConfig: CheckpointConfig } {
-  const read = (file: string) => {
-    const path = join(dir, file);
-    if (!existsSync(path)) throw new ConfigError(`${path} is missing: the run has no complete checkpoint to resume from`);
-    return readFileSync(path);
-  };
-  const { model, config } = decodeCheckpoint(read(CONFIG_FILE).toString('utf8'), new Uint8Array(read(WEIGHTS_FILE)), dir);
-  const file = readSafetensors(new Uint8Array(read(OPTIMIZER_FILE)), join(dir, OPTIMIZER_FILE));
-  const optimizer = new Map([...file.tensors].map(([name, e]) => [name, { shape: e.shape, values: toFloat32(e) }]));
-  const state = JSON.parse(read(STATE_FILE).toString('utf8')) as TrainState;
-  return { model, optimizer, state, modelConfig: config };
+async function loadTrainingCheckpoint(dir: string): Promise<{ model: PyramidNet; optimizer: TensorValues; state: TrainState }> {
+  if (!existsSync(dir)) throw new ConfigError(`${dir} is missing: the run has no complete checkpoint to resume from`);
+  const loaded = await loadCheckpoint(dir, { tensors: [OPTIMIZER_PART], documents: [STATE_PART] });
+  return { model: loaded.model, optimizer: loaded.tensors[OPTIMIZER_PART], state: loaded.documents[STATE_PART] as TrainState };
 }
 
 const tick = () => new Promise((resolve) => setImmediate(resolve));
@@ -190,7 +162,7 @@ export async function train(options: TrainOptions): Promise<TrainOutcome> {
   let state: TrainState;
   let optimizerState: Map<string, { shape: number[]; values: Float32Array }> | null = null;
   if (resume) {
-    const loaded = loadTrainingCheckpoint(lastDir);
+    const loaded = await loadTrainingCheckpoint(lastDir);
     model = loaded.model;
     state = loaded.state;
     optimizerState = loaded.optimizer;

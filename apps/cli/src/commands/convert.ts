@@ -1,7 +1,9 @@
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { findDataset } from '@pyramid/core';
-import { PyramidNet, exportPytorchWeights, importPytorchWeights, loadCheckpoint, saveCheckpoint } from '@pyramid/pyramidnet';
+import { writeFileAtomically } from '@pyramid/core/node';
+import { PyramidNet, exportPytorchWeights, importPytorchWeights } from '@pyramid/pyramidnet';
+import { loadCheckpoint, saveCheckpoint } from '@pyramid/pyramidnet/node';
 import type { Command } from 'commander';
 import { type ModelFlags, addModelOptions, modelFromFlags } from '../model-options';
 import { UsageError } from '../output';
@@ -40,9 +42,7 @@ export function convertCommands(program: Command): void {
     .action(async (flags: { checkpoint: string; out: string }) => {
       if (existsSync(flags.out)) throw new UsageError(`${flags.out} already exists; refusing to overwrite it`);
       const { model } = await loadCheckpoint(flags.checkpoint);
-      const tmp = `${flags.out}.tmp-${process.pid}`;
-      await writeFile(tmp, await exportPytorchWeights(model));
-      await rename(tmp, flags.out);
+      await writeFileAtomically(flags.out, await exportPytorchWeights(model));
       process.stdout.write(`exported ${flags.checkpoint} to ${flags.out}; in PyTorch: model.load_state_dict(safetensors.torch.load_file('${flags.out}'))\n`);
     });
 }

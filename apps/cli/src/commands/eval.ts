@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { loadCheckpoint } from '@pyramid/pyramidnet';
+import { loadCheckpoint } from '@pyramid/pyramidnet/node';
 import { evaluate } from '@pyramid/train';
 import { Option, type Command } from 'commander';
 import { type BackendFlags, activateBackend, addBackendOptions } from '../backend';

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import * as tf from '@tensorflow/tfjs-core';
 import { centerCrop, decodeImage, imageFormat, normalizeInto, readNpy, resizeShorterSide } from '@pyramid/datasets';
-import { loadCheckpoint } from '@pyramid/pyramidnet';
+import { loadCheckpoint } from '@pyramid/pyramidnet/node';
 import type { Command } from 'commander';
 import { type BackendFlags, activateBackend, addBackendOptions } from '../backend';
 import { parseInteger } from '../model-options';
