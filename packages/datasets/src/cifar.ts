@@ -1,7 +1,8 @@
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { DATASETS, DataError } from '@pyramid/core';
+import { writeFolderAtomically } from '@pyramid/core/node';
 import { fileChunks, readTar } from './archive/tar';
 import { type ImageDataset, channelStatistics, validateDataset } from './dataset';
 import { dataCacheDir, download, md5OfFile } from './download';
@@ -114,11 +115,8 @@ async function classNames(folder: string, spec: CifarArchive, labels: 'fine' | '
 async function extract(archive: string, cacheDir: string, spec: CifarArchive, onProgress?: CifarOptions['onProgress']): Promise<string> {
   const target = join(cacheDir, spec.folder);
   if (existsSync(target)) return target;
-  const staging = `${target}.extracting-${process.pid}`;
-  await rm(staging, { recursive: true, force: true });
-  await mkdir(staging, { recursive: true });
   let files = 0;
-  try {
+  await writeFolderAtomically(target, async (staging) => {
     for await (const entry of readTar(fileChunks(archive), archive)) {
       if (entry.type !== 'file') continue;
       const name = basename(entry.name);
@@ -129,12 +127,7 @@ async function extract(archive: string, cacheDir: string, spec: CifarArchive, on
     for (const f of [...spec.train, spec.test]) {
       if (!existsSync(join(staging, f))) throw new DataError(`${archive}: the archive has no ${f} (not a ${spec.name} binary archive?)`);
     }
-    await rm(target, { recursive: true, force: true });
-    await rename(staging, target);
-  } catch (error) {
-    await rm(staging, { recursive: true, force: true });
-    throw error;
-  }
+  });
   return target;
 }
 

@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, open, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { homedir } from 'node:os';
 import { DataError } from '@pyramid/core';
+import { renameIntoPlace } from '@pyramid/core/node';
 
 /**
  * Where downloaded datasets are kept: `dir` if given, else $PYRAMID_DATA_DIR, else
@@ -97,5 +98,5 @@ export async function download(options: DownloadOptions): Promise<void> {
       throw new DataError(`${url}: checksum mismatch (MD5 ${actual}, expected ${md5}); the download was discarded, run again to fetch it afresh`);
     }
   }
-  await rename(part, destination);
+  await renameIntoPlace(part, destination);
 }
