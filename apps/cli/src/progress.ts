@@ -1,4 +1,4 @@
-import type { TrainEvent } from '@pyramid/train';
+import type { TrainEvent } from '@pyramid/train/node';
 import { percent } from './output';
 
 export type OutputMode = 'human' | 'quiet' | 'json';

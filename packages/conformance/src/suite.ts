@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { type BackendOptions, Rng, averagePool2x2CeilMode, batchNormTraining, relativeError, shortcutAdd, useBackend } from '@pyramid/core';
 import { PyramidNet, type ArchitectureConfig } from '@pyramid/pyramidnet';
-import { Sgd, crossEntropy } from '@pyramid/train';
+import { RECIPES, Sgd, TrainingStep, crossEntropy } from '@pyramid/train';
 
 /**
  * One conformance check: a computation on tensors made from `inputs`, returning named outputs
@@ -143,7 +143,11 @@ export const KERNEL_CHECKS: Check[] = [
   },
 ];
 
-/** A whole PyramidNet: eval-mode logits, and a training step's loss and every parameter gradient. */
+/**
+ * A whole PyramidNet: eval-mode logits, then the trainer's own step (`TrainingStep` with the
+ * paper's settings): its loss, every parameter gradient, the running statistics it leaves and the
+ * parameters after its SGD update.
+ */
 export function modelCheck(name: string, config: ArchitectureConfig, batch: number, seed: number): Check {
   const { height, width, channels } = config.input!;
   return {
@@ -159,17 +163,25 @@ export function modelCheck(name: string, config: ArchitectureConfig, batch: numb
       const y = tf.cast(labels, 'int32') as tf.Tensor1D;
       const logits = model.predict(x as tf.Tensor4D);
       const params = model.namedTensors().filter((t) => t.kind === 'parameter');
-      const { value, grads } = tf.variableGrads(() => crossEntropy(model.forward(x as tf.Tensor4D, { training: true }), y), params.map((p) => p.variable));
-      const out: Record<string, tf.Tensor> = { logits, loss: value };
+      const step = new TrainingStep(model, RECIPES['paper-cifar10']);
+      const { loss, predicted, grads } = step.tensorGradients(x as tf.Tensor4D, y);
+      const out: Record<string, tf.Tensor> = { logits, loss };
       for (const p of params) out[`grad ${p.name}`] = grads[p.variable.name];
       const running = model.namedTensors().filter((t) => t.name.endsWith('running_var'));
       for (const r of running) out[`after step ${r.name}`] = tf.clone(r.variable);
+      step.apply(grads, STEP_LR);
+      for (const p of params) out[`after step ${p.name}`] = tf.clone(p.variable);
       const kept = Object.values(out).map((t) => tf.clone(t));
+      predicted.dispose();
+      step.dispose();
       model.dispose();
       return Object.fromEntries(Object.keys(out).map((k, i) => [k, kept[i]]));
     },
   };
 }
+
+/** The learning rate of the model checks' update: the paper's CIFAR-10 rate. */
+const STEP_LR = 0.1;
 
 export const MODEL_CHECKS: Check[] = [
   modelCheck('PyramidNet-8 (CIFAR, basic, odd 17x17 input)', { layout: 'cifar', depth: 8, alpha: 12, classes: 10, input: { height: 17, width: 17, channels: 3 } }, 4, 17),

@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Rng } from '@pyramid/core';
 import { type PyramidNet, summarize } from '@pyramid/pyramidnet';
-import { crossEntropy } from './loss';
-import { Sgd } from './optimizer';
+import { RECIPES } from './recipes';
+import { type StepSettings, TrainingStep } from './step';
 
 export interface ThroughputResult {
   batchSize: number;
@@ -28,33 +28,34 @@ export interface BenchmarkOptions {
   warmupSteps: number;
   inference: boolean;
   seed?: number;
+  /** Loss and optimizer settings of the timed step (default: the paper's CIFAR-10 recipe). */
+  settings?: StepSettings;
 }
 
+/** The learning rate of the timed steps: small, so that random data does not drive them to NaN. */
+const BENCH_LR = 0.01;
+
 /**
- * Times training steps (forward, backward, SGD with Nesterov momentum and weight decay, on random
- * data) and eval-mode inference of `model`. A training step does about three times the forward
- * pass's multiply-accumulates (forward, input gradients, weight gradients).
+ * Times the trainer's own step (`TrainingStep`: forward, loss, backward, the finite-loss check and
+ * SGD, on random data) and eval-mode inference of `model`. A training step does about three times
+ * the forward pass's multiply-accumulates (forward, input gradients, weight gradients).
  */
 export async function benchmarkModel(model: PyramidNet, options: BenchmarkOptions): Promise<BenchmarkResult> {
   const { height, width, channels } = model.architecture.input;
   const classes = model.architecture.classes;
   const { batchSize } = options;
   const rng = Rng.fromSeed(options.seed ?? 0).fork('bench');
-  const x = tf.tensor4d(rng.fillNormal(new Float32Array(batchSize * height * width * channels)), [batchSize, height, width, channels]);
-  const y = tf.tensor1d(Int32Array.from({ length: batchSize }, () => rng.int(classes)), 'int32');
-  const params = model.namedTensors().filter((t) => t.kind === 'parameter').map(({ name, variable }) => ({ name, variable }));
-  const sgd = new Sgd(params, { momentum: 0.9, dampening: 0, nesterov: true, weightDecay: 1e-4 });
-  const variables = params.map((p) => p.variable);
+  const batch = {
+    images: rng.fillNormal(new Float32Array(batchSize * height * width * channels)),
+    labels: Int32Array.from({ length: batchSize }, () => rng.int(classes)),
+    size: batchSize,
+  };
+  const x = tf.tensor4d(batch.images, [batchSize, height, width, channels]);
+  const step = new TrainingStep(model, options.settings ?? RECIPES['paper-cifar10']);
   const macs = summarize(model).macs;
-  // Each step ends by reading a value back, which waits for a GPU backend to finish the step.
+  // The step reads its loss back before the update, which waits for a GPU backend to finish it.
   const trainStep = async () => {
-    const loss = tf.tidy(() => {
-      const { value, grads } = tf.variableGrads(() => crossEntropy(model.forward(x, { training: true, rng }), y), variables);
-      sgd.step(grads, 0.01);
-      return value;
-    });
-    await loss.data();
-    loss.dispose();
+    await step.run(batch, BENCH_LR, rng);
   };
   const inferStep = async () => {
     const logits = model.predict(x);
@@ -85,8 +86,8 @@ export async function benchmarkModel(model: PyramidNet, options: BenchmarkOption
     entry.calls++;
     byName.set(k.name, entry);
   }
-  tf.dispose([x, y]);
-  sgd.dispose();
+  x.dispose();
+  step.dispose();
   return {
     train,
     inference,

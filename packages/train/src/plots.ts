@@ -1,5 +1,6 @@
-import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { writeFileAtomically } from '@pyramid/core/node';
 import type { MetricRecord } from './run-folder';
 
 type Row = { epoch: number; [series: string]: number };
@@ -28,7 +29,7 @@ const CHARTS: Chart[] = [
 
 /**
  * Draws the run's curves with Vega-Lite as SVG, and as PNG through resvg (both from the npm
- * registry), into `<runDir>/plots/`. Each file is written whole, then renamed into place.
+ * registry), into `<runDir>/plots/`. Each file is written atomically.
  */
 export async function writePlots(runDir: string, records: MetricRecord[]): Promise<string[]> {
   const rows = epochRows(records);
@@ -62,8 +63,7 @@ export async function writePlots(runDir: string, records: MetricRecord[]): Promi
     const png = new Resvg(svg, { fitTo: { mode: 'zoom', value: 2 }, background: 'white', font: { loadSystemFonts: true, sansSerifFamily: 'DejaVu Sans' } }).render().asPng();
     for (const [ext, content] of [['svg', svg], ['png', png]] as const) {
       const file = join(dir, `${chart.file}.${ext}`);
-      await writeFile(`${file}.tmp`, content);
-      await rename(`${file}.tmp`, file);
+      await writeFileAtomically(file, content);
       written.push(file);
     }
   }

@@ -1,6 +1,8 @@
-import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, readdirSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ConfigError } from '@pyramid/core';
+import { writeFileAtomically } from '@pyramid/core/node';
 
 /**
  * A run folder:
@@ -30,11 +32,11 @@ export function assertRunFolderFree(dir: string): void {
   }
 }
 
-/** Creates a new run folder; refuses one that already holds anything. */
-export function createRunFolder(dir: string, config: unknown): void {
+/** Creates a new run folder with its run.json; refuses one that already holds anything. */
+export async function createRunFolder(dir: string, config: unknown): Promise<void> {
   assertRunFolderFree(dir);
-  mkdirSync(dir, { recursive: true });
-  writeFileAtomically(join(dir, RUN_FILE), `${JSON.stringify(config, null, 2)}\n`);
+  await mkdir(join(dir, 'checkpoints'), { recursive: true });
+  await writeFileAtomically(join(dir, RUN_FILE), `${JSON.stringify(config, null, 2)}\n`);
 }
 
 export function readRunConfig<T>(dir: string): T {
@@ -45,12 +47,6 @@ export function readRunConfig<T>(dir: string): T {
   } catch (error) {
     throw new ConfigError(`${file}: not valid JSON (${(error as Error).message})`);
   }
-}
-
-export function writeFileAtomically(file: string, content: string): void {
-  const tmp = `${file}.tmp-${process.pid}`;
-  writeFileSync(tmp, content);
-  renameSync(tmp, file);
 }
 
 export class MetricsLog {
@@ -78,8 +74,8 @@ export class MetricsLog {
    * Drops the records of steps after `step`: a resumed run computes those steps again, and its
    * log must read as if it had never stopped.
    */
-  truncateAfter(step: number): void {
+  async truncateAfter(step: number): Promise<void> {
     const kept = this.read().filter((r) => r.step <= step);
-    writeFileAtomically(this.file, kept.map((r) => `${JSON.stringify(r)}\n`).join(''));
+    await writeFileAtomically(this.file, kept.map((r) => `${JSON.stringify(r)}\n`).join(''));
   }
 }

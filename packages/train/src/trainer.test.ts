@@ -7,7 +7,8 @@ import type { ImageDataset } from '@pyramid/datasets';
 import { architectureConfig, resolveArchitecture } from '@pyramid/pyramidnet';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RECIPES } from './recipes';
-import { RUN_FORMAT, type RunConfig, type TrainEvent, train } from './trainer';
+import { RUN_FORMAT, type RunConfig } from './run-config';
+import { type TrainEvent, train } from './trainer';
 
 const scratch = mkdtempSync(join(tmpdir(), 'pyramid-train-'));
 
@@ -100,7 +101,7 @@ describe('train', () => {
     await train({ runDir: join(scratch, 'mixed-interrupted'), resume: true, train: data });
     expect(weightsOf(join(scratch, 'mixed-interrupted')).equals(weightsOf(join(scratch, 'mixed-straight')))).toBe(true);
     expect(weightsOf(join(scratch, 'mixed-straight')).equals(weightsOf(join(scratch, 'straight')))).toBe(false);
-    await expect(train({ runDir: join(scratch, 'both'), config: config({ mixup: 1, cutmix: 0.5 }), resume: false, train: data })).rejects.toThrow(/mixup and CutMix both mix the batch: choose one/);
+    await expect(train({ runDir: join(scratch, 'both'), config: config({ mixup: 1, cutmix: 0.5 }), resume: false, train: data })).rejects.toThrow("recipe.mixup and recipe.cutmix both mix the batch: give one");
     expect(existsSync(join(scratch, 'both'))).toBe(false);
   });
 

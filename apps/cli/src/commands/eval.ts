@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { loadCheckpoint } from '@pyramid/pyramidnet/node';
-import { evaluate } from '@pyramid/train';
+import { evaluate } from '@pyramid/train/node';
 import { Option, type Command } from 'commander';
 import { type BackendFlags, activateBackend, addBackendOptions } from '../backend';
 import { DATA_NAMES, loadData } from '../data';

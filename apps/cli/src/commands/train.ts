@@ -1,7 +1,9 @@
 import { join } from 'node:path';
+import { ConfigError } from '@pyramid/core';
 import { dataSize } from '@pyramid/datasets';
-import { architectureConfig, resolveArchitecture } from '@pyramid/pyramidnet';
-import { LAST, RECIPES, RUN_FORMAT, assertRunFolderFree, type Recipe, type RunConfig, defaultRecipeFor, findRecipe, readRunConfig, train, validateLrPolicy } from '@pyramid/train';
+import { resolveArchitecture } from '@pyramid/pyramidnet';
+import { RECIPES, type Recipe, type RunConfig, type SettingNames, createRunConfig, defaultRecipeFor, findRecipe, validateRecipe } from '@pyramid/train';
+import { LAST, assertRunFolderFree, readRunConfig, train } from '@pyramid/train/node';
 import { Option, type Command } from 'commander';
 import { type BackendFlags, activateBackend, addBackendOptions } from '../backend';
 import { DATA_NAMES, type DataOptions, loadData } from '../data';
@@ -74,15 +76,21 @@ function recipeFromFlags(flags: TrainFlags, dataset: string): { name: string; re
   if (flags.mixup !== undefined) recipe.mixup = flags.mixup;
   if (flags.cutmix !== undefined) recipe.cutmix = flags.cutmix;
   if (flags.cutmixBeta !== undefined) recipe.cutmixBeta = flags.cutmixBeta;
-  if (!Number.isInteger(recipe.batchSize) || recipe.batchSize < 1) throw new UsageError(`--batch-size must be a positive integer, got ${recipe.batchSize}`);
-  if (!(recipe.labelSmoothing >= 0 && recipe.labelSmoothing < 1)) throw new UsageError(`--label-smoothing must be in [0, 1), got ${recipe.labelSmoothing}`);
-  if (!(Number.isInteger(recipe.cutout) && recipe.cutout >= 0)) throw new UsageError(`--cutout must be a whole number of pixels (0: off), got ${recipe.cutout}`);
-  if (!(recipe.mixup >= 0)) throw new UsageError(`--mixup must be a positive alpha (0: off), got ${recipe.mixup}`);
-  if (!(recipe.cutmix >= 0 && recipe.cutmix <= 1)) throw new UsageError(`--cutmix must be a share of batches in [0, 1], got ${recipe.cutmix}`);
-  if (!(recipe.cutmixBeta > 0)) throw new UsageError(`--cutmix-beta must be positive, got ${recipe.cutmixBeta}`);
-  if (recipe.mixup > 0 && recipe.cutmix > 0) throw new UsageError('--mixup and --cutmix both mix the batch: give one');
-  validateLrPolicy({ baseLr: recipe.lr, epochs: recipe.epochs, schedule: recipe.schedule, warmupEpochs: recipe.warmupEpochs });
+  asUsageError(() => validateRecipe(recipe, flagNames));
   return { name, recipe };
+}
+
+/** The library names settings by key; here they are flags (`batchSize` is --batch-size). */
+const flagNames: SettingNames = (key) => `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+
+/** A setting the library refuses is a mistake in the flags: exit status 2. */
+function asUsageError<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (error) {
+    if (error instanceof ConfigError) throw new UsageError(error.message);
+    throw error;
+  }
 }
 
 function timestamp(): string {
@@ -176,21 +184,22 @@ export function trainCommand(program: Command): void {
 
     if (choice && chosenRecipe) {
       const { name: recipeName, recipe } = chosenRecipe;
-      const architecture = architectureConfig(resolveArchitecture(choice.architecture));
-      runDir = flags.run ?? join('runs', `${choice.preset?.name ?? `pyramidnet${architecture.depth}-a${architecture.alpha}`}-${timestamp()}`);
       const { size: _size, ...recorded } = data.options;
-      config = {
-        format: RUN_FORMAT,
-        version: 1,
-        preset: choice.preset?.name ?? null,
-        architecture,
-        data: { name: data.name, source: data.source, options: recorded, trainImages: dataSize(data.train), testImages: dataSize(data.test), classNames: data.train.classNames, normalization: data.train.normalization },
-        recipeName,
-        recipe,
-        seed: flags.seed,
-        evalEvery: flags.evalEvery,
-        checkpointEvery: flags.checkpointEvery,
-      };
+      const created = createRunConfig(
+        {
+          preset: choice.preset?.name ?? null,
+          architecture: choice.architecture,
+          data: { name: data.name, source: data.source, options: recorded, trainImages: dataSize(data.train), testImages: dataSize(data.test), classNames: data.train.classNames, normalization: data.train.normalization },
+          recipeName,
+          recipe,
+          seed: flags.seed,
+          evalEvery: flags.evalEvery,
+          checkpointEvery: flags.checkpointEvery,
+        },
+        flagNames,
+      );
+      config = created;
+      runDir = flags.run ?? join('runs', `${created.preset ?? `pyramidnet${created.architecture.depth}-a${created.architecture.alpha}`}-${timestamp()}`);
     }
 
     const reporter = new TrainingReporter(mode);

@@ -1,0 +1,114 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { Rng } from '@pyramid/core';
+import type { Batch } from '@pyramid/datasets';
+import { type PyramidNet, batchNormParameterNames } from '@pyramid/pyramidnet';
+import { crossEntropy, mixedCrossEntropy } from './loss';
+import { type NamedVariable, Sgd } from './optimizer';
+import type { Recipe } from './recipes';
+
+/** What a step trains on: normalised NHWC pixels and labels, as the data pipeline delivers them. */
+export type StepBatch = Pick<Batch, 'images' | 'labels' | 'size' | 'mix'>;
+
+/** The parts of a recipe a single step uses; the learning rate comes with each step. */
+export type StepSettings = Pick<Recipe, 'labelSmoothing' | 'momentum' | 'dampening' | 'nesterov' | 'weightDecay' | 'noBnDecay'>;
+
+/** Forward, loss and backward of one batch, as tensors the caller disposes. */
+export type StepGradients = {
+  loss: tf.Scalar;
+  /** The predicted class of each image (argmax of the logits). */
+  predicted: tf.Tensor1D;
+  /** Gradients by tfjs variable name. */
+  grads: tf.NamedTensorMap;
+};
+
+export interface StepResult {
+  loss: number;
+  predicted: Int32Array;
+  /** False when the loss was not finite: the update was then left out. */
+  applied: boolean;
+}
+
+export function trainableParameters(model: PyramidNet): NamedVariable[] {
+  return model.namedTensors().filter((t) => t.kind === 'parameter').map(({ name, variable }) => ({ name, variable }));
+}
+
+/**
+ * One training step of a model: training-mode forward pass (batch statistics, ShakeDrop noise),
+ * softmax cross-entropy with the recipe's label smoothing (mixed as mixup and CutMix ask), the
+ * backward pass, and SGD as PyTorch computes it. The trainer, the benchmark, the conformance
+ * suite and the web page all run this step.
+ */
+export class TrainingStep {
+  readonly optimizer: Sgd;
+  private readonly variables: tf.Variable[];
+
+  constructor(
+    readonly model: PyramidNet,
+    readonly settings: StepSettings,
+  ) {
+    const params = trainableParameters(model);
+    this.variables = params.map((p) => p.variable);
+    this.optimizer = new Sgd(params, {
+      momentum: settings.momentum,
+      dampening: settings.dampening,
+      nesterov: settings.nesterov,
+      weightDecay: settings.weightDecay,
+      noDecay: settings.noBnDecay ? batchNormParameterNames(model) : undefined,
+    });
+  }
+
+  /** The step's loss of a batch's logits: cross-entropy with label smoothing, mixed when the batch is. */
+  loss(logits: tf.Tensor2D, labels: tf.Tensor1D, mix?: StepBatch['mix']): tf.Scalar {
+    const { labelSmoothing } = this.settings;
+    if (!mix) return crossEntropy(logits, labels, labelSmoothing);
+    return mixedCrossEntropy(logits, labels, tf.tensor1d(mix.labels, 'int32'), mix.lambda, labelSmoothing);
+  }
+
+  /**
+   * Forward, loss and backward of a batch. Nothing changes but the batch norms' running
+   * statistics; the tensors outlive any tidy so that the loss can be read asynchronously (GPU
+   * backends cannot read synchronously in Node) before the update is applied.
+   */
+  gradients(batch: StepBatch, rng?: Rng): StepGradients {
+    const { height, width, channels } = this.model.architecture.input;
+    return tf.tidy(() => this.tensorGradients(tf.tensor4d(batch.images, [batch.size, height, width, channels]), tf.tensor1d(batch.labels, 'int32'), batch.mix, rng));
+  }
+
+  /** `gradients` of a batch already on the backend. */
+  tensorGradients(images: tf.Tensor4D, labels: tf.Tensor1D, mix?: StepBatch['mix'], rng?: Rng): StepGradients {
+    return tf.tidy(() => {
+      let predicted: tf.Tensor1D | null = null;
+      const { value, grads } = tf.variableGrads(() => {
+        const logits = this.model.forward(images, { training: true, rng });
+        predicted = tf.keep(tf.argMax(logits, 1)) as tf.Tensor1D;
+        return this.loss(logits, labels, mix);
+      }, this.variables);
+      return { loss: value, predicted: predicted!, grads };
+    });
+  }
+
+  /** The SGD update with learning rate `lr`. */
+  apply(grads: tf.NamedTensorMap, lr: number): void {
+    this.optimizer.step(grads, lr);
+  }
+
+  /**
+   * One whole step at learning rate `lr`; `rng` draws the step's ShakeDrop noise. A non-finite
+   * loss leaves the weights and the optimizer as they were (`applied` is then false): what to do
+   * about it is the caller's choice.
+   */
+  async run(batch: StepBatch, lr: number, rng?: Rng): Promise<StepResult> {
+    const { loss, predicted, grads } = this.gradients(batch, rng);
+    const [lossValues, predictions] = await Promise.all([loss.data(), predicted.data()]);
+    const value = lossValues[0];
+    const applied = Number.isFinite(value);
+    if (applied) this.apply(grads, lr);
+    tf.dispose([loss, predicted, ...Object.values(grads)]);
+    return { loss: value, predicted: predictions as Int32Array, applied };
+  }
+
+  /** Frees the optimizer's buffers (the model stays). */
+  dispose(): void {
+    this.optimizer.dispose();
+  }
+}
