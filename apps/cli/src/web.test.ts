@@ -3,7 +3,11 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { encodePng } from '@pyramid/datasets';
+import { datasetNormalization, useBackend } from '@pyramid/core';
+import { type ImageDataset, encodePng } from '@pyramid/datasets';
+import { findPreset } from '@pyramid/pyramidnet';
+import { createRunConfig, defaultRecipeFor, findRecipe } from '@pyramid/train';
+import { train } from '@pyramid/train/node';
 import { type Browser, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { referenceStateDict } from './test-fixtures';
@@ -94,6 +98,50 @@ describe.runIf(available)('the web page in Chromium', () => {
     expect(await page.textContent('#train-status')).toMatch(/^step 8\/8: loss \d+\.\d+/);
     await page.screenshot({ path: screenshot, fullPage: true });
     await page.close();
+  });
+
+  it("trains with the trainer's own step: its losses are those of train() in Node on the same digits", async () => {
+    const steps = 6;
+    const seed = 4;
+    const page = await browser.newPage();
+    await page.goto(`${url}?backend=cpu&trainSteps=${steps}&trainSeed=${seed}`);
+    await page.waitForSelector('body[data-ready="true"]', { timeout: 60_000 });
+    await page.click('#train-button');
+    await page.waitForSelector('body[data-trained="true"]', { timeout: 120_000 });
+    const pageLosses: number[] = JSON.parse((await page.getAttribute('body', 'data-train-losses'))!);
+    await page.close();
+
+    // The same digits as the page fetched them, trained by the library's train() in this process on
+    // the same kernels (the CPU backend's, one thread as in a browser), with the recipe the page
+    // names: MNIST's default, its schedule spread over the epochs the page's steps reach.
+    const bytes = new Uint8Array(await (await fetch(`${url}sample-digits.bin`)).arrayBuffer());
+    const count = bytes.length / 785;
+    const digits: ImageDataset = {
+      name: 'sample-digits',
+      shape: { height: 28, width: 28, channels: 1 },
+      classNames: Array.from({ length: 10 }, (_, i) => String(i)),
+      images: bytes.subarray(count),
+      labels: Int32Array.from(bytes.subarray(0, count)),
+      normalization: datasetNormalization('mnist')!,
+    };
+    const preset = findPreset('pyramidnet8-a16-mnist');
+    const recipeName = defaultRecipeFor('mnist');
+    const recipe = findRecipe(recipeName);
+    recipe.epochs = Math.ceil(steps / Math.floor(count / recipe.batchSize));
+    const config = createRunConfig({
+      preset: preset.name,
+      architecture: preset.architecture,
+      data: { name: digits.name, source: 'web', options: {}, trainImages: count, testImages: 0, classNames: digits.classNames, normalization: digits.normalization },
+      recipeName,
+      recipe,
+      seed,
+    });
+    await useBackend('cpu', { threads: 1 });
+    const nodeLosses: number[] = [];
+    await train({ runDir: join(scratch, 'web-digits'), config, resume: false, train: digits, plots: false, onEvent: (e) => e.kind === 'step' && nodeLosses.push(e.loss) });
+    expect(pageLosses).toHaveLength(steps);
+    // Here they agree bit for bit; the margin allows another browser's rounding of exp and log.
+    pageLosses.forEach((loss, i) => expect(Math.abs(loss - nodeLosses[i])).toBeLessThanOrEqual(1e-6 * Math.abs(nodeLosses[i])));
   });
 
   it('gives the same top-5 on WebGPU, or says plainly that it runs on the CPU', async () => {

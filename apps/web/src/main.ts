@@ -1,9 +1,11 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { type InputSpec, Rng, listBackends, registerBackendPlugin, sgdUpdate, useBackend } from '@pyramid/core';
+import { type InputSpec, datasetNormalization, listBackends, registerBackendPlugin, useBackend } from '@pyramid/core';
 import { backendPlugin as webgpuPlugin } from '@pyramid/backend-webgpu';
-import { type CheckpointConfig, PyramidNet, decodeCheckpoint, formatSummary, summarize } from '@pyramid/pyramidnet';
+import { type CheckpointConfig, PyramidNet, decodeCheckpoint, findPreset, formatSummary, summarize } from '@pyramid/pyramidnet';
+import { RunStreams, TrainingStep, defaultRecipeFor, findRecipe, learningRate } from '@pyramid/train';
 import { drawLossChart } from './chart';
 import { imageToInput } from './image';
+import { readSample, sampleBatch } from './sample';
 
 registerBackendPlugin(webgpuPlugin);
 
@@ -109,51 +111,54 @@ async function classify(image: ImageBitmap): Promise<void> {
   document.body.dataset.classified = String(Number(document.body.dataset.classified ?? 0) + 1);
 }
 
-/** Trains PyramidNet-8 on the 600 built-in digits for 60 steps of 32, charting the loss live. */
+/** The model the training demo trains on the built-in digits. */
+const DEMO_PRESET = 'pyramidnet8-a16-mnist';
+
+/**
+ * Trains the demo preset on the 600 built-in digits with the trainer's own step, recipe and
+ * random streams (`?trainSteps=`, `?trainSeed=`), charting the loss live: the steps are those
+ * `pyramid train` takes on the same images, the recipe's schedule spread over the steps shown.
+ */
 async function trainDemo(): Promise<void> {
   const button = $<HTMLButtonElement>('train-button');
   button.disabled = true;
+  let step: TrainingStep | null = null;
   try {
-    const bytes = new Uint8Array(await (await fetch('./sample-digits.bin')).arrayBuffer());
-    const n = 600;
-    const labels = bytes.subarray(0, n);
-    const pixels = bytes.subarray(n);
-    const net = new PyramidNet({ layout: 'cifar', depth: 8, alpha: 16, classes: 10, input: { height: 28, width: 28, channels: 1 } }, { seed: 1 });
-    const params = net.namedTensors().filter((t) => t.kind === 'parameter');
-    const buffers = params.map((p) => tf.variable(tf.zerosLike(p.variable), false));
-    const rng = Rng.fromSeed(2);
+    const query = new URLSearchParams(location.search);
+    const steps = Number(query.get('trainSteps') ?? 60);
+    const streams = new RunStreams(Number(query.get('trainSeed') ?? 1));
+    const preset = findPreset(DEMO_PRESET);
+    const recipe = findRecipe(defaultRecipeFor(preset.dataset));
+    const net = new PyramidNet(preset.architecture, { rng: streams.fork('init') });
+    const shape = net.architecture.input;
+    const normalization = datasetNormalization(preset.dataset);
+    if (!normalization) throw new Error(`no normalisation is known for ${preset.dataset}`);
+    const sample = readSample(new Uint8Array(await (await fetch('./sample-digits.bin')).arrayBuffer()), shape);
+    step = new TrainingStep(net, recipe);
+    const stepsPerEpoch = Math.floor(sample.count / recipe.batchSize);
+    const policy = { baseLr: recipe.lr, epochs: Math.ceil(steps / stepsPerEpoch), schedule: recipe.schedule, warmupEpochs: recipe.warmupEpochs };
     const losses: number[] = [];
-    const batch = 32;
-    const steps = Number(new URLSearchParams(location.search).get('trainSteps') ?? 60);
+    let order: Int32Array = new Int32Array(0);
     const start = performance.now();
-    for (let step = 0; step < steps; step++) {
-      const order = rng.permutation(n).subarray(0, batch);
-      const x = new Float32Array(batch * 784);
-      const y = new Int32Array(batch);
-      order.forEach((j, b) => {
-        for (let p = 0; p < 784; p++) x[b * 784 + p] = (pixels[j * 784 + p] / 255 - 0.1307) / 0.3081;
-        y[b] = labels[j];
-      });
-      const loss = tf.tidy(() => {
-        const { value, grads } = tf.variableGrads(() => {
-          const logits = net.forward(tf.tensor4d(x, [batch, 28, 28, 1]), { training: true });
-          return tf.losses.softmaxCrossEntropy(tf.oneHot(tf.tensor1d(y, 'int32'), 10), logits) as tf.Scalar;
-        }, params.map((p) => p.variable));
-        params.forEach((p, i) => sgdUpdate(p.variable, grads[p.variable.name], buffers[i], { lr: 0.05, momentum: 0.9, dampening: 0, weightDecay: 1e-4, nesterov: true, first: step === 0 }));
-        return value;
-      });
-      losses.push((await loss.data())[0]);
-      loss.dispose();
+    for (let s = 0; s < steps; s++) {
+      const epoch = Math.floor(s / stepsPerEpoch);
+      const inEpoch = s % stepsPerEpoch;
+      if (inEpoch === 0) order = streams.fork('shuffle', epoch).permutation(sample.count);
+      const batch = sampleBatch(sample, order.subarray(inEpoch * recipe.batchSize, (inEpoch + 1) * recipe.batchSize), shape, normalization);
+      const result = await step.run(batch, learningRate(policy, epoch + inEpoch / stepsPerEpoch), streams.fork('shakedrop', s));
+      if (!result.applied) throw new Error(`loss became ${result.loss} at step ${s + 1}`);
+      losses.push(result.loss);
       drawLossChart($<HTMLCanvasElement>('loss-chart'), losses, steps);
-      status('train-status', `step ${step + 1}/${steps}: loss ${losses[losses.length - 1].toFixed(3)}, ${(((step + 1) * batch * 1000) / (performance.now() - start)).toFixed(1)} images/s`);
+      status('train-status', `step ${s + 1}/${steps}: loss ${result.loss.toFixed(3)}, ${(((s + 1) * recipe.batchSize * 1000) / (performance.now() - start)).toFixed(1)} images/s`);
       await new Promise((r) => setTimeout(r, 0));
     }
     net.dispose();
-    tf.dispose(buffers);
+    document.body.dataset.trainLosses = JSON.stringify(losses);
     document.body.dataset.trained = 'true';
   } catch (error) {
     status('train-status', `training failed: ${(error as Error).message}`);
   } finally {
+    step?.dispose();
     button.disabled = false;
   }
 }
