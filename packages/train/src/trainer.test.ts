@@ -1,14 +1,14 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { Rng, useBackend } from '@pyramid/core';
-import type { ImageDataset } from '@pyramid/datasets';
+import { DecodePool, type ImageDataset, encodePng } from '@pyramid/datasets';
 import { architectureConfig, resolveArchitecture } from '@pyramid/pyramidnet';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { RECIPES } from './recipes';
 import { RUN_FORMAT, type RunConfig } from './run-config';
-import { type TrainEvent, train } from './trainer';
+import { NonFiniteLossError, type TrainEvent, train } from './trainer';
 
 const scratch = mkdtempSync(join(tmpdir(), 'pyramid-train-'));
 
@@ -38,6 +38,22 @@ function config(overrides: Partial<RunConfig['recipe']> = {}): RunConfig {
     evalEvery: 1,
     checkpointEvery: 0,
   };
+}
+
+/** An ImageNet-style folder of 16 small PNGs in two classes: 6 + 6 for training, 2 + 2 for validation. */
+function imageFolder(name: string): string {
+  const root = join(scratch, name);
+  const r = Rng.fromSeed(1);
+  for (const [i, synset] of ['n01', 'n02'].entries()) {
+    mkdirSync(join(root, 'train', synset), { recursive: true });
+    mkdirSync(join(root, 'val', synset), { recursive: true });
+    for (let k = 0; k < 8; k++) {
+      const h = 12 + (k % 3);
+      const data = Uint8Array.from({ length: h * 14 * 3 }, () => Math.min(255, 60 + 120 * i + r.int(50)));
+      writeFileSync(join(root, k < 6 ? 'train' : 'val', synset, `${k}.png`), encodePng({ data, width: 14, height: h, channels: 3 }));
+    }
+  }
+  return root;
 }
 
 function weightsOf(dir: string): Buffer {
@@ -118,6 +134,15 @@ describe('train', () => {
     writeFileSync(join(scratch, 'stray.txt'), 'x');
   });
 
+  it('refuses a configuration that does not describe the data, before creating the run folder', async () => {
+    const dir = join(scratch, 'miscounted');
+    await expect(train({ runDir: dir, config: config(), resume: false, train: toyData(80) })).rejects.toThrow('data.trainImages is 96 but toy has 80 images');
+    await expect(train({ runDir: dir, config: config(), resume: false, train: toyData(), test: toyData(16) })).rejects.toThrow('data.testImages is 32 but toy has 16 images');
+    await expect(train({ runDir: dir, config: { ...config(), seed: -1 }, resume: false, train: toyData() })).rejects.toThrow('seed must be a non-negative integer, got -1');
+    await expect(train({ runDir: dir, config: config({ batchSize: 0 }), resume: false, train: toyData() })).rejects.toThrow('recipe.batchSize must be a positive integer, got 0');
+    expect(existsSync(dir)).toBe(false);
+  });
+
   it('refuses to resume on data of another size', async () => {
     const dir = join(scratch, 'taken');
     await expect(train({ runDir: dir, resume: true, train: toyData(64) })).rejects.toThrow(/was trained on toy \(96 images\), not on these 64 images/);
@@ -125,20 +150,41 @@ describe('train', () => {
 });
 
 describe('train on image files', () => {
-  it('streams ImageNet-style folders with ImageNet augmentation and resumes them exactly', async () => {
-    const { mkdirSync } = await import('node:fs');
-    const { encodePng, imagenetDataset } = await import('@pyramid/datasets');
-    const root = join(scratch, 'imagenet');
-    const r = Rng.fromSeed(1);
-    for (const [i, synset] of ['n01', 'n02'].entries()) {
-      mkdirSync(join(root, 'train', synset), { recursive: true });
-      mkdirSync(join(root, 'val', synset), { recursive: true });
-      for (let k = 0; k < 8; k++) {
-        const h = 12 + (k % 3);
-        const data = Uint8Array.from({ length: h * 14 * 3 }, () => Math.min(255, 60 + 120 * i + r.int(50)));
-        writeFileSync(join(root, k < 6 ? 'train' : 'val', synset, `${k}.png`), encodePng({ data, width: 14, height: h, channels: 3 }));
-      }
+  it('closes its decoding threads when the loss stops being finite', async () => {
+    const { imagenetDataset } = await import('@pyramid/datasets');
+    const root = imageFolder('nan-images');
+    const shape = { height: 8, width: 8, channels: 3 };
+    const norm = { mean: [128, 128, 128], std: [64, 64, 64], scale: 1 as const };
+    const trainSet = await imagenetDataset(root, 'train', shape, norm);
+    // Watch the pool train() makes: each of its worker threads must have exited when train() throws.
+    let exited = 0;
+    let threads = 0;
+    const create = DecodePool.create.bind(DecodePool);
+    const spy = vi.spyOn(DecodePool, 'create').mockImplementation(async (n) => {
+      const pool = await create(n);
+      const workers = (pool as unknown as { workers: { once(event: 'exit', f: () => void): void }[] }).workers;
+      threads = workers.length;
+      for (const w of workers) w.once('exit', () => exited++);
+      return pool;
+    });
+    try {
+      const cfg = {
+        ...config({ lr: 1e30 }),
+        architecture: architectureConfig(resolveArchitecture({ layout: 'cifar', depth: 8, alpha: 4, classes: 2, input: shape })),
+        data: { name: 'files', source: root, options: {}, trainImages: 12, testImages: 4, classNames: trainSet.classNames, normalization: norm },
+        recipe: { ...RECIPES.quick, lr: 1e30, epochs: 1, batchSize: 4, augment: 'imagenet' as const },
+      };
+      await expect(train({ runDir: join(scratch, 'nan-files'), config: cfg, resume: false, train: trainSet, decodeThreads: 2 })).rejects.toThrow(NonFiniteLossError);
+    } finally {
+      spy.mockRestore();
     }
+    expect(threads).toBe(2);
+    expect(exited).toBe(2);
+  });
+
+  it('streams ImageNet-style folders with ImageNet augmentation and resumes them exactly', async () => {
+    const { imagenetDataset } = await import('@pyramid/datasets');
+    const root = imageFolder('imagenet');
     const shape = { height: 8, width: 8, channels: 3 };
     const norm = { mean: [128, 128, 128], std: [64, 64, 64], scale: 1 as const };
     const trainSet = await imagenetDataset(root, 'train', shape, norm);
