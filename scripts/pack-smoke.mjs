@@ -57,6 +57,26 @@ try {
   const fromCjs = JSON.parse(run('node', ['-e', cjs], project));
   check(fromCjs.params === 26210842, `require (CommonJS) builds PyramidNet-272: ${JSON.stringify(fromCjs)}`);
 
+  // The Node entries, both ways: one copy of the model code, so a loaded model is the main entry's PyramidNet.
+  const nodeEntries = `
+    import { PyramidNet } from '@pyramid/pyramidnet';
+    import { loadCheckpoint, saveCheckpoint } from '@pyramid/pyramidnet/node';
+    import { train } from '@pyramid/train/node';
+    import { writeFileAtomically } from '@pyramid/core/node';
+    import { useBackend } from '@pyramid/core';
+    await useBackend('cpu', { kernels: 'stock' });
+    await saveCheckpoint('ckpt', new PyramidNet({ layout: 'cifar', depth: 8, alpha: 4, classes: 3 }));
+    const { model } = await loadCheckpoint('ckpt');
+    console.log(JSON.stringify({ same: model instanceof PyramidNet, train: typeof train, write: typeof writeFileAtomically }));`;
+  const fromNodeEntries = JSON.parse(run('node', ['--input-type=module', '-e', nodeEntries], project));
+  check(fromNodeEntries.same && fromNodeEntries.train === 'function' && fromNodeEntries.write === 'function', `import of the Node entries: ${JSON.stringify(fromNodeEntries)}`);
+  const nodeRequire = `
+    const { train } = require('@pyramid/train/node');
+    const { loadCheckpoint } = require('@pyramid/pyramidnet/node');
+    const { writeFolderAtomically } = require('@pyramid/core/node');
+    console.log(JSON.stringify([typeof train, typeof loadCheckpoint, typeof writeFolderAtomically]));`;
+  check(run('node', ['-e', nodeRequire], project).trim() === '["function","function","function"]', 'require (CommonJS) of the Node entries');
+
   const backends = JSON.parse(run(join(project, 'node_modules', '.bin', 'pyramid'), ['backends', '--json'], project));
   check(backends.some((b) => b.name === 'cpu' && b.available), 'the pyramid binary runs and lists the cpu backend');
   const info = JSON.parse(run(join(project, 'node_modules', '.bin', 'pyramid'), ['info', '--preset', 'pyramidnet110-a48-cifar10', '--json'], project));
