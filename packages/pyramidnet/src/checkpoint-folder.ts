@@ -65,7 +65,9 @@ async function readPart(dir: string, file: string): Promise<Buffer> {
 
 /** Loads a checkpoint folder written by `saveCheckpoint`, with the parts named in `parts`. */
 export async function loadCheckpoint(dir: string, parts: { tensors?: string[]; documents?: string[] } = {}): Promise<LoadedCheckpoint> {
-  const [configBytes, weights] = await Promise.all([readPart(dir, CONFIG_FILE), readPart(dir, WEIGHTS_FILE)]);
+  // In order, so that a folder missing everything is reported by its config.json.
+  const configBytes = await readPart(dir, CONFIG_FILE);
+  const weights = await readPart(dir, WEIGHTS_FILE);
   const tensors: Record<string, TensorValues> = {};
   for (const name of parts.tensors ?? []) {
     const file = `${name}.safetensors`;
