@@ -112,7 +112,7 @@ describe.runIf(available)('the web page in Chromium', () => {
     await page.close();
 
     // The same digits as the page fetched them, trained by the library's train() in this process on
-    // the same kernels (the CPU backend's, one thread as in a browser), with the recipe the page
+    // the same kernels (the CPU backend's WebAssembly ones on one thread, as in a browser), with the recipe the page
     // names: MNIST's default, its schedule spread over the epochs the page's steps reach.
     const bytes = new Uint8Array(await (await fetch(`${url}sample-digits.bin`)).arrayBuffer());
     const count = bytes.length / 785;
@@ -136,7 +136,7 @@ describe.runIf(available)('the web page in Chromium', () => {
       recipe,
       seed,
     });
-    await useBackend('cpu', { threads: 1 });
+    await useBackend('cpu', { threads: 1, native: false });
     const nodeLosses: number[] = [];
     await train({ runDir: join(scratch, 'web-digits'), config, resume: false, train: digits, plots: false, onEvent: (e) => e.kind === 'step' && nodeLosses.push(e.loss) });
     expect(pageLosses).toHaveLength(steps);
