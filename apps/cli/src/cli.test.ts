@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { useBackend } from '@pyramid/core';
 import { encodePng, writeNpy } from '@pyramid/datasets';
-import { PyramidNet, saveCheckpoint } from '@pyramid/pyramidnet';
+import { PyramidNet } from '@pyramid/pyramidnet';
+import { saveCheckpoint } from '@pyramid/pyramidnet/node';
 import { afterAll, describe, expect, it } from 'vitest';
 import { referenceStateDict, tensorsOf } from './test-fixtures';
 

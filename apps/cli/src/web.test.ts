@@ -3,10 +3,10 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { datasetNormalization, useBackend } from '@pyramid/core';
+import { DATASETS, useBackend } from '@pyramid/core';
 import { type ImageDataset, encodePng } from '@pyramid/datasets';
 import { findPreset } from '@pyramid/pyramidnet';
-import { createRunConfig, defaultRecipeFor, findRecipe } from '@pyramid/train';
+import { createRunConfig, defaultRecipeFor } from '@pyramid/train';
 import { train } from '@pyramid/train/node';
 import { type Browser, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -111,22 +111,23 @@ describe.runIf(available)('the web page in Chromium', () => {
     const pageLosses: number[] = JSON.parse((await page.getAttribute('body', 'data-train-losses'))!);
     await page.close();
 
-    // The same digits as the page fetched them, trained by the library's train() in this process on
-    // the same kernels (the CPU backend's WebAssembly ones on one thread, as in a browser), with the recipe the page
-    // names: MNIST's default, its schedule spread over the epochs the page's steps reach.
+    // The same digits as the page fetched them, trained by the library's train() in this process
+    // on the same kernels (the CPU backend's WebAssembly ones on one thread, as in a browser), with
+    // MNIST's entry of the dataset table and its default recipe, the schedule spread over the
+    // epochs the page's steps reach.
+    const { shape, classNames, normalization } = DATASETS.mnist;
     const bytes = new Uint8Array(await (await fetch(`${url}sample-digits.bin`)).arrayBuffer());
-    const count = bytes.length / 785;
+    const count = bytes.length / (1 + shape.height * shape.width * shape.channels);
     const digits: ImageDataset = {
       name: 'sample-digits',
-      shape: { height: 28, width: 28, channels: 1 },
-      classNames: Array.from({ length: 10 }, (_, i) => String(i)),
+      shape,
+      classNames: classNames!,
       images: bytes.subarray(count),
       labels: Int32Array.from(bytes.subarray(0, count)),
-      normalization: datasetNormalization('mnist')!,
+      normalization,
     };
     const preset = findPreset('pyramidnet8-a16-mnist');
-    const recipeName = defaultRecipeFor('mnist');
-    const recipe = findRecipe(recipeName);
+    const { name: recipeName, recipe } = defaultRecipeFor('mnist');
     recipe.epochs = Math.ceil(steps / Math.floor(count / recipe.batchSize));
     const config = createRunConfig({
       preset: preset.name,

@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { type InputSpec, datasetNormalization, listBackends, registerBackendPlugin, useBackend } from '@pyramid/core';
+import { type InputSpec, findDataset, listBackends, registerBackendPlugin, useBackend } from '@pyramid/core';
 import { backendPlugin as webgpuPlugin } from '@pyramid/backend-webgpu';
 import { type CheckpointConfig, PyramidNet, decodeCheckpoint, findPreset, formatSummary, summarize } from '@pyramid/pyramidnet';
-import { RunStreams, TrainingStep, defaultRecipeFor, findRecipe, learningRate } from '@pyramid/train';
+import { RunStreams, TrainingStep, defaultRecipeFor, learningRate } from '@pyramid/train';
 import { drawLossChart } from './chart';
 import { imageToInput } from './image';
 import { readSample, sampleBatch } from './sample';
@@ -128,11 +128,12 @@ async function trainDemo(): Promise<void> {
     const steps = Number(query.get('trainSteps') ?? 60);
     const streams = new RunStreams(Number(query.get('trainSeed') ?? 1));
     const preset = findPreset(DEMO_PRESET);
-    const recipe = findRecipe(defaultRecipeFor(preset.dataset));
+    const { recipe } = defaultRecipeFor(preset.dataset);
     const net = new PyramidNet(preset.architecture, { rng: streams.fork('init') });
     const shape = net.architecture.input;
-    const normalization = datasetNormalization(preset.dataset);
-    if (!normalization) throw new Error(`no normalisation is known for ${preset.dataset}`);
+    const dataset = findDataset(preset.dataset);
+    if (!dataset) throw new Error(`the dataset table has no ${preset.dataset}`);
+    const { normalization } = dataset;
     const sample = readSample(new Uint8Array(await (await fetch('./sample-digits.bin')).arrayBuffer()), shape);
     step = new TrainingStep(net, recipe);
     const stepsPerEpoch = Math.floor(sample.count / recipe.batchSize);
