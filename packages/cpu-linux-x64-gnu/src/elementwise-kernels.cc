@@ -2,6 +2,7 @@
 // compiler vectorises the inner loops over channels.
 #include <omp.h>
 
+#include <algorithm>
 #include <cstring>
 #include <vector>
 
@@ -34,7 +35,12 @@ void add(const float *__restrict a, const float *__restrict b, float *__restrict
   }
 }
 
-// Per-thread partial sums in double, added in thread order: the result does not depend on timing.
+// Per-thread partial sums, added in thread order so that the result does not depend on timing.
+// Within a thread, rows are summed in float over blocks of kBlockRows (vectorised over channels,
+// the accumulators staying in L1) and each block's sums are added in double: float rounding
+// over a few dozen terms, double over the rest.
+constexpr size_t kBlockRows = 32;
+
 template <typename Body>
 void channelReduce(size_t rows, size_t C, size_t width, double *out, Body body) {
   int threads = threadsFor(rows * C);
@@ -43,7 +49,13 @@ void channelReduce(size_t rows, size_t C, size_t width, double *out, Body body) 
   {
     int t = omp_get_thread_num();
     Range r = share(rows, t, omp_get_num_threads());
-    body(r, partials.data() + size_t(t) * width);
+    std::vector<float> block(width);
+    double *__restrict total = partials.data() + size_t(t) * width;
+    for (size_t begin = r.begin; begin < r.end; begin += kBlockRows) {
+      std::fill(block.begin(), block.end(), 0.0f);
+      body(begin, std::min(begin + kBlockRows, r.end), block.data());
+      for (size_t c = 0; c < width; c++) total[c] += double(block[c]);
+    }
   }
   std::memset(out, 0, width * sizeof(double));
   for (int t = 0; t < threads; t++)
@@ -51,16 +63,16 @@ void channelReduce(size_t rows, size_t C, size_t width, double *out, Body body) 
 }
 
 void channelSums(const float *__restrict x, size_t rows, size_t C, const float *__restrict center, double *sums) {
-  channelReduce(rows, C, C, sums, [&](Range r, double *__restrict acc) {
-    for (size_t i = r.begin; i < r.end; i++) {
+  channelReduce(rows, C, C, sums, [&](size_t begin, size_t end, float *__restrict acc) {
+    for (size_t i = begin; i < end; i++) {
       const float *__restrict row = x + i * C;
       if (center) {
         for (size_t c = 0; c < C; c++) {
-          double d = double(row[c]) - double(center[c]);
+          float d = row[c] - center[c];
           acc[c] += d * d;
         }
       } else {
-        for (size_t c = 0; c < C; c++) acc[c] += double(row[c]);
+        for (size_t c = 0; c < C; c++) acc[c] += row[c];
       }
     }
   });
@@ -69,24 +81,17 @@ void channelSums(const float *__restrict x, size_t rows, size_t C, const float *
 void channelGradSums(const float *__restrict dy, const float *__restrict x, const float *__restrict mask, size_t rows, size_t C,
                      const float *__restrict mean, double *sumDy, double *sumDyX) {
   std::vector<double> both(2 * C);
-  channelReduce(rows, C, 2 * C, both.data(), [&](Range r, double *__restrict acc) {
-    double *__restrict accDy = acc;
-    double *__restrict accDyX = acc + C;
-    for (size_t i = r.begin; i < r.end; i++) {
+  channelReduce(rows, C, 2 * C, both.data(), [&](size_t begin, size_t end, float *__restrict acc) {
+    float *__restrict accDy = acc;
+    float *__restrict accDyX = acc + C;
+    for (size_t i = begin; i < end; i++) {
       const float *__restrict g = dy + i * C;
       const float *__restrict v = x + i * C;
-      if (mask) {
-        const float *__restrict m = mask + i * C;
-        for (size_t c = 0; c < C; c++) {
-          double d = m[c] > 0.0f ? double(g[c]) : 0.0;
-          accDy[c] += d;
-          accDyX[c] += d * (double(v[c]) - double(mean[c]));
-        }
-      } else {
-        for (size_t c = 0; c < C; c++) {
-          accDy[c] += double(g[c]);
-          accDyX[c] += double(g[c]) * (double(v[c]) - double(mean[c]));
-        }
+      const float *__restrict m = mask ? mask + i * C : g;
+      for (size_t c = 0; c < C; c++) {
+        float d = (!mask || m[c] > 0.0f) ? g[c] : 0.0f;
+        accDy[c] += d;
+        accDyX[c] += d * (v[c] - mean[c]);
       }
     }
   });
