@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { BATCH_NORM_TRAINING, Rng, useBackend } from '@pyramid/core';
+import { BATCH_NORM_TRAINING, type BatchNormAttrs, type BatchNormTrainingInputs, KernelOverlay, Rng, useBackend } from '@pyramid/core';
 import type { Check } from './suite';
 
 /** The smallest distances from a branch point that a check's inputs reach; see `Check.seed`. */
@@ -62,8 +62,8 @@ export async function kinkMargins(check: Check, seed: number): Promise<KinkMargi
   const margins: KinkMargins = { relu: Infinity, maxPool: Infinity };
   const observers: Record<string, (args: tf.KernelConfig['kernelFunc'] extends (a: infer A) => unknown ? A : never) => void> = {
     [BATCH_NORM_TRAINING]: ({ inputs, attrs }) => {
-      const { x, params } = inputs as { x: tf.TensorInfo; params: tf.TensorInfo };
-      const { relu, epsilon } = attrs as { relu?: boolean; epsilon: number };
+      const { x, params } = inputs as unknown as BatchNormTrainingInputs;
+      const { relu, epsilon } = attrs as unknown as BatchNormAttrs;
       if (relu) margins.relu = Math.min(margins.relu, reluMarginOfBatchNorm(read(x), read(params), x.shape[x.shape.length - 1], epsilon));
     },
     Relu: ({ inputs }) => {
@@ -76,26 +76,22 @@ export async function kinkMargins(check: Check, seed: number): Promise<KinkMargi
       margins.maxPool = Math.min(margins.maxPool, maxPoolMargin(read(x), x.shape, info));
     },
   };
-  const originals = Object.keys(observers).map((name) => tf.getKernel(name, 'cpu')!);
-  for (const original of originals) {
-    tf.unregisterKernel(original.kernelName, 'cpu');
-    tf.registerKernel({
-      ...original,
+  const overlay = new KernelOverlay('cpu');
+  overlay.install(
+    Object.entries(observers).map(([name, observe]) => ({
+      kernelName: name,
       kernelFunc: (args) => {
-        if (tf.engine().state.gradientDepth > 0) observers[original.kernelName](args);
-        return original.kernelFunc(args);
+        if (tf.engine().state.gradientDepth > 0) observe(args);
+        return overlay.original(name)(args);
       },
-    });
-  }
+    })),
+  );
   try {
     const inputs = check.inputs(Rng.fromSeed(seed).fork(check.name));
     const outputs = tf.tidy(() => check.run(Object.fromEntries(Object.entries(inputs).map(([k, v]) => [k, tf.tensor(v.values, v.shape)]))));
     tf.dispose(Object.values(outputs));
   } finally {
-    for (const original of originals) {
-      tf.unregisterKernel(original.kernelName, 'cpu');
-      tf.registerKernel(original);
-    }
+    overlay.restore();
   }
   return margins;
 }

@@ -43,3 +43,19 @@ export { isMissingModule } from './modules';
 export { nativeKernels, type InstalledKernels } from './cpu/kernels';
 export { type NativeInfo, type NativeKernels, type NativeLoad } from './cpu/native';
 export { conv2dBatchNorm, CONV_BATCH_NORM, type BatchNormStatistics } from './ops/conv-batch-norm';
+export type {
+  BatchNormTrainingInputs,
+  BatchNormAttrs,
+  BatchNormGradParamsInputs,
+  BatchNormGradInputInputs,
+  ShortcutAddInputs,
+  ShortcutAttrs,
+  ShortcutGradInputs,
+  ShortcutGradAttrs,
+  SgdInputs,
+  SgdMomentumAttrs,
+  SgdApplyAttrs,
+  ConvBatchNormInputs,
+  ConvBatchNormAttrs,
+} from './ops/kernel-names';
+export { KernelOverlay } from './kernel-overlay';

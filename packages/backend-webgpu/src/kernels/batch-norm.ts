@@ -1,5 +1,6 @@
 import type { KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
+import type { BatchNormAttrs, BatchNormGradInputInputs, BatchNormGradParamsInputs, BatchNormTrainingInputs } from '@pyramid/core';
 import { FlatProgram, run } from './program';
 
 /**
@@ -137,8 +138,8 @@ function gradParams(backend: WebGPUBackend, dy: TensorInfo, x: TensorInfo, mean:
 
 export const batchNormTraining: KernelFunc = (args) => {
   const backend = args.backend as unknown as WebGPUBackend;
-  const { x, params } = args.inputs as { x: TensorInfo; params: TensorInfo };
-  const { epsilon, relu } = args.attrs as { epsilon: number; relu?: boolean };
+  const { x, params } = args.inputs as unknown as BatchNormTrainingInputs;
+  const { epsilon, relu } = args.attrs as unknown as BatchNormAttrs;
   const { C } = shapeOf(x);
   const { mean, variance } = stats(backend, x);
   const y = run(
@@ -152,14 +153,14 @@ export const batchNormTraining: KernelFunc = (args) => {
 
 export const batchNormGradParams: KernelFunc = (args) => {
   const backend = args.backend as unknown as WebGPUBackend;
-  const { dy, x, mean, variance, y } = args.inputs as Record<string, TensorInfo | undefined>;
-  return gradParams(backend, dy!, x!, mean!, variance!, y, (args.attrs as { epsilon: number }).epsilon);
+  const { dy, x, mean, variance, y } = args.inputs as unknown as BatchNormGradParamsInputs;
+  return gradParams(backend, dy, x, mean, variance, y, (args.attrs as unknown as BatchNormAttrs).epsilon);
 };
 
 export const batchNormGradInput: KernelFunc = (args) => {
   const backend = args.backend as unknown as WebGPUBackend;
-  const { dy, x, params, mean, variance, y, dParams } = args.inputs as Record<string, TensorInfo | undefined>;
-  const epsilon = (args.attrs as { epsilon: number }).epsilon;
+  const { dy, x, params, mean, variance, y, dParams } = args.inputs as unknown as BatchNormGradInputInputs;
+  const epsilon = (args.attrs as unknown as BatchNormAttrs).epsilon;
   const sums = dParams ?? gradParams(backend, dy!, x!, mean!, variance!, y, epsilon);
   const { rows, C } = shapeOf(x!);
   const masked = y !== undefined;

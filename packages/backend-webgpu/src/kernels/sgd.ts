@@ -1,5 +1,6 @@
-import type { KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
+import type { KernelFunc } from '@tensorflow/tfjs-core';
 import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
+import type { SgdApplyAttrs, SgdInputs, SgdMomentumAttrs } from '@pyramid/core';
 import { FlatProgram, run } from './program';
 
 /** The SGD update (PyramidSgdMomentum, PyramidSgdApply of @pyramid/core): one dispatch each. */
@@ -17,8 +18,8 @@ const APPLY = `
 
 export const sgdMomentum: KernelFunc = (args) => {
   const backend = args.backend as unknown as WebGPUBackend;
-  const { param, grad, buffer } = args.inputs as Record<string, TensorInfo>;
-  const a = args.attrs as { momentum: number; dampening: number; weightDecay: number; first: boolean };
+  const { param, grad, buffer } = args.inputs as unknown as SgdInputs;
+  const a = args.attrs as unknown as SgdMomentumAttrs;
   return run(
     backend,
     new FlatProgram({ name: 'sgd_momentum', inputs: ['param', 'grad', 'buffer'], outputShape: [...param.shape], uniforms: 'first : i32, momentum : f32, keep : f32, weightDecay : f32,', body: MOMENTUM }),
@@ -29,8 +30,8 @@ export const sgdMomentum: KernelFunc = (args) => {
 
 export const sgdApply: KernelFunc = (args) => {
   const backend = args.backend as unknown as WebGPUBackend;
-  const { param, grad, buffer } = args.inputs as Record<string, TensorInfo>;
-  const a = args.attrs as { lr: number; momentum: number; weightDecay: number; nesterov: boolean };
+  const { param, grad, buffer } = args.inputs as unknown as SgdInputs;
+  const a = args.attrs as unknown as SgdApplyAttrs;
   return run(
     backend,
     new FlatProgram({ name: 'sgd_apply', inputs: ['param', 'grad', 'buffer'], outputShape: [...param.shape], uniforms: 'nesterov : i32, lr : f32, momentum : f32, weightDecay : f32,', body: APPLY }),

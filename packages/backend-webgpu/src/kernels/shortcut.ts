@@ -1,5 +1,6 @@
-import type { KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
+import type { KernelFunc } from '@tensorflow/tfjs-core';
 import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
+import type { ShortcutAddInputs, ShortcutAttrs, ShortcutGradAttrs, ShortcutGradInputs } from '@pyramid/core';
 import { FlatProgram, run } from './program';
 
 /** The fused zero-padded shortcut and addition of @pyramid/core (PyramidShortcutAdd / Grad). */
@@ -51,8 +52,8 @@ const UNIFORMS = 'OH : i32, OW : i32, CO : i32, H : i32, W : i32, CI : i32, stri
 
 export const shortcutAdd: KernelFunc = (args) => {
   const backend = args.backend as unknown as WebGPUBackend;
-  const { residual, x } = args.inputs as { residual: TensorInfo; x: TensorInfo };
-  const stride = (args.attrs as { stride: number }).stride;
+  const { residual, x } = args.inputs as unknown as ShortcutAddInputs;
+  const { stride } = args.attrs as unknown as ShortcutAttrs;
   const [, OH, OW, CO] = residual.shape;
   const [, H, W, CI] = x.shape;
   return run(backend, new FlatProgram({ name: 'shortcut_add', inputs: ['residual', 'x'], outputShape: [...residual.shape], uniforms: UNIFORMS, body: ADD }), [residual, x], [{ type: 'int32', data: [OH, OW, CO, H, W, CI, stride] }]);
@@ -60,8 +61,8 @@ export const shortcutAdd: KernelFunc = (args) => {
 
 export const shortcutGrad: KernelFunc = (args) => {
   const backend = args.backend as unknown as WebGPUBackend;
-  const { dy } = args.inputs as { dy: TensorInfo };
-  const { stride, xShape } = args.attrs as unknown as { stride: number; xShape: number[] };
+  const { dy } = args.inputs as unknown as ShortcutGradInputs;
+  const { stride, xShape } = args.attrs as unknown as ShortcutGradAttrs;
   const [, OH, OW, CO] = dy.shape;
   const [, H, W, CI] = xShape;
   return run(backend, new FlatProgram({ name: 'shortcut_grad', inputs: ['dy'], outputShape: [...xShape], uniforms: UNIFORMS, body: GRAD }), [dy], [{ type: 'int32', data: [OH, OW, CO, H, W, CI, stride] }]);

@@ -1,7 +1,7 @@
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
-import { BATCH_NORM_GRAD_INPUT, BATCH_NORM_GRAD_PARAMS, BATCH_NORM_TRAINING } from '../ops/batch-norm';
+import * as K from '../ops/kernel-names';
 import { type CpuBackend, floatValues, threadsForElements } from './backend';
-import type { KernelRuntime } from './runtime';
+import { type KernelRuntime, NONE } from './runtime';
 import { gradInputCoefficients, inferenceCoefficients, paramGradients, statsOf, sumsFromParamGradients, trainingCoefficients } from './batch-norm-math';
 
 /** Adds the per-thread f64 partial sums (threads x width) into one array. */
@@ -43,14 +43,14 @@ export function batchNormKernels(rt: KernelRuntime, stock: (name: string) => Ker
     const Y = rt.alloc(rows * C * 4);
     const coefficients = rt.alloc(2 * C * 4);
     rt.floats().set(inferenceCoefficients(m, v, g, o, epsilon), coefficients / 4);
-    rt.run('channelAffine', [X, 0, Y, rows, C, coefficients, 0, coefficients + C * 4, 0, 0], threads);
+    rt.run('channelAffine', { x: X, dy: NONE, y: Y, rows, channels: C, scale: coefficients, scale2: NONE, shift: coefficients + C * 4, relu: 0, mask: NONE }, threads);
     return backend.makeTensorInfo(x!.shape, 'float32', rt.take(Y, rows * C));
   };
 
   const training: KernelFunc = ({ inputs, attrs, backend: b }) => {
     const backend = b as unknown as CpuBackend;
-    const { x, params } = inputs as { x: TensorInfo; params: TensorInfo };
-    const { epsilon, relu } = attrs as { epsilon: number; relu?: boolean };
+    const { x, params } = inputs as unknown as K.BatchNormTrainingInputs;
+    const { epsilon, relu } = attrs as unknown as K.BatchNormAttrs;
     const C = x.shape[x.shape.length - 1];
     const rows = x.shape.reduce((a, d) => a * d, 1) / C;
     const threads = threadsForElements(rt, rows * C);
@@ -62,15 +62,15 @@ export function batchNormKernels(rt: KernelRuntime, stock: (name: string) => Ker
     const center = rt.alloc(C * 4);
     const coefficients = rt.alloc(2 * C * 4);
 
-    rt.run('channelSums', [X, rows, C, 0, partials, acc], threads);
+    rt.run('channelSums', { x: X, rows, channels: C, center: NONE, partials, acc }, threads);
     const mean = Float32Array.from(combine(rt, partials, threads, C), (s) => s / rows);
     rt.floats().set(mean, center / 4);
-    rt.run('channelSums', [X, rows, C, center, partials, acc], threads);
+    rt.run('channelSums', { x: X, rows, channels: C, center, partials, acc }, threads);
     const sq = combine(rt, partials, threads, C);
     const variance = Float32Array.from(sq, (s) => s / rows);
 
     rt.floats().set(trainingCoefficients(floatValues(backend, params), mean, sq, rows, epsilon), coefficients / 4);
-    rt.run('channelAffine', [X, 0, Y, rows, C, coefficients, 0, coefficients + C * 4, relu ? 1 : 0, 0], threads);
+    rt.run('channelAffine', { x: X, dy: NONE, y: Y, rows, channels: C, scale: coefficients, scale2: NONE, shift: coefficients + C * 4, relu: relu ? 1 : 0, mask: NONE }, threads);
     return [
       backend.makeTensorInfo(x.shape, 'float32', rt.take(Y, rows * C)),
       backend.makeTensorInfo([C], 'float32', mean),
@@ -87,26 +87,26 @@ export function batchNormKernels(rt: KernelRuntime, stock: (name: string) => Ker
     const dY = rt.put(floatValues(backend, dy));
     const X = rt.put(floatValues(backend, x));
     const M = rt.put(floatValues(backend, mean));
-    const mask = y ? rt.put(floatValues(backend, y)) : 0;
+    const mask = y ? rt.put(floatValues(backend, y)) : NONE;
     const partials = rt.alloc(threads * 2 * C * 8);
     const acc = rt.alloc(threads * 2 * C * 4);
-    rt.run('channelGradSums', [dY, X, rows, C, M, partials, acc, mask], threads);
+    rt.run('channelGradSums', { dy: dY, x: X, rows, channels: C, center: M, partials, acc, mask }, threads);
     const sums = combine(rt, partials, threads, 2 * C);
     return { sumDy: sums.subarray(0, C), sumDyX: sums.subarray(C), rows, C, threads, dY, X, mask };
   };
 
   const gradParams: KernelFunc = ({ inputs, attrs, backend: b }) => {
     const backend = b as unknown as CpuBackend;
-    const { dy, x, mean, variance, y } = inputs as Record<string, TensorInfo>;
-    const { rstd } = statsOf(floatValues(backend, mean), floatValues(backend, variance), (attrs as { epsilon: number }).epsilon);
+    const { dy, x, mean, variance, y } = inputs as unknown as K.BatchNormGradParamsInputs;
+    const { rstd } = statsOf(floatValues(backend, mean), floatValues(backend, variance), (attrs as unknown as K.BatchNormAttrs).epsilon);
     const { sumDy, sumDyX, C } = gradSums(backend, dy, x, mean, y);
     return backend.makeTensorInfo([2, C], 'float32', paramGradients(sumDy, sumDyX, rstd));
   };
 
   const gradInput: KernelFunc = ({ inputs, attrs, backend: b }) => {
     const backend = b as unknown as CpuBackend;
-    const { dy, x, params, mean, variance, y, dParams } = inputs as Record<string, TensorInfo>;
-    const { m, rstd } = statsOf(floatValues(backend, mean), floatValues(backend, variance), (attrs as { epsilon: number }).epsilon);
+    const { dy, x, params, mean, variance, y, dParams } = inputs as unknown as K.BatchNormGradInputInputs;
+    const { m, rstd } = statsOf(floatValues(backend, mean), floatValues(backend, variance), (attrs as unknown as K.BatchNormAttrs).epsilon);
     const C = x.shape[x.shape.length - 1];
     const rows = x.shape.reduce((a, d) => a * d, 1) / C;
     let sumDy: Float64Array;
@@ -122,21 +122,21 @@ export function batchNormKernels(rt: KernelRuntime, stock: (name: string) => Ker
       rt.reset();
       dY = rt.put(floatValues(backend, dy));
       X = rt.put(floatValues(backend, x));
-      mask = y ? rt.put(floatValues(backend, y)) : 0;
+      mask = y ? rt.put(floatValues(backend, y)) : NONE;
     } else {
       ({ sumDy, sumDyX, dY, X, threads, mask } = gradSums(backend, dy, x, mean, y));
     }
     const coefficients = rt.alloc(3 * C * 4);
     rt.floats().set(gradInputCoefficients(floatValues(backend, params), m, rstd, sumDy, sumDyX, rows), coefficients / 4);
     const dX = rt.alloc(rows * C * 4);
-    rt.run('channelAffine', [X, dY, dX, rows, C, coefficients, coefficients + C * 4, coefficients + 2 * C * 4, 0, mask], threads);
+    rt.run('channelAffine', { x: X, dy: dY, y: dX, rows, channels: C, scale: coefficients, scale2: coefficients + C * 4, shift: coefficients + 2 * C * 4, relu: 0, mask }, threads);
     return backend.makeTensorInfo(x.shape, 'float32', rt.take(dX, rows * C));
   };
 
   return [
     { kernelName: 'FusedBatchNorm', backendName: 'cpu', kernelFunc: inference },
-    { kernelName: BATCH_NORM_TRAINING, backendName: 'cpu', kernelFunc: training },
-    { kernelName: BATCH_NORM_GRAD_PARAMS, backendName: 'cpu', kernelFunc: gradParams },
-    { kernelName: BATCH_NORM_GRAD_INPUT, backendName: 'cpu', kernelFunc: gradInput },
+    { kernelName: K.BATCH_NORM_TRAINING, backendName: 'cpu', kernelFunc: training },
+    { kernelName: K.BATCH_NORM_GRAD_PARAMS, backendName: 'cpu', kernelFunc: gradParams },
+    { kernelName: K.BATCH_NORM_GRAD_INPUT, backendName: 'cpu', kernelFunc: gradInput },
   ];
 }

@@ -1,6 +1,6 @@
 import { type KernelConfig, type KernelFunc, type NamedAttrMap, type TensorInfo, backend_util } from '@tensorflow/tfjs-core';
 import { type CpuBackend, floatValues as values } from './backend';
-import type { KernelRuntime } from './runtime';
+import { CONV_GEOMETRY, type KernelRuntime } from './runtime';
 
 export type Conv2DInfo = ReturnType<typeof backend_util.computeConv2DInfo>;
 export type Shape4 = [number, number, number, number];
@@ -20,13 +20,20 @@ export function supported(inputs: TensorInfo[], attrs: NamedAttrMap = {}): boole
   return (dataFormat == null || dataFormat === 'NHWC') && !dilated && inputs.every((t) => t.dtype === 'float32');
 }
 
+/** The geometry by name, as the WebAssembly convolution kernels take it. */
+function namedGeometry(info: Conv2DInfo): Record<(typeof CONV_GEOMETRY)[number], number> {
+  return {
+    N: info.batchSize, H: info.inHeight, W: info.inWidth, C: info.inChannels,
+    KH: info.filterHeight, KW: info.filterWidth, CO: info.outChannels,
+    strideH: info.strideHeight, strideW: info.strideWidth, padTop: info.padInfo.top, padLeft: info.padInfo.left,
+    OH: info.outHeight, OW: info.outWidth,
+  };
+}
+
+/** The geometry in CONV_GEOMETRY's order, as the native convolutions take it. */
 export function geometry(info: Conv2DInfo): number[] {
-  return [
-    info.batchSize, info.inHeight, info.inWidth, info.inChannels,
-    info.filterHeight, info.filterWidth, info.outChannels,
-    info.strideHeight, info.strideWidth, info.padInfo.top, info.padInfo.left,
-    info.outHeight, info.outWidth,
-  ];
+  const named = namedGeometry(info);
+  return CONV_GEOMETRY.map((name) => named[name]);
 }
 
 function threadsFor(rt: KernelRuntime, info: Conv2DInfo): number {
@@ -57,7 +64,7 @@ export function conv2dKernels(rt: KernelRuntime, stock: (name: string) => Kernel
     const outSize = info.batchSize * info.outHeight * info.outWidth * info.outChannels;
     const Y = rt.alloc(outSize * 4);
     const s = scratch(rt, info, info.outChannels, threads);
-    rt.run('conv2dForward', [X, F, Y, ...geometry(info), s.rows, s.base, s.perThread], threads);
+    rt.run('conv2dForward', { x: X, filter: F, y: Y, ...namedGeometry(info), blockRows: s.rows, scratch: s.base, scratchPerThread: s.perThread }, threads);
     return backend.makeTensorInfo(info.outShape, 'float32', rt.take(Y, outSize));
   };
 
@@ -75,7 +82,7 @@ export function conv2dKernels(rt: KernelRuntime, stock: (name: string) => Kernel
     const size = info.batchSize * info.inHeight * info.inWidth * info.inChannels;
     const dX = rt.alloc(size * 4);
     const s = scratch(rt, info, info.filterHeight * info.filterWidth * info.inChannels, threads);
-    rt.run('conv2dBackpropInput', [dY, F, dX, ...geometry(info), s.rows, s.base, s.perThread], threads);
+    rt.run('conv2dBackpropInput', { dy: dY, filter: F, dx: dX, ...namedGeometry(info), blockRows: s.rows, scratch: s.base, scratchPerThread: s.perThread }, threads);
     return backend.makeTensorInfo(info.inShape, 'float32', rt.take(dX, size));
   };
 
@@ -93,7 +100,7 @@ export function conv2dKernels(rt: KernelRuntime, stock: (name: string) => Kernel
     const size = info.filterHeight * info.filterWidth * info.inChannels * info.outChannels;
     const partials = rt.alloc(size * 4 * threads);
     const s = scratch(rt, info, info.outChannels, threads);
-    rt.run('conv2dBackpropFilter', [X, dY, partials, ...geometry(info), s.rows, s.base, s.perThread], threads);
+    rt.run('conv2dBackpropFilter', { x: X, dy: dY, partials, ...namedGeometry(info), blockRows: s.rows, scratch: s.base, scratchPerThread: s.perThread }, threads);
     for (let t = 1; t < threads; t++) rt.exports.addInto(partials, partials + t * size * 4, size);
     return backend.makeTensorInfo(filterShape, 'float32', rt.take(partials, size));
   };

@@ -1,4 +1,5 @@
-import { type KernelConfig, type KernelFunc, getKernel, registerKernel, unregisterKernel } from '@tensorflow/tfjs-core';
+import type { KernelConfig, KernelFunc } from '@tensorflow/tfjs-core';
+import { KernelOverlay } from '../kernel-overlay';
 import { batchNormKernels } from './batch-norm';
 import { conv2dKernels } from './conv2d';
 import { type NativeInfo, type NativeKernels, type NativeLoad, loadNativeKernels } from './native';
@@ -18,22 +19,8 @@ let runtime: KernelRuntime | null = null;
 let installed: KernelConfig[] = [];
 let nativeInUse: NativeKernels | null = null;
 let nativeNames: string[] = [];
-const stockKernels = new Map<string, KernelConfig>();
-
-function stock(name: string): KernelFunc {
-  const config = stockKernels.get(name) ?? getKernel(name, 'cpu');
-  if (!config) throw new Error(`no stock CPU kernel '${name}'`);
-  return config.kernelFunc;
-}
-
-function replaceKernel(config: KernelConfig): void {
-  const existing = getKernel(config.kernelName, 'cpu');
-  if (existing && existing !== config && !stockKernels.has(config.kernelName) && !installed.includes(existing)) {
-    stockKernels.set(config.kernelName, existing);
-  }
-  if (existing) unregisterKernel(config.kernelName, 'cpu');
-  registerKernel(config);
-}
+const overlay = new KernelOverlay('cpu');
+const stock = (name: string): KernelFunc => overlay.original(name);
 
 let nativeLoad: Promise<NativeLoad> | null = null;
 
@@ -71,7 +58,7 @@ export async function installProjectKernels(threads: number, useNative = true): 
     nativeNames = nativeSet.map((k) => k.kernelName);
     installed = [...nativeSet, ...webAssemblySet, ...sgdKernels()];
   }
-  for (const config of installed) replaceKernel(config);
+  overlay.install(installed);
   return {
     threads: runtime.threads,
     kernels: installed.map((k) => k.kernelName),
@@ -82,11 +69,7 @@ export async function installProjectKernels(threads: number, useNative = true): 
 
 /** Puts tfjs-backend-cpu's own kernels back and stops the worker threads. */
 export function restoreStockKernels(): void {
-  for (const config of installed) {
-    if (getKernel(config.kernelName, 'cpu')) unregisterKernel(config.kernelName, 'cpu');
-  }
-  for (const config of stockKernels.values()) registerKernel(config);
-  stockKernels.clear();
+  overlay.restore();
   runtime?.dispose();
   runtime = null;
   installed = [];

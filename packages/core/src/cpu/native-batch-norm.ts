@@ -1,5 +1,5 @@
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
-import { BATCH_NORM_GRAD_INPUT, BATCH_NORM_GRAD_PARAMS, BATCH_NORM_TRAINING } from '../ops/batch-norm';
+import * as K from '../ops/kernel-names';
 import { outputArray } from './array-pool';
 import { type CpuBackend, floatValues } from './backend';
 import { perChannelInputs } from './batch-norm';
@@ -41,8 +41,8 @@ export function nativeBatchNormKernels(native: NativeKernels, stock: (name: stri
 
   const training: KernelFunc = ({ inputs, attrs, backend: b }) => {
     const backend = b as unknown as CpuBackend;
-    const { x, params } = inputs as { x: TensorInfo; params: TensorInfo };
-    const { epsilon, relu } = attrs as { epsilon: number; relu?: boolean };
+    const { x, params } = inputs as unknown as K.BatchNormTrainingInputs;
+    const { epsilon, relu } = attrs as unknown as K.BatchNormAttrs;
     const { rows, C } = layout(x);
     const X = floatValues(backend, x);
     const sums = new Float64Array(C);
@@ -60,16 +60,16 @@ export function nativeBatchNormKernels(native: NativeKernels, stock: (name: stri
 
   const gradParams: KernelFunc = ({ inputs, attrs, backend: b }) => {
     const backend = b as unknown as CpuBackend;
-    const { dy, x, mean, variance, y } = inputs as Record<string, TensorInfo>;
-    const { rstd } = statsOf(floatValues(backend, mean), floatValues(backend, variance), (attrs as { epsilon: number }).epsilon);
+    const { dy, x, mean, variance, y } = inputs as unknown as K.BatchNormGradParamsInputs;
+    const { rstd } = statsOf(floatValues(backend, mean), floatValues(backend, variance), (attrs as unknown as K.BatchNormAttrs).epsilon);
     const { sumDy, sumDyX } = gradSums(backend, dy, x, mean, y);
     return backend.makeTensorInfo([2, layout(x).C], 'float32', paramGradients(sumDy, sumDyX, rstd));
   };
 
   const gradInput: KernelFunc = ({ inputs, attrs, backend: b }) => {
     const backend = b as unknown as CpuBackend;
-    const { dy, x, params, mean, variance, y, dParams } = inputs as Record<string, TensorInfo>;
-    const { m, rstd } = statsOf(floatValues(backend, mean), floatValues(backend, variance), (attrs as { epsilon: number }).epsilon);
+    const { dy, x, params, mean, variance, y, dParams } = inputs as unknown as K.BatchNormGradInputInputs;
+    const { m, rstd } = statsOf(floatValues(backend, mean), floatValues(backend, variance), (attrs as unknown as K.BatchNormAttrs).epsilon);
     const { rows, C } = layout(x);
     const { sumDy, sumDyX } = dParams ? sumsFromParamGradients(floatValues(backend, dParams), rstd) : gradSums(backend, dy, x, mean, y);
     const coefficients = gradInputCoefficients(floatValues(backend, params), m, rstd, sumDy, sumDyX, rows);
@@ -79,8 +79,8 @@ export function nativeBatchNormKernels(native: NativeKernels, stock: (name: stri
 
   return [
     { kernelName: 'FusedBatchNorm', backendName: 'cpu', kernelFunc: inference },
-    { kernelName: BATCH_NORM_TRAINING, backendName: 'cpu', kernelFunc: training },
-    { kernelName: BATCH_NORM_GRAD_PARAMS, backendName: 'cpu', kernelFunc: gradParams },
-    { kernelName: BATCH_NORM_GRAD_INPUT, backendName: 'cpu', kernelFunc: gradInput },
+    { kernelName: K.BATCH_NORM_TRAINING, backendName: 'cpu', kernelFunc: training },
+    { kernelName: K.BATCH_NORM_GRAD_PARAMS, backendName: 'cpu', kernelFunc: gradParams },
+    { kernelName: K.BATCH_NORM_GRAD_INPUT, backendName: 'cpu', kernelFunc: gradInput },
   ];
 }

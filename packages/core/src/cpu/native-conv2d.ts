@@ -4,7 +4,7 @@ import { type CpuBackend, floatValues as values } from './backend';
 import { type Shape4, geometry, supported } from './conv2d';
 import { inferenceCoefficients } from './batch-norm-math';
 import type { NativeKernels } from './native';
-import { CONV_BATCH_NORM } from '../ops/conv-batch-norm';
+import * as K from '../ops/kernel-names';
 
 type PadType = backend_util.PadInfo['type'] | number;
 type Rounding = 'floor' | 'round' | 'ceil';
@@ -51,22 +51,22 @@ export function nativeConv2dKernels(native: NativeKernels, stock: (name: string)
   const convBatchNorm: KernelFunc = (args) => {
     const { inputs, attrs } = args;
     const backend = args.backend as unknown as CpuBackend;
-    const { x, filter, mean, variance, scale, offset } = inputs as Record<string, TensorInfo>;
-    const { strides, pad, epsilon, relu } = attrs as unknown as { strides: number; pad: PadType; epsilon: number; relu: boolean };
-    if (!supported([x, filter], {})) throw new Error(`${CONV_BATCH_NORM}: float32 inputs only, got ${x.dtype} and ${filter.dtype}`);
+    const { x, filter, mean, variance, scale, offset } = inputs as unknown as K.ConvBatchNormInputs;
+    const { strides, pad, epsilon, relu } = attrs as unknown as K.ConvBatchNormAttrs;
+    if (!supported([x, filter], {})) throw new Error(`${K.CONV_BATCH_NORM}: float32 inputs only, got ${x.dtype} and ${filter.dtype}`);
     const info = backend_util.computeConv2DInfo(x.shape as Shape4, filter.shape as Shape4, strides, 1, pad as never, undefined, false, 'channelsLast');
-    const K = info.outChannels;
+    const outChannels = info.outChannels;
     const coefficients = inferenceCoefficients(values(backend, mean), values(backend, variance), values(backend, scale), values(backend, offset), epsilon);
     const w = values(backend, filter);
     const folded = new Float32Array(w.length);
-    for (let i = 0; i < w.length; i++) folded[i] = w[i] * coefficients[i % K];
-    const y = outputArray(backend, info.batchSize * info.outHeight * info.outWidth * K);
-    native.convForwardAffine(values(backend, x), folded, coefficients.subarray(K), y, Int32Array.from(geometry(info)), relu);
+    for (let i = 0; i < w.length; i++) folded[i] = w[i] * coefficients[i % outChannels];
+    const y = outputArray(backend, info.batchSize * info.outHeight * info.outWidth * outChannels);
+    native.convForwardAffine(values(backend, x), folded, coefficients.subarray(outChannels), y, Int32Array.from(geometry(info)), relu);
     return backend.makeTensorInfo(info.outShape, 'float32', y);
   };
 
   return [
-    { kernelName: CONV_BATCH_NORM, backendName: 'cpu', kernelFunc: convBatchNorm },
+    { kernelName: K.CONV_BATCH_NORM, backendName: 'cpu', kernelFunc: convBatchNorm },
     { kernelName: 'Conv2D', backendName: 'cpu', kernelFunc: conv2D },
     { kernelName: 'Conv2DBackpropInput', backendName: 'cpu', kernelFunc: conv2DBackpropInput },
     { kernelName: 'Conv2DBackpropFilter', backendName: 'cpu', kernelFunc: conv2DBackpropFilter },

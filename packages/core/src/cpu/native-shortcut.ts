@@ -1,5 +1,5 @@
-import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
-import { SHORTCUT_ADD, SHORTCUT_GRAD } from '../ops/shortcut-add';
+import type { KernelConfig, KernelFunc } from '@tensorflow/tfjs-core';
+import * as K from '../ops/kernel-names';
 import { outputArray } from './array-pool';
 import { type CpuBackend, floatValues } from './backend';
 import type { NativeKernels } from './native';
@@ -9,8 +9,8 @@ import { shortcutShape } from './shortcut';
 export function nativeShortcutKernels(native: NativeKernels): KernelConfig[] {
   const add: KernelFunc = ({ inputs, attrs, backend: b }) => {
     const backend = b as unknown as CpuBackend;
-    const { residual, x } = inputs as { residual: TensorInfo; x: TensorInfo };
-    const shape = shortcutShape(residual.shape, x.shape, (attrs as { stride: 1 | 2 }).stride);
+    const { residual, x } = inputs as unknown as K.ShortcutAddInputs;
+    const shape = shortcutShape(residual.shape, x.shape, (attrs as unknown as K.ShortcutAttrs).stride);
     const y = outputArray(backend, residual.shape.reduce((a, d) => a * d, 1));
     native.shortcutAdd(floatValues(backend, residual), floatValues(backend, x), y, Int32Array.from(shape));
     return backend.makeTensorInfo(residual.shape, 'float32', y);
@@ -18,8 +18,8 @@ export function nativeShortcutKernels(native: NativeKernels): KernelConfig[] {
 
   const grad: KernelFunc = ({ inputs, attrs, backend: b }) => {
     const backend = b as unknown as CpuBackend;
-    const { dy } = inputs as { dy: TensorInfo };
-    const { stride, xShape } = attrs as unknown as { stride: 1 | 2; xShape: number[] };
+    const { dy } = inputs as unknown as K.ShortcutGradInputs;
+    const { stride, xShape } = attrs as unknown as K.ShortcutGradAttrs;
     const shape = shortcutShape(dy.shape, xShape, stride);
     const dx = outputArray(backend, xShape.reduce((a, d) => a * d, 1));
     native.shortcutGrad(floatValues(backend, dy), dx, Int32Array.from(shape));
@@ -27,7 +27,7 @@ export function nativeShortcutKernels(native: NativeKernels): KernelConfig[] {
   };
 
   return [
-    { kernelName: SHORTCUT_ADD, backendName: 'cpu', kernelFunc: add },
-    { kernelName: SHORTCUT_GRAD, backendName: 'cpu', kernelFunc: grad },
+    { kernelName: K.SHORTCUT_ADD, backendName: 'cpu', kernelFunc: add },
+    { kernelName: K.SHORTCUT_GRAD, backendName: 'cpu', kernelFunc: grad },
   ];
 }

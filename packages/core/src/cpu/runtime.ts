@@ -9,6 +9,30 @@ export interface KernelExports {
 }
 type ParallelExports = Record<ParallelKernel, (...args: number[]) => void>;
 
+/** A convolution's geometry, as the convolution kernels take it. */
+export const CONV_GEOMETRY = ['N', 'H', 'W', 'C', 'KH', 'KW', 'CO', 'strideH', 'strideW', 'padTop', 'padLeft', 'OH', 'OW'] as const;
+
+/**
+ * Each parallel kernel's parameters after (thread, threads), in the order of asm/kernels.ts:
+ * callers name their arguments and the runtime lines them up. Addresses are byte offsets into the
+ * memory; NONE (0) stands for an absent optional array, flags are 0 or 1.
+ */
+export const KERNEL_PARAMETERS = {
+  conv2dForward: ['x', 'filter', 'y', ...CONV_GEOMETRY, 'blockRows', 'scratch', 'scratchPerThread'],
+  conv2dBackpropInput: ['dy', 'filter', 'dx', ...CONV_GEOMETRY, 'blockRows', 'scratch', 'scratchPerThread'],
+  conv2dBackpropFilter: ['x', 'dy', 'partials', ...CONV_GEOMETRY, 'blockRows', 'scratch', 'scratchPerThread'],
+  channelSums: ['x', 'rows', 'channels', 'center', 'partials', 'acc'],
+  channelGradSums: ['dy', 'x', 'rows', 'channels', 'center', 'partials', 'acc', 'mask'],
+  channelAffine: ['x', 'dy', 'y', 'rows', 'channels', 'scale', 'scale2', 'shift', 'relu', 'mask'],
+  shortcutAdd: ['residual', 'x', 'y', 'N', 'OH', 'OW', 'CO', 'H', 'W', 'CI', 'stride'],
+  shortcutGrad: ['dy', 'dx', 'N', 'OH', 'OW', 'CO', 'H', 'W', 'CI', 'stride'],
+} as const satisfies Record<ParallelKernel, readonly string[]>;
+
+export type KernelArgs<K extends ParallelKernel> = { [P in (typeof KERNEL_PARAMETERS)[K][number]]: number };
+
+/** The address of an absent optional array. */
+export const NONE = 0;
+
 
 const PAGE = 65536;
 /** The module's own static data sits below this; tensors are placed above it. */
@@ -95,7 +119,8 @@ export class KernelRuntime {
   }
 
   /** Runs a parallel kernel on every thread (this one included) and waits for all of them. */
-  run(kernel: ParallelKernel, args: number[], threads = this.threads): void {
+  run<K extends ParallelKernel>(kernel: K, named: KernelArgs<K>, threads = this.threads): void {
+    const args = KERNEL_PARAMETERS[kernel].map((name) => (named as Record<string, number>)[name]);
     const used = Math.max(1, Math.min(threads, this.threads));
     if (used > 1 && this.pool) this.pool.start(kernel, used, args);
     try {

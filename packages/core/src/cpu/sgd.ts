@@ -1,12 +1,12 @@
-import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
-import { SGD_APPLY, SGD_MOMENTUM } from '../ops/sgd';
+import type { KernelConfig, KernelFunc } from '@tensorflow/tfjs-core';
+import * as K from '../ops/kernel-names';
 import { type CpuBackend, floatValues } from './backend';
 
 /** The SGD update's two kernels as plain loops: small tensors, one pass each, no copies. */
 const momentum: KernelFunc = ({ inputs, attrs, backend: b }) => {
   const backend = b as unknown as CpuBackend;
-  const { param, grad, buffer } = inputs as Record<string, TensorInfo>;
-  const a = attrs as { momentum: number; dampening: number; weightDecay: number; first: boolean };
+  const { param, grad, buffer } = inputs as unknown as K.SgdInputs;
+  const a = attrs as unknown as K.SgdMomentumAttrs;
   const p = floatValues(backend, param);
   const g = floatValues(backend, grad);
   const buf = floatValues(backend, buffer);
@@ -23,8 +23,8 @@ const momentum: KernelFunc = ({ inputs, attrs, backend: b }) => {
 
 const apply: KernelFunc = ({ inputs, attrs, backend: b }) => {
   const backend = b as unknown as CpuBackend;
-  const { param, grad, buffer } = inputs as Record<string, TensorInfo>;
-  const a = attrs as { lr: number; momentum: number; weightDecay: number; nesterov: boolean };
+  const { param, grad, buffer } = inputs as unknown as K.SgdInputs;
+  const a = attrs as unknown as K.SgdApplyAttrs;
   const p = floatValues(backend, param);
   const g = floatValues(backend, grad);
   const buf = floatValues(backend, buffer);
@@ -42,7 +42,7 @@ const apply: KernelFunc = ({ inputs, attrs, backend: b }) => {
 
 export function sgdKernels(): KernelConfig[] {
   return [
-    { kernelName: SGD_MOMENTUM, backendName: 'cpu', kernelFunc: momentum },
-    { kernelName: SGD_APPLY, backendName: 'cpu', kernelFunc: apply },
+    { kernelName: K.SGD_MOMENTUM, backendName: 'cpu', kernelFunc: momentum },
+    { kernelName: K.SGD_APPLY, backendName: 'cpu', kernelFunc: apply },
   ];
 }

@@ -1,5 +1,5 @@
-import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
-import { SHORTCUT_ADD, SHORTCUT_GRAD } from '../ops/shortcut-add';
+import type { KernelConfig, KernelFunc } from '@tensorflow/tfjs-core';
+import * as K from '../ops/kernel-names';
 import { type CpuBackend, floatValues, threadsForElements } from './backend';
 import type { KernelRuntime } from './runtime';
 
@@ -18,8 +18,8 @@ export function shortcutShape(residual: number[], x: number[], stride: 1 | 2): [
 export function shortcutKernels(rt: KernelRuntime): KernelConfig[] {
   const add: KernelFunc = ({ inputs, attrs, backend: b }) => {
     const backend = b as unknown as CpuBackend;
-    const { residual, x } = inputs as { residual: TensorInfo; x: TensorInfo };
-    const stride = (attrs as { stride: 1 | 2 }).stride;
+    const { residual, x } = inputs as unknown as K.ShortcutAddInputs;
+    const stride = (attrs as unknown as K.ShortcutAttrs).stride;
     const [N, OH, OW, CO, H, W, CI] = shortcutShape(residual.shape, x.shape, stride);
     const size = N * OH * OW * CO;
     const threads = threadsForElements(rt, size);
@@ -27,14 +27,14 @@ export function shortcutKernels(rt: KernelRuntime): KernelConfig[] {
     const R = rt.put(floatValues(backend, residual));
     const X = rt.put(floatValues(backend, x));
     const Y = rt.alloc(size * 4);
-    rt.run('shortcutAdd', [R, X, Y, N, OH, OW, CO, H, W, CI, stride], threads);
+    rt.run('shortcutAdd', { residual: R, x: X, y: Y, N, OH, OW, CO, H, W, CI, stride }, threads);
     return backend.makeTensorInfo(residual.shape, 'float32', rt.take(Y, size));
   };
 
   const grad: KernelFunc = ({ inputs, attrs, backend: b }) => {
     const backend = b as unknown as CpuBackend;
-    const { dy } = inputs as { dy: TensorInfo };
-    const { stride, xShape } = attrs as unknown as { stride: 1 | 2; xShape: number[] };
+    const { dy } = inputs as unknown as K.ShortcutGradInputs;
+    const { stride, xShape } = attrs as unknown as K.ShortcutGradAttrs;
     const [N, OH, OW, CO] = dy.shape;
     const [, H, W, CI] = xShape;
     const size = N * H * W * CI;
@@ -42,12 +42,12 @@ export function shortcutKernels(rt: KernelRuntime): KernelConfig[] {
     rt.reset();
     const dY = rt.put(floatValues(backend, dy));
     const dX = rt.alloc(size * 4);
-    rt.run('shortcutGrad', [dY, dX, N, OH, OW, CO, H, W, CI, stride], threads);
+    rt.run('shortcutGrad', { dy: dY, dx: dX, N, OH, OW, CO, H, W, CI, stride }, threads);
     return backend.makeTensorInfo(xShape, 'float32', rt.take(dX, size));
   };
 
   return [
-    { kernelName: SHORTCUT_ADD, backendName: 'cpu', kernelFunc: add },
-    { kernelName: SHORTCUT_GRAD, backendName: 'cpu', kernelFunc: grad },
+    { kernelName: K.SHORTCUT_ADD, backendName: 'cpu', kernelFunc: add },
+    { kernelName: K.SHORTCUT_GRAD, backendName: 'cpu', kernelFunc: grad },
   ];
 }

@@ -1,23 +1,19 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '../tfjs-registrations';
 import { hasKernels } from './has-kernel';
+import { BATCH_NORM_TRAINING, BATCH_NORM_GRAD_PARAMS, BATCH_NORM_GRAD_INPUT } from './kernel-names';
+
+export { BATCH_NORM_TRAINING, BATCH_NORM_GRAD_PARAMS, BATCH_NORM_GRAD_INPUT };
 
 /**
  * Batch normalisation in training mode as one op, so that a backend can run it as one kernel:
  *   y = (x - mean) / sqrt(var + eps) * scale + offset,  mean and var (biased) over all axes but the last,
  * optionally followed by a ReLU (the BN-ReLU pair inside every pyramidal unit).
- * Kernel contracts, for backends that register them (attrs {epsilon, relu} throughout):
- * - PyramidBatchNormTraining: inputs {params: [2, C] = stack(scale, offset), x} -> [y, mean, variance].
- * - PyramidBatchNormGradParams: inputs {dy, x, mean, variance, y?} -> [2, C] = stack(d scale, d offset).
- * - PyramidBatchNormGradInput: inputs {dy, x, params, mean, variance, y?, dParams?} -> dx. With
- *   dParams it reuses the sums instead of recomputing them.
- * With relu, y (the op's output) masks dy: the ReLU's gradient.
+ * Its kernels and their contracts: BATCH_NORM_TRAINING, BATCH_NORM_GRAD_PARAMS and
+ * BATCH_NORM_GRAD_INPUT in kernel-names.ts. With relu, y (the op's output) masks dy: the ReLU's gradient.
  * Without the kernels, the same maths runs as tfjs ops. The mean and variance outputs serve the
  * running statistics only: no gradient flows back through them.
  */
-export const BATCH_NORM_TRAINING = 'PyramidBatchNormTraining';
-export const BATCH_NORM_GRAD_PARAMS = 'PyramidBatchNormGradParams';
-export const BATCH_NORM_GRAD_INPUT = 'PyramidBatchNormGradInput';
 
 let gradientRegistered = false;
 

@@ -1,17 +1,18 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '../tfjs-registrations';
 import { hasKernels } from './has-kernel';
+import { CONV_BATCH_NORM } from './kernel-names';
+
+export { CONV_BATCH_NORM };
 
 /**
  * Inference-mode convolution followed by batch norm with given statistics, then ReLU if asked:
  * the conv-BN pairs of every pyramidal unit in eval mode, as one op so that a backend can fold the
  * batch norm into the convolution (w' = w a, bias b = offset - mean a, a = scale / sqrt(var + eps))
  * and write the output once.
- * Kernel contract: PyramidConv2DBatchNorm: inputs {x, filter, mean, variance, scale, offset},
- * attrs {strides, pad, epsilon, relu} -> y. NHWC, HWIO filter, numeric (symmetric) or named padding.
+ * Its kernel and contract: CONV_BATCH_NORM in kernel-names.ts (numeric padding is symmetric).
  * Without the kernel, or while gradients are being recorded (it has none), tfjs ops compute it.
  */
-export const CONV_BATCH_NORM = 'PyramidConv2DBatchNorm';
 
 export interface BatchNormStatistics {
   mean: tf.Tensor1D;

@@ -1,6 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '../tfjs-registrations';
 import { hasKernels } from './has-kernel';
+import { SGD_MOMENTUM, SGD_APPLY } from './kernel-names';
+
+export { SGD_MOMENTUM, SGD_APPLY };
 
 /**
  * One parameter's SGD update as torch.optim.SGD computes it, in two kernels so that a backend can
@@ -11,8 +14,6 @@ import { hasKernels } from './has-kernel';
  *   -> p' = p - lr * (nesterov ? g + momentum * b' : b'), with `buffer` holding b'.
  * Without the kernels the same arithmetic runs as tfjs ops. No gradient: this is no part of a model.
  */
-export const SGD_MOMENTUM = 'PyramidSgdMomentum';
-export const SGD_APPLY = 'PyramidSgdApply';
 
 export interface SgdUpdateOptions {
   lr: number;

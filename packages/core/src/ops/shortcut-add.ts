@@ -1,16 +1,15 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '../tfjs-registrations';
+import { SHORTCUT_ADD, SHORTCUT_GRAD } from './kernel-names';
+
+export { SHORTCUT_ADD, SHORTCUT_GRAD };
 
 /**
  * The zero-padded shortcut of a pyramidal unit and its addition as one op:
  *   out = residual + appendZeroChannels(stride == 2 ? averagePool2x2CeilMode(x) : x)
- * Kernel contracts, for backends that register them:
- * - PyramidShortcutAdd: inputs {residual, x}, attrs {stride} -> out.
- * - PyramidShortcutGrad: inputs {dy}, attrs {stride, xShape} -> dx.
+ * Its kernels and their contracts: SHORTCUT_ADD and SHORTCUT_GRAD in kernel-names.ts.
  * The residual's gradient is dy itself. Without the kernels the same maths runs as tfjs ops.
  */
-export const SHORTCUT_ADD = 'PyramidShortcutAdd';
-export const SHORTCUT_GRAD = 'PyramidShortcutGrad';
 
 let gradientRegistered = false;
 
