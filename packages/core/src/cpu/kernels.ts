@@ -6,6 +6,7 @@ import { type NativeInfo, type NativeKernels, type NativeLoad, loadNativeKernels
 import { nativeAddKernels } from './native-add';
 import { nativeBatchNormKernels } from './native-batch-norm';
 import { nativeConv2dKernels } from './native-conv2d';
+import { nativeMeanKernels } from './native-mean';
 import { nativeShortcutKernels } from './native-shortcut';
 import { sgdKernels } from './sgd';
 import { shortcutKernels } from './shortcut';
@@ -53,7 +54,7 @@ export async function installProjectKernels(threads: number, useNative = true): 
     runtime = await KernelRuntime.create(threads);
     native?.setThreads(threads);
     nativeInUse = native;
-    const nativeSet = native ? [...nativeConv2dKernels(native, stock), ...nativeBatchNormKernels(native, stock), ...nativeAddKernels(native, stock), ...nativeShortcutKernels(native)] : [];
+    const nativeSet = native ? [...nativeConv2dKernels(native, stock), ...nativeBatchNormKernels(native, stock), ...nativeAddKernels(native, stock), ...nativeShortcutKernels(native), ...nativeMeanKernels(native, stock)] : [];
     const webAssemblySet = native ? [] : [...conv2dKernels(runtime, stock), ...batchNormKernels(runtime, stock), ...shortcutKernels(runtime)];
     nativeNames = nativeSet.map((k) => k.kernelName);
     installed = [...nativeSet, ...webAssemblySet, ...sgdKernels()];
