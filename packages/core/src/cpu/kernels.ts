@@ -16,10 +16,8 @@ import { KernelRuntime } from './runtime';
  * The project's CPU kernels, registered over tfjs-backend-cpu's by kernel name (as tfjs lets any
  * package do), with the stock kernels kept to restore them and to serve the cases ours leave out.
  */
-let runtime: KernelRuntime | null = null;
-let installed: KernelConfig[] = [];
-let nativeInUse: NativeKernels | null = null;
-let nativeNames: string[] = [];
+/** What is installed: for which thread count, on the native addon or a WebAssembly runtime. */
+let current: { requestedThreads: number; threads: number; native: NativeKernels | null; runtime: KernelRuntime | null; kernels: KernelConfig[]; nativeNames: string[] } | null = null;
 const overlay = new KernelOverlay('cpu');
 const stock = (name: string): KernelFunc => overlay.original(name);
 
@@ -47,23 +45,26 @@ export interface InstalledKernels {
 export async function installProjectKernels(threads: number, useNative = true): Promise<InstalledKernels> {
   const load = useNative ? await nativeKernels() : null;
   const native = load?.kernels ?? null;
-  if (runtime && (runtime.threads !== threads || nativeInUse !== native)) {
+  if (current && (current.requestedThreads !== threads || current.native !== native)) {
     restoreStockKernels();
   }
-  if (!runtime) {
-    runtime = await KernelRuntime.create(threads);
-    native?.setThreads(threads);
-    nativeInUse = native;
-    const nativeSet = native ? [...nativeConv2dKernels(native, stock), ...nativeBatchNormKernels(native, stock), ...nativeAddKernels(native, stock), ...nativeShortcutKernels(native), ...nativeMeanKernels(native, stock)] : [];
-    const webAssemblySet = native ? [] : [...conv2dKernels(runtime, stock), ...batchNormKernels(runtime, stock), ...shortcutKernels(runtime)];
-    nativeNames = nativeSet.map((k) => k.kernelName);
-    installed = [...nativeSet, ...webAssemblySet, ...sgdKernels()];
+  if (!current) {
+    if (native) {
+      // The native set covers everything the WebAssembly one does: no runtime, no worker threads.
+      native.setThreads(threads);
+      const nativeSet = [...nativeConv2dKernels(native, stock), ...nativeBatchNormKernels(native, stock), ...nativeAddKernels(native, stock), ...nativeShortcutKernels(native), ...nativeMeanKernels(native, stock)];
+      current = { requestedThreads: threads, threads, native, runtime: null, kernels: [...nativeSet, ...sgdKernels()], nativeNames: nativeSet.map((k) => k.kernelName) };
+    } else {
+      const runtime = await KernelRuntime.create(threads);
+      const kernels = [...conv2dKernels(runtime, stock), ...batchNormKernels(runtime, stock), ...shortcutKernels(runtime), ...sgdKernels()];
+      current = { requestedThreads: threads, threads: runtime.threads, native: null, runtime, kernels, nativeNames: [] };
+    }
   }
-  overlay.install(installed);
+  overlay.install(current.kernels);
   return {
-    threads: runtime.threads,
-    kernels: installed.map((k) => k.kernelName),
-    native: nativeInUse ? { kernels: nativeNames, info: nativeInUse.info() } : null,
+    threads: current.threads,
+    kernels: current.kernels.map((k) => k.kernelName),
+    native: current.native ? { kernels: current.nativeNames, info: current.native.info() } : null,
     fallbackReason: load == null ? 'native kernels not requested' : load.kernels ? null : load.reason,
   };
 }
@@ -71,9 +72,6 @@ export async function installProjectKernels(threads: number, useNative = true): 
 /** Puts tfjs-backend-cpu's own kernels back and stops the worker threads. */
 export function restoreStockKernels(): void {
   overlay.restore();
-  runtime?.dispose();
-  runtime = null;
-  installed = [];
-  nativeInUse = null;
-  nativeNames = [];
+  current?.runtime?.dispose();
+  current = null;
 }
