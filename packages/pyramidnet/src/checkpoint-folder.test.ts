@@ -1,28 +1,15 @@
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { useBackend } from '@pyramid/core';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { CONFIG_FILE, WEIGHTS_FILE } from './checkpoint';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint-folder';
 import { PyramidNet } from './model';
-import { readSafetensors, toFloat32, writeSafetensors } from './safetensors';
+import { referenceStateDict, snapshot, tiny } from './test-fixtures';
+import { readSafetensors, toFloat32 } from './safetensors';
 import { importPytorchWeights } from './weights';
 
-const tiny = { layout: 'cifar' as const, depth: 8, alpha: 12, classes: 10, input: { height: 17, width: 17, channels: 3 } };
-const fixture = fileURLToPath(new URL('../test/fixtures/cifar-basic-8-a12-odd.safetensors', import.meta.url));
-
-/** The reference state_dict stored in a fixture (keys under 'weights.'), as its own file. */
-function referenceStateDict(): Uint8Array {
-  const { tensors } = readSafetensors(new Uint8Array(readFileSync(fixture)));
-  const entries = [...tensors].filter(([k]) => k.startsWith('weights.')).map(([k, v]) => [k.slice(8), { dtype: v.dtype, shape: v.shape, data: v.bytes }] as const);
-  return writeSafetensors(new Map(entries));
-}
-
-function snapshot(model: PyramidNet): Map<string, number[]> {
-  return new Map(model.namedTensors().map((t) => [t.name, Array.from(t.variable.dataSync())]));
-}
 
 const folders: string[] = [];
 function scratch(): string {

@@ -1,27 +1,14 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { useBackend } from '@pyramid/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PyramidNet } from './model';
+import { referenceStateDict, snapshot, tiny } from './test-fixtures';
 import { readSafetensors, writeSafetensors } from './safetensors';
 import { exportPytorchWeights, importPytorchWeights } from './weights';
 
-const tiny = { layout: 'cifar' as const, depth: 8, alpha: 12, classes: 10, input: { height: 17, width: 17, channels: 3 } };
-const fixture = fileURLToPath(new URL('../test/fixtures/cifar-basic-8-a12-odd.safetensors', import.meta.url));
 const scratch = mkdtempSync(join(tmpdir(), 'pyramid-weights-'));
-
-/** The reference state_dict stored in a fixture (keys under 'weights.'), as its own file. */
-function referenceStateDict(): Uint8Array {
-  const { tensors } = readSafetensors(new Uint8Array(readFileSync(fixture)));
-  const entries = [...tensors].filter(([k]) => k.startsWith('weights.')).map(([k, v]) => [k.slice(8), { dtype: v.dtype, shape: v.shape, data: v.bytes }] as const);
-  return writeSafetensors(new Map(entries));
-}
-
-function snapshot(model: PyramidNet): Map<string, number[]> {
-  return new Map(model.namedTensors().map((t) => [t.name, Array.from(t.variable.dataSync())]));
-}
 
 beforeAll(async () => {
   await useBackend('cpu');
