@@ -132,7 +132,6 @@ struct Convolution {
     bdWeights.plain = bwDiffWeights.plain = plainWeights;
     bdDiffSrc.plain = bwSrc.plain = plainSrc;
   }
-  Geometry geometry;
   memory::desc any(const memory::dims &d) const { return memory::desc(d, dt::f32, tag::any); }
 };
 
@@ -140,10 +139,7 @@ std::unordered_map<std::string, std::unique_ptr<Convolution>> convolutions;
 
 Convolution &convolutionFor(const Geometry &g) {
   auto &slot = convolutions[g.key()];
-  if (!slot) {
-    slot.reset(new Convolution(g));
-    slot->geometry = g;
-  }
+  if (!slot) slot.reset(new Convolution(g));
   return *slot;
 }
 
