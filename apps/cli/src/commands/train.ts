@@ -44,10 +44,20 @@ interface TrainFlags extends ModelFlags, BackendFlags {
   normalization?: 'cifar' | 'imagenet' | 'measured';
   quiet?: boolean;
   json?: boolean;
+  progressEvery: number;
 }
 
 const MODEL_FLAGS: (keyof ModelFlags)[] = ['preset', 'dataset', 'depth', 'alpha', 'bottleneck', 'widening', 'classes', 'input', 'design', 'shortcut', 'shakedrop', 'rounding'];
 const RECIPE_FLAGS: (keyof TrainFlags)[] = ['testFraction', 'dataDir', 'dataArchive', 'valLabels', 'skipBadImages', 'normalization', 'recipe', 'epochs', 'batchSize', 'lr', 'schedule', 'milestones', 'gamma', 'warmup', 'momentum', 'nesterov', 'weightDecay', 'bnDecay', 'labelSmoothing', 'augment', 'cutout', 'mixup', 'cutmix', 'cutmixBeta'];
+
+function parsePositive(flag: string) {
+  const number = parseNumber(flag);
+  return (value: string) => {
+    const n = number(value);
+    if (n <= 0) throw new UsageError(`${flag} must be a positive number of seconds, got '${value}'`);
+    return n;
+  };
+}
 
 function recipeFromFlags(flags: TrainFlags, dataset: string): { name: string; recipe: Recipe } {
   const { name, recipe } = flags.recipe ? { name: flags.recipe, recipe: findRecipe(flags.recipe) } : defaultRecipeFor(dataset);
@@ -134,6 +144,7 @@ export function trainCommand(program: Command): void {
     .option('--val-labels <file>', 'imagenet: label file of a flat val/ folder')
     .option('--skip-bad-images', 'image folders: skip images that cannot be decoded, with a warning')
     .addOption(new Option('--normalization <which>', "image folders: the paper's CIFAR or ImageNet constants, or the images' own statistics").choices(['cifar', 'imagenet', 'measured']))
+    .option('--progress-every <seconds>', 'without a terminal, a progress line at most every so many seconds', parsePositive('--progress-every'), 30)
     .option('--quiet', 'print only the outcome')
     .option('--json', 'print events as JSON lines on stdout');
   addBackendOptions(addModelOptions(command)).action(async (flags: TrainFlags) => {
@@ -202,7 +213,7 @@ export function trainCommand(program: Command): void {
       runDir = flags.run ?? join('runs', `${created.preset ?? `pyramidnet${created.architecture.depth}-a${created.architecture.alpha}`}-${timestamp()}`);
     }
 
-    const reporter = new TrainingReporter(mode);
+    const reporter = new TrainingReporter(mode, { plainIntervalSeconds: flags.progressEvery });
     const controller = new AbortController();
     let interrupts = 0;
     const onSignal = (signal: NodeJS.Signals) => {
