@@ -196,6 +196,13 @@ describe('pyramid', () => {
     const config = JSON.parse(readFileSync(join(dir, 'imported', 'config.json'), 'utf8'));
     expect(config.input.classNames).toEqual(['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck']);
     expect(config.input.normalization).toEqual({ mean: [125.3, 123.0, 113.9], std: [63.0, 62.1, 66.7], scale: 1 });
+    const onnx = pyramid('export', '--checkpoint', join(dir, 'imported'), '--out', join(dir, 'model.onnx'), '--format', 'onnx', '--input-layout', 'nhwc-uint8');
+    expect(onnx.status, onnx.stderr).toBe(0);
+    expect(onnx.stdout).toContain('input uint8 [N, 32, 32, 3] pixels, output logits [N, 10]');
+    const session = spawnSync(process.execPath, ['-e', `require('onnxruntime-node').InferenceSession.create(process.argv[1]).then((s) => console.log(s.inputNames, s.outputNames))`, join(dir, 'model.onnx')], { encoding: 'utf8' });
+    expect(session.stdout.trim()).toBe("[ 'input' ] [ 'logits' ]");
+    const refused = pyramid('export', '--checkpoint', join(dir, 'imported'), '--out', join(dir, 'model.onnx'), '--format', 'onnx');
+    expect(refused.stderr).toContain('model.onnx already exists; refusing to overwrite it');
     const bad = pyramid('import', stateDict, '--dataset', 'cifar10', '--depth', '20', '--alpha', '24', '--out', join(dir, 'wrong'));
     expect(bad.status).toBe(1);
     // alpha 24 over 9 units widens by 8/3 per unit: the first unit has 19 channels, alpha 12's 17.

@@ -20,6 +20,7 @@ export {
   type SafetensorsDType,
   type TensorToWrite,
 } from './safetensors';
+export { exportOnnx, ONNX_OPSET, type OnnxExportOptions, type OnnxInputLayout } from './onnx';
 export { exportStateDict, importStateDict, importPytorchWeights, exportPytorchWeights, type WeightLayout } from './weights';
 export {
   CHECKPOINT_FORMAT,

@@ -2,9 +2,9 @@ import { readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { findDataset } from '@pyramid/core';
 import { writeFileAtomically } from '@pyramid/core/node';
-import { PyramidNet, exportPytorchWeights, importPytorchWeights } from '@pyramid/pyramidnet';
+import { ONNX_OPSET, type OnnxInputLayout, PyramidNet, exportOnnx, exportPytorchWeights, importPytorchWeights } from '@pyramid/pyramidnet';
 import { loadCheckpoint, saveCheckpoint } from '@pyramid/pyramidnet/node';
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { type ModelFlags, addModelOptions, modelFromFlags } from '../model-options';
 import { UsageError } from '../output';
 
@@ -36,12 +36,25 @@ export function convertCommands(program: Command): void {
 
   program
     .command('export')
-    .description('write a checkpoint as a state_dict of the reference PyTorch PyramidNet, in safetensors')
+    .description('write a checkpoint as a state_dict of the reference PyTorch PyramidNet (safetensors), or as an ONNX inference graph')
     .requiredOption('--checkpoint <dir>', 'checkpoint folder')
-    .requiredOption('--out <file>', 'safetensors file to create')
-    .action(async (flags: { checkpoint: string; out: string }) => {
+    .requiredOption('--out <file>', 'file to create')
+    .addOption(new Option('--format <format>', 'what to write').choices(['safetensors', 'onnx']).default('safetensors'))
+    .addOption(
+      new Option('--input-layout <layout>', 'onnx: the input as torch.onnx.export gives it (normalised float32 NCHW) or raw pixels (uint8 NHWC)')
+        .choices(['nchw-float32', 'nhwc-uint8'])
+        .default('nchw-float32'),
+    )
+    .action(async (flags: { checkpoint: string; out: string; format: 'safetensors' | 'onnx'; inputLayout: OnnxInputLayout }) => {
       if (existsSync(flags.out)) throw new UsageError(`${flags.out} already exists; refusing to overwrite it`);
-      const { model } = await loadCheckpoint(flags.checkpoint);
+      const { model, config } = await loadCheckpoint(flags.checkpoint);
+      if (flags.format === 'onnx') {
+        await writeFileAtomically(flags.out, exportOnnx(model, config.input, { inputLayout: flags.inputLayout }));
+        const { height, width, channels } = model.architecture.input;
+        const shape = flags.inputLayout === 'nhwc-uint8' ? `uint8 [N, ${height}, ${width}, ${channels}] pixels` : `float32 [N, ${channels}, ${height}, ${width}], normalised`;
+        process.stdout.write(`exported ${flags.checkpoint} to ${flags.out} (ONNX opset ${ONNX_OPSET}): input ${shape}, output logits [N, ${model.architecture.classes}]\n`);
+        return;
+      }
       await writeFileAtomically(flags.out, await exportPytorchWeights(model));
       process.stdout.write(`exported ${flags.checkpoint} to ${flags.out}; in PyTorch: model.load_state_dict(safetensors.torch.load_file('${flags.out}'))\n`);
     });
