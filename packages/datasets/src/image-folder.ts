@@ -142,7 +142,7 @@ export async function imageDatasetFromFiles(files: ImageFile[], classNames: stri
   const channels = options.channels ?? 3;
   let { height, width } = options;
   if (height === undefined || width === undefined) {
-    const first = decodeImage(await files[0].read(), files[0].source, channels);
+    const first = await decodeImage(await files[0].read(), files[0].source, channels);
     height ??= first.height;
     width ??= first.width;
   }

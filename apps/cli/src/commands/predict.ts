@@ -27,7 +27,7 @@ async function loadInput(file: string, shape: { height: number; width: number; c
   }
   const { height, width, channels } = shape;
   if (imageFormat(new Uint8Array(bytes)) !== null) {
-    let image = decodeImage(new Uint8Array(bytes), file, channels as 1 | 3);
+    let image = await decodeImage(new Uint8Array(bytes), file, channels as 1 | 3);
     if (image.height !== height || image.width !== width) image = centerCrop(resizeShorterSide(image, Math.max(height, width)), height, width);
     const images = new Float32Array(image.data.length);
     normalizeInto(images, image.data, normalization);

@@ -1,5 +1,5 @@
 import type { RasterImage } from './decode';
-import { centerCrop, crop, resizeBilinear, resizeShorterSide } from './resize';
+import { centerCrop, crop, resizeBilinear, resizeShorterSide, roundHalfEven } from './resize';
 
 /** The random draws a transform needs; core's Rng is one, a pre-drawn array is another. */
 export interface RandomSource {
@@ -32,23 +32,30 @@ function normal(random: RandomSource): number {
 /**
  * torchvision's RandomResizedCrop(size, scale, ratio): a window covering `scale` of the area with
  * aspect ratio in `ratio` (log-uniform), up to 10 attempts, else the largest centred window of an
- * allowed ratio; resized to size x size.
+ * allowed ratio; cropped and resized to size x size as its resized_crop does on a PIL image.
  */
 export function randomResizedCrop(image: RasterImage, size: number, random: RandomSource, scale: [number, number] = [0.08, 1], ratio: [number, number] = [3 / 4, 4 / 3]): RasterImage {
   const box = randomResizedCropBox(image.width, image.height, random, scale, ratio);
   return resizeBilinear(crop(image, box.top, box.left, box.height, box.width), size, size);
 }
 
-/** The window randomResizedCrop takes, before resizing. */
+/**
+ * The window randomResizedCrop takes, drawn as torchvision's RandomResizedCrop.get_params draws it,
+ * with each of its random numbers taken from `random` in the same order: the area fraction and the
+ * log aspect ratio as float32 uniforms (torch.empty(1).uniform_), the ratio bounds' logarithms and
+ * the exponential in float32 as torch computes them, sides rounded half to even (Python's round),
+ * the corner as torch.randint(0, n) = floor(u * n), and the fallback centred with floor division.
+ */
 export function randomResizedCropBox(width: number, height: number, random: RandomSource, scale: [number, number] = [0.08, 1], ratio: [number, number] = [3 / 4, 4 / 3]): { top: number; left: number; height: number; width: number } {
   const area = width * height;
-  const logRatio = [Math.log(ratio[0]), Math.log(ratio[1])];
+  const logLow = Math.fround(Math.log(Math.fround(ratio[0])));
+  const logHigh = Math.fround(Math.log(Math.fround(ratio[1])));
   for (let attempt = 0; attempt < 10; attempt++) {
-    const target = area * (scale[0] + (scale[1] - scale[0]) * random.uniform());
-    const aspect = Math.exp(logRatio[0] + (logRatio[1] - logRatio[0]) * random.uniform());
-    const w = Math.round(Math.sqrt(target * aspect));
-    const h = Math.round(Math.sqrt(target / aspect));
-    if (w > 0 && h > 0 && w <= width && h <= height) {
+    const target = area * Math.fround(scale[0] + (scale[1] - scale[0]) * random.uniform());
+    const aspect = Math.fround(Math.exp(Math.fround(logLow + (logHigh - logLow) * random.uniform())));
+    const w = roundHalfEven(Math.sqrt(target * aspect));
+    const h = roundHalfEven(Math.sqrt(target / aspect));
+    if (w > 0 && w <= width && h > 0 && h <= height) {
       const top = Math.floor(random.uniform() * (height - h + 1));
       const left = Math.floor(random.uniform() * (width - w + 1));
       return { top, left, height: h, width: w };
@@ -57,9 +64,9 @@ export function randomResizedCropBox(width: number, height: number, random: Rand
   const inRatio = width / height;
   let w = width;
   let h = height;
-  if (inRatio < ratio[0]) h = Math.round(width / ratio[0]);
-  else if (inRatio > ratio[1]) w = Math.round(height * ratio[1]);
-  return { top: Math.round((height - h) / 2), left: Math.round((width - w) / 2), height: h, width: w };
+  if (inRatio < Math.min(...ratio)) h = roundHalfEven(width / Math.min(...ratio));
+  else if (inRatio > Math.max(...ratio)) w = roundHalfEven(height * Math.max(...ratio));
+  return { top: Math.floor((height - h) / 2), left: Math.floor((width - w) / 2), height: h, width: w };
 }
 
 export function horizontalFlip(image: RasterImage): RasterImage {
