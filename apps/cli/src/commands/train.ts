@@ -42,6 +42,7 @@ interface TrainFlags extends ModelFlags, BackendFlags {
   valLabels?: string;
   skipBadImages?: boolean;
   normalization?: 'cifar' | 'imagenet' | 'measured';
+  preprocess?: 'center-crop' | 'stretch';
   quiet?: boolean;
   json?: boolean;
   progressEvery: number;
@@ -145,6 +146,10 @@ export function trainCommand(program: Command): void {
     .option('--skip-bad-images', 'image folders: skip images that cannot be decoded, with a warning')
     .addOption(new Option('--normalization <which>', "image folders: the paper's CIFAR or ImageNet constants, or the images' own statistics").choices(['cifar', 'imagenet', 'measured']))
     .option('--progress-every <seconds>', 'without a terminal, a progress line at most every so many seconds', parsePositive('--progress-every'), 30)
+    .addOption(
+      new Option('--preprocess <how>', "image folders: images of another size than --input get their shorter side resized and the centre cropped, or are stretched; recorded in checkpoints for eval and predict")
+        .choices(['center-crop', 'stretch']),
+    )
     .option('--quiet', 'print only the outcome')
     .option('--json', 'print events as JSON lines on stdout');
   addBackendOptions(addModelOptions(command)).action(async (flags: TrainFlags) => {
@@ -159,6 +164,7 @@ export function trainCommand(program: Command): void {
       valLabels: flags.valLabels,
       skipBad: flags.skipBadImages,
       normalization: flags.normalization,
+      preprocessing: flags.preprocess,
     };
     if (flags.resume) {
       if (flags.run) throw new UsageError('--resume continues an existing run folder; --run starts a new one: give only one');
@@ -183,11 +189,13 @@ export function trainCommand(program: Command): void {
     if (flags.resume) {
       const saved = readRunConfig<RunConfig>(runDir!);
       dataOptions.size = { ...saved.architecture.input, channels: saved.architecture.input.channels as 1 | 3 };
+      dataOptions.sizeChosen = true;
     } else {
       choice = modelFromFlags(flags)!;
       chosenRecipe = recipeFromFlags(flags, choice.preset?.dataset ?? flags.dataset ?? 'mnist');
       const input = resolveArchitecture(choice.architecture).input;
       dataOptions.size = { ...input, channels: input.channels as 1 | 3 };
+      dataOptions.sizeChosen = flags.input !== undefined;
     }
     const data = await loadData(dataSpec, { ...dataOptions, quiet: mode !== 'human' });
     const info = await activateBackend(flags, mode !== 'human');
@@ -195,12 +203,12 @@ export function trainCommand(program: Command): void {
 
     if (choice && chosenRecipe) {
       const { name: recipeName, recipe } = chosenRecipe;
-      const { size: _size, ...recorded } = data.options;
+      const { size: _size, sizeChosen: _chosen, ...recorded } = data.options;
       const created = createRunConfig(
         {
           preset: choice.preset?.name ?? null,
           architecture: choice.architecture,
-          data: { name: data.name, source: data.source, options: recorded, trainImages: dataSize(data.train), testImages: dataSize(data.test), classNames: data.train.classNames, normalization: data.train.normalization },
+          data: { name: data.name, source: data.source, options: recorded, trainImages: dataSize(data.train), testImages: dataSize(data.test), classNames: data.train.classNames, normalization: data.train.normalization, preprocessing: data.preprocessing },
           recipeName,
           recipe,
           seed: flags.seed,

@@ -108,6 +108,28 @@ export async function decodeImage(bytes: Uint8Array, source: string, channels: 1
   return { data: toChannels(pixels, info.width, info.height, info.channels, channels), width: info.width, height: info.height, channels };
 }
 
+/**
+ * Size and kind of an image without decoding its pixels (sharp; the pure-JavaScript fallback
+ * decodes): channels 1 for greyscale (with or without alpha), 3 for colour or a palette.
+ */
+export async function inspectImage(bytes: Uint8Array, source: string): Promise<{ width: number; height: number; channels: 1 | 3 }> {
+  const format = imageFormat(bytes);
+  if (!format) throw new DataError(`${source}: not a JPEG or PNG image`);
+  const sharp = await loadSharp();
+  if (!sharp) {
+    const image = decodeImageJs(bytes, source, 3);
+    let grey = true;
+    for (let i = 0; i < image.data.length && grey; i += 3) grey = image.data[i] === image.data[i + 1] && image.data[i] === image.data[i + 2];
+    return { width: image.width, height: image.height, channels: grey ? 1 : 3 };
+  }
+  try {
+    const meta = await sharp(bytes).metadata();
+    return { width: meta.width, height: meta.height, channels: meta.channels <= 2 && !meta.isPalette ? 1 : 3 };
+  } catch (error) {
+    throw new DataError(`${source}: cannot decode ${format.toUpperCase()} (${(error as Error).message})`);
+  }
+}
+
 /** Encodes RGB or grey pixels as PNG (tests, fixtures and previews). */
 export function encodePng(image: RasterImage): Uint8Array {
   const png = new PNG({ width: image.width, height: image.height });

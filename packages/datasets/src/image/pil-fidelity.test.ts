@@ -2,13 +2,15 @@
 // tools/reference/make_image_fixtures.py (Debian's python3-pil 9.4 and python3-torchvision 0.14)
 // from the committed sample images in test/fixtures/pil/.
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
 import { describe, expect, it } from 'vitest';
 import { decodeImage, decodeImageJs, imageDecoder, type RasterImage } from './decode';
 import { centerCrop, crop, resizeBilinear, resizeShorterSide } from './resize';
-import { UniformTape, randomResizedCropBox } from './transforms';
+import { UniformTape, preprocessImage, randomResizedCropBox } from './transforms';
+import { inspectImageFolder, loadImageFolder } from '../image-folder';
 
 const FIXTURES = join(import.meta.dirname, '..', '..', 'test', 'fixtures', 'pil');
 interface Expected {
@@ -80,6 +82,28 @@ describe("RandomResizedCrop's window", () => {
     for (const c of expected.randomResizedCrop) {
       const tape = new UniformTape(Float64Array.from(c.uniforms));
       expect({ ...c, box: randomResizedCropBox(c.width, c.height, tape, c.scale, c.ratio) }).toEqual(c);
+    }
+  });
+});
+
+describe("an image folder's evaluation preprocessing", () => {
+  it("equals torchvision's Resize(256) and CenterCrop(224), as predict applies it", async () => {
+    const root = mkdtempSync(join(tmpdir(), 'pyramid-pil-'));
+    try {
+      mkdirSync(join(root, 'photos'));
+      for (const f of ['photo-375x500.jpg', 'photo-500x375.jpg']) copyFileSync(join(FIXTURES, f), join(root, 'photos', f));
+      expect(await inspectImageFolder(root)).toMatchObject({ images: 2, classNames: ['photos'], height: 500, width: 375, channels: 3 });
+      const preprocessing = { kind: 'center-crop', resize: 256 } as const;
+      const data = await loadImageFolder(root, { height: 224, width: 224, channels: 3, preprocessing, threads: 1 });
+      const pixels = 224 * 224 * 3;
+      for (const [i, f] of ['photo-375x500', 'photo-500x375'].entries()) {
+        const want = pilOutput(`out-${f}-resize256-crop224.png`, 3);
+        expect(maxDifference(data.images.subarray(i * pixels, (i + 1) * pixels), want.data)).toBeLessThanOrEqual(1);
+        const predicted = preprocessImage(await decodeImage(bytesOf(`${f}.jpg`), f, 3), preprocessing, { height: 224, width: 224 });
+        expect(maxDifference(predicted.data, want.data)).toBeLessThanOrEqual(1);
+      }
+    } finally {
+      rmSync(root, { recursive: true, force: true });
     }
   });
 });

@@ -1,3 +1,4 @@
+import type { Preprocessing } from '@pyramid/core';
 import type { RasterImage } from './decode';
 import { centerCrop, crop, resizeBilinear, resizeShorterSide, roundHalfEven } from './resize';
 
@@ -148,8 +149,8 @@ export type TransformSpec =
   | { kind: 'resize'; height: number; width: number }
   /** ImageNet training: random-resized crop, flip, colour jitter, PCA lighting. */
   | { kind: 'imagenet-train'; size: number; jitter: number; lighting: number }
-  /** ImageNet evaluation: resize the shorter side, centre crop. */
-  | { kind: 'imagenet-eval'; size: number; resize: number };
+  /** Evaluation: resize the shorter side to `resize`, centre crop (torchvision's Resize and CenterCrop). */
+  | { kind: 'center-crop'; height: number; width: number; resize: number };
 
 export function applyTransform(image: RasterImage, spec: TransformSpec, random: RandomSource): RasterImage {
   switch (spec.kind) {
@@ -161,8 +162,9 @@ export function applyTransform(image: RasterImage, spec: TransformSpec, random: 
       if (spec.jitter > 0) out = colorJitter(out, spec.jitter, random);
       return pcaLighting(out, spec.lighting, random);
     }
-    case 'imagenet-eval':
-      return centerCrop(resizeShorterSide(image, spec.resize), spec.size, spec.size);
+    case 'center-crop':
+      if (image.height === spec.height && image.width === spec.width) return image;
+      return centerCrop(resizeShorterSide(image, spec.resize), spec.height, spec.width);
   }
 }
 
@@ -173,5 +175,16 @@ export function imagenetTrainSpec(size = 224): TransformSpec {
 
 /** Resize 256, centre crop 224 (scaled alike for other sizes). */
 export function imagenetEvalSpec(size = 224): TransformSpec {
-  return { kind: 'imagenet-eval', size, resize: Math.round((size * 256) / 224) };
+  return { kind: 'center-crop', height: size, width: size, resize: Math.round((size * 256) / 224) };
+}
+
+/** The transform that brings an image to `shape` as `preprocessing` says. */
+export function preprocessingSpec(preprocessing: Preprocessing, shape: { height: number; width: number }): TransformSpec {
+  if (preprocessing.kind === 'stretch') return { kind: 'resize', height: shape.height, width: shape.width };
+  return { kind: 'center-crop', height: shape.height, width: shape.width, resize: preprocessing.resize };
+}
+
+/** One image brought to `shape` as `preprocessing` says: what evaluation, prediction and serving apply. */
+export function preprocessImage(image: RasterImage, preprocessing: Preprocessing, shape: { height: number; width: number }): RasterImage {
+  return applyTransform(image, preprocessingSpec(preprocessing, shape), new UniformTape(new Float64Array(0)));
 }
