@@ -99,7 +99,7 @@ export async function decodeImage(bytes: Uint8Array, source: string, channels: 1
   if (!sharp) return decodeImageJs(bytes, source, channels);
   let decoded: { data: Buffer; info: { width: number; height: number; channels: number } };
   try {
-    decoded = await sharp(bytes, { ignoreIcc: true, limitInputPixels: false }).raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+    decoded = await sharp(bytes, { ignoreIcc: true, limitInputPixels: false, sequentialRead: true }).raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
   } catch (error) {
     throw new DataError(`${source}: cannot decode ${format.toUpperCase()} (${(error as Error).message})`);
   }

@@ -57,18 +57,37 @@ export function resizeBilinear(image: RasterImage, height: number, width: number
   if (H === height && W === width) return image;
   let data = image.data;
   let rowWidth = W;
+  const half = 1 << (PRECISION_BITS - 1);
   if (width !== W) {
     const { first, count, weights, size } = taps(W, width);
     const out = new Uint8Array(H * width * C);
     for (let y = 0; y < H; y++) {
       const row = y * W * C;
+      const outRow = y * width * C;
       for (let x = 0; x < width; x++) {
         const k = x * size;
-        const start = row + first[x] * C;
-        for (let c = 0; c < C; c++) {
-          let sum = 1 << (PRECISION_BITS - 1);
-          for (let i = 0, s = start + c; i < count[x]; i++, s += C) sum += data[s] * weights[k + i];
-          out[(y * width + x) * C + c] = clip8(sum);
+        const n = count[x];
+        let s = row + first[x] * C;
+        const o = outRow + x * C;
+        if (C === 3) {
+          let r = half;
+          let g = half;
+          let b = half;
+          for (let i = 0; i < n; i++, s += 3) {
+            const w = weights[k + i];
+            r += data[s] * w;
+            g += data[s + 1] * w;
+            b += data[s + 2] * w;
+          }
+          out[o] = clip8(r);
+          out[o + 1] = clip8(g);
+          out[o + 2] = clip8(b);
+        } else {
+          for (let c = 0; c < C; c++) {
+            let sum = half;
+            for (let i = 0, t = s + c; i < n; i++, t += C) sum += data[t] * weights[k + i];
+            out[o + c] = clip8(sum);
+          }
         }
       }
     }
@@ -79,14 +98,18 @@ export function resizeBilinear(image: RasterImage, height: number, width: number
     const { first, count, weights, size } = taps(H, height);
     const stride = rowWidth * C;
     const out = new Uint8Array(height * stride);
+    // Whole rows at a time: the sums stay below 2^31 (255 * 2^22 times weights summing to about 1).
+    const sums = new Int32Array(stride);
     for (let y = 0; y < height; y++) {
+      sums.fill(half);
       const k = y * size;
-      const start = first[y] * stride;
-      for (let j = 0; j < stride; j++) {
-        let sum = 1 << (PRECISION_BITS - 1);
-        for (let i = 0, s = start + j; i < count[y]; i++, s += stride) sum += data[s] * weights[k + i];
-        out[y * stride + j] = clip8(sum);
+      for (let i = 0; i < count[y]; i++) {
+        const w = weights[k + i];
+        const source = (first[y] + i) * stride;
+        for (let j = 0; j < stride; j++) sums[j] += data[source + j] * w;
       }
+      const o = y * stride;
+      for (let j = 0; j < stride; j++) out[o + j] = clip8(sums[j]);
     }
     data = out;
   }

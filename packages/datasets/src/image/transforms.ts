@@ -74,9 +74,8 @@ export function horizontalFlip(image: RasterImage): RasterImage {
   const { data, width, height, channels: C } = image;
   const out = new Uint8Array(data.length);
   for (let y = 0; y < height; y++) {
-    for (let x = 0; x < width; x++) {
-      const s = (y * width + x) * C;
-      const d = (y * width + (width - 1 - x)) * C;
+    const row = y * width * C;
+    for (let x = 0, s = row, d = row + (width - 1) * C; x < width; x++, s += C, d -= C) {
       for (let c = 0; c < C; c++) out[d + c] = data[s + c];
     }
   }
@@ -104,21 +103,27 @@ export function colorJitter(image: RasterImage, strength: number, random: Random
     [order[i], order[j]] = [order[j], order[i]];
   }
   let data = image.data;
+  const table = new Uint8Array(256);
   for (const op of order) {
     const alpha = 1 + strength * (2 * random.uniform() - 1);
     const out = new Uint8Array(data.length);
-    if (op === 0) {
-      for (let i = 0; i < data.length; i++) out[i] = clamp(data[i] * alpha);
-    } else if (op === 1) {
-      let mean = 0;
-      for (let i = 0; i < data.length; i += 3) mean += gray(data, i);
-      mean /= data.length / 3;
-      for (let i = 0; i < data.length; i++) out[i] = clamp(data[i] * alpha + mean * (1 - alpha));
-    } else {
+    if (op === 2) {
       for (let i = 0; i < data.length; i += 3) {
-        const g = gray(data, i);
-        for (let c = 0; c < 3; c++) out[i + c] = clamp(data[i + c] * alpha + g * (1 - alpha));
+        const g = gray(data, i) * (1 - alpha);
+        out[i] = clamp(data[i] * alpha + g);
+        out[i + 1] = clamp(data[i + 1] * alpha + g);
+        out[i + 2] = clamp(data[i + 2] * alpha + g);
       }
+    } else {
+      // Brightness and contrast map each value alike: through a table of the 256 results.
+      let offset = 0;
+      if (op === 1) {
+        let mean = 0;
+        for (let i = 0; i < data.length; i += 3) mean += gray(data, i);
+        offset = (mean / (data.length / 3)) * (1 - alpha);
+      }
+      for (let v = 0; v < 256; v++) table[v] = clamp(v * alpha + offset);
+      for (let i = 0; i < data.length; i++) out[i] = table[data[i]];
     }
     data = out;
   }
@@ -138,8 +143,14 @@ export function pcaLighting(image: RasterImage, std: number, random: RandomSourc
   if (image.channels !== 3 || std === 0) return image;
   const alpha = [normal(random) * std, normal(random) * std, normal(random) * std];
   const shift = EIGENVECTORS.map((row) => 255 * row.reduce((s, v, k) => s + v * alpha[k] * EIGENVALUES[k], 0));
+  const tables = shift.map((d) => Uint8Array.from({ length: 256 }, (_, v) => clamp(v + d)));
   const out = new Uint8Array(image.data.length);
-  for (let i = 0; i < out.length; i++) out[i] = clamp(image.data[i] + shift[i % 3]);
+  const [r, g, b] = tables;
+  for (let i = 0; i < out.length; i += 3) {
+    out[i] = r[image.data[i]];
+    out[i + 1] = g[image.data[i + 1]];
+    out[i + 2] = b[image.data[i + 2]];
+  }
   return { ...image, data: out };
 }
 
