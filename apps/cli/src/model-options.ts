@@ -8,31 +8,53 @@ export function addModelOptions(command: Command): Command {
   return command
     .option('--preset <name>', "a preset of the paper's configurations (see 'pyramid info --list')")
     .addOption(new Option('--dataset <name>', `layout, input size and class count: ${DATASET_NAMES.join(', ')}`))
-    .option('--depth <n>', 'number of weighted layers', parseInteger('--depth'))
-    .option('--alpha <x>', 'widening factor alpha', parseNumber('--alpha'))
+    .option('--depth <n>', 'number of weighted layers', parseInteger('--depth', { min: 1 }))
+    .option('--alpha <x>', 'widening factor alpha', parseNumber('--alpha', { above: 0 }))
     .option('--bottleneck', 'bottleneck units (3 convolutions, 4x expansion)')
     .addOption(new Option('--widening <rule>', 'widening schedule').choices(['additive', 'multiplicative']))
-    .option('--classes <n>', 'number of classes (overrides the dataset default)', parseInteger('--classes'))
+    .option('--classes <n>', 'number of classes (overrides the dataset default)', parseInteger('--classes', { min: 1 }))
     .option('--input <HxWxC>', 'input size, e.g. 32x32x3')
     .addOption(new Option('--design <name>', 'unit design of the paper\'s ablation').choices(['pyramid', 'preact', 'no-first-relu', 'last-bn']))
     .addOption(new Option('--shortcut <type>', 'shortcut type').choices(['zero-pad', 'projection']))
-    .option('--shakedrop <pL>', 'ShakeDrop with the linear rule, p_L for the last unit (e.g. 0.5)', parseNumber('--shakedrop'))
+    .option('--shakedrop <pL>', 'ShakeDrop with the linear rule, p_L for the last unit (e.g. 0.5)', parseNumber('--shakedrop', { min: 0, max: 1 }))
     .addOption(new Option('--rounding <rule>', 'width rounding: half-even (PyTorch) or half-up (Lua)').choices(['half-even', 'half-up']));
 }
 
-export function parseInteger(flag: string) {
+/** Bounds of a numeric flag: `min` and `max` inclusive, `above` and `below` exclusive. */
+export interface FlagRange {
+  min?: number;
+  max?: number;
+  above?: number;
+  below?: number;
+}
+
+function describeRange({ min, max, above, below }: FlagRange): string {
+  if (min !== undefined && max !== undefined) return `from ${min} to ${max}`;
+  const low = above !== undefined ? `greater than ${above}` : min !== undefined ? `at least ${min}` : null;
+  const high = below !== undefined ? `less than ${below}` : max !== undefined ? `at most ${max}` : null;
+  return [low, high].filter(Boolean).join(' and ');
+}
+
+function checkRange(flag: string, value: string, n: number, range: FlagRange, kind: string): number {
+  const { min, max, above, below } = range;
+  const outside = (min !== undefined && n < min) || (max !== undefined && n > max) || (above !== undefined && n <= above) || (below !== undefined && n >= below);
+  if (outside) throw new UsageError(`${flag} must be ${kind} ${describeRange(range)}, got '${value}'`);
+  return n;
+}
+
+export function parseInteger(flag: string, range: FlagRange = {}) {
   return (value: string) => {
     const n = Number(value);
-    if (!Number.isInteger(n)) throw new UsageError(`${flag} must be an integer, got '${value}'`);
-    return n;
+    if (value.trim() === '' || !Number.isSafeInteger(n)) throw new UsageError(`${flag} must be an integer, got '${value}'`);
+    return checkRange(flag, value, n, range, 'an integer');
   };
 }
 
-export function parseNumber(flag: string) {
+export function parseNumber(flag: string, range: FlagRange = {}) {
   return (value: string) => {
     const n = Number(value);
     if (value.trim() === '' || !Number.isFinite(n)) throw new UsageError(`${flag} must be a number, got '${value}'`);
-    return n;
+    return checkRange(flag, value, n, range, 'a number');
   };
 }
 

@@ -4,6 +4,7 @@ import { backendPlugin as webgpuPlugin } from '@pyramid/backend-webgpu';
 import { type CheckpointConfig, PyramidNet, decodeCheckpoint, findPreset, formatSummary, summarize } from '@pyramid/pyramidnet';
 import { RunStreams, TrainingStep, defaultRecipeFor, learningRate } from '@pyramid/train';
 import { drawLossChart } from './chart';
+import { fetchRetrying } from './fetch-retry';
 import { imageToInput } from './image';
 import { readSample, sampleBatch } from './sample';
 
@@ -52,8 +53,8 @@ async function loadFromUrl(url: string): Promise<void> {
   status('checkpoint-status', `loading ${base}…`);
   try {
     const [config, weights] = await Promise.all([
-      fetch(`${base}config.json`).then((r) => (r.ok ? r.text() : Promise.reject(new Error(`config.json: HTTP ${r.status}`)))),
-      fetch(`${base}model.safetensors`).then((r) => (r.ok ? r.arrayBuffer() : Promise.reject(new Error(`model.safetensors: HTTP ${r.status}`)))),
+      fetchRetrying(`${base}config.json`).then((r) => (r.ok ? r.text() : Promise.reject(new Error(`config.json: HTTP ${r.status}`)))),
+      fetchRetrying(`${base}model.safetensors`).then((r) => (r.ok ? r.arrayBuffer() : Promise.reject(new Error(`model.safetensors: HTTP ${r.status}`)))),
     ]);
     await loadCheckpointBytes(config, new Uint8Array(weights), base);
   } catch (error) {
@@ -207,6 +208,6 @@ const initial = params.get('checkpoint') ?? './checkpoint/';
 $<HTMLInputElement>('checkpoint-url').value = initial;
 await selectBackend(params.get('backend') ?? 'auto');
 $<HTMLSelectElement>('backend').value = params.get('backend') ?? 'auto';
-const probe = await fetch(`${initial.endsWith('/') ? initial : `${initial}/`}config.json`, { method: 'HEAD' }).catch(() => null);
+const probe = await fetchRetrying(`${initial.endsWith('/') ? initial : `${initial}/`}config.json`, { method: 'HEAD' }).catch(() => null);
 if (probe?.ok) await loadFromUrl(initial);
 document.body.dataset.ready = 'true';
