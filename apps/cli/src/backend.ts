@@ -26,7 +26,7 @@ export function addBackendOptions(command: Command): Command {
   return command
     .option('--backend <name>', 'cpu, webgpu, cuda or auto', 'cpu')
     .addOption(new Option('--kernels <which>', "the project's fast kernels or tfjs's stock ones").choices(['project', 'stock']).default('project'))
-    .option('--threads <n>', 'CPU threads for the project kernels (default: all cores)', parseInteger('--threads'))
+    .option('--threads <n>', 'CPU threads for the project kernels (default: all cores)', parseInteger('--threads', { min: 1, max: 1024 }))
     .option('--backend-option <key=value>', 'a backend plugin option, repeatable (webgpu: adapter=NAME, powerPreference=low-power, dawnBackend=vulkan)', (v: string, all: string[] = []) => [...all, v]);
 }
 

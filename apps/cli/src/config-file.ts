@@ -27,18 +27,26 @@ export function applyConfigFile(command: Command, file: string): void {
   if (values === null || typeof values !== 'object' || Array.isArray(values)) throw new UsageError(`${file}: expected a mapping of option names to values`);
   const options = command.options as readonly Option[];
   for (const [key, value] of Object.entries(values as Record<string, unknown>)) {
-    const name = camel(key);
-    const option = options.find((o) => o.attributeName() === name && !o.negate) ?? options.find((o) => o.attributeName() === name);
+    // `no-bn-decay: true` names the negating flag itself; `bn-decay: false` its value.
+    const flag = `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+    const byFlag = options.find((o) => o.long === flag && o.negate);
+    const name = byFlag ? byFlag.attributeName() : camel(key);
+    const option = byFlag ?? options.find((o) => o.attributeName() === name && !o.negate) ?? options.find((o) => o.attributeName() === name);
     if (!option || name === 'config') throw new UsageError(`${file}: unknown option '${key}' for pyramid ${command.name()}`);
     if (command.getOptionValueSource(name) === 'cli') continue;
     let parsed: unknown = value;
     if (option.argChoices && !option.argChoices.includes(String(value))) {
       throw new UsageError(`${file}: '${key}' must be one of ${option.argChoices.join(', ')}, got '${value}'`);
     }
-    if (option.isBoolean()) {
+    if (option.isBoolean() || option.negate) {
       if (typeof value !== 'boolean') throw new UsageError(`${file}: '${key}' must be true or false, got '${value}'`);
+      if (byFlag) parsed = !value;
     } else if (option.parseArg && typeof value !== 'object') {
-      parsed = option.parseArg(String(value), undefined as never);
+      try {
+        parsed = option.parseArg(String(value), undefined as never);
+      } catch (error) {
+        throw error instanceof UsageError ? new UsageError(`${file}: ${error.message}`) : error;
+      }
     } else if (typeof value !== 'string' && typeof value !== 'number') {
       throw new UsageError(`${file}: '${key}' must be a string or a number`);
     }

@@ -37,4 +37,12 @@ describe('.npy', () => {
     f64.set(new TextEncoder().encode('<f8'), 21); // the descr value starts at byte 10 + 11
     expect(() => readNpy(f64, 'x.npy')).toThrow("x.npy: dtype '<f8' is not supported; use uint8 or float32");
   });
+
+  it('reports a header shorter than its version needs, not a DataView error', () => {
+    // 10 bytes of a version 2 file: magic, version 2.0 and two of the four header-length bytes.
+    const v2 = new Uint8Array([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 2, 0, 0x76, 0x00]);
+    expect(() => readNpy(v2, 'x.npy')).toThrow('x.npy: truncated header (10 bytes, a version 2 header needs at least 12)');
+    const v1 = numpyFloatFile().subarray(0, 60);
+    expect(() => readNpy(v1, 'y.npy')).toThrow('y.npy: truncated header (it declares 118 bytes, 50 follow)');
+  });
 });

@@ -15,11 +15,12 @@ export function readNpy(bytes: Uint8Array, source = 'array.npy'): NpyArray {
   const magic = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59];
   if (bytes.length < 10 || magic.some((b, i) => bytes[i] !== b)) throw new DataError(`${source}: not a .npy file (bad magic string)`);
   const major = bytes[6];
+  if (major < 1 || major > 3) throw new DataError(`${source}: .npy version ${major} is not supported`);
+  const start = major === 1 ? 10 : 12;
+  if (bytes.length < start) throw new DataError(`${source}: truncated header (${bytes.length} bytes, a version ${major} header needs at least ${start})`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const headerLength = major === 1 ? view.getUint16(8, true) : view.getUint32(8, true);
-  const start = major === 1 ? 10 : 12;
-  if (major < 1 || major > 3) throw new DataError(`${source}: .npy version ${major} is not supported`);
-  if (start + headerLength > bytes.length) throw new DataError(`${source}: truncated header`);
+  if (start + headerLength > bytes.length) throw new DataError(`${source}: truncated header (it declares ${headerLength} bytes, ${bytes.length - start} follow)`);
   const header = new TextDecoder('latin1').decode(bytes.subarray(start, start + headerLength));
   const descr = /'descr':\s*'([^']+)'/.exec(header)?.[1];
   const fortran = /'fortran_order':\s*(True|False)/.exec(header)?.[1];

@@ -1,4 +1,5 @@
 import { ConfigError, type ImageShape } from '@pyramid/core';
+import { ARCHITECTURE_LIMITS } from './config-schema';
 import {
   UNIT_DESIGNS,
   UNIT_EXPANSION,
@@ -63,6 +64,10 @@ function positiveInteger(value: number, what: string): void {
   if (!Number.isInteger(value) || value <= 0) throw new ConfigError(`${what} must be a positive integer, got ${value}`);
 }
 
+function atMost(value: number, limit: number, what: string): void {
+  if (value > limit) throw new ConfigError(`${what} must be at most ${limit}, got ${value}`);
+}
+
 function stagesFor(config: ArchitectureConfig): { unit: UnitType; stageUnits: number[] } {
   const { layout, depth } = config;
   if (layout === 'imagenet') {
@@ -103,6 +108,9 @@ export function resolveArchitecture(config: ArchitectureConfig): Architecture {
   if (!(typeof config.alpha === 'number' && config.alpha > 0 && Number.isFinite(config.alpha))) {
     throw new ConfigError(`alpha must be a positive number, got ${config.alpha}`);
   }
+  atMost(config.depth, ARCHITECTURE_LIMITS.depth, 'depth');
+  atMost(config.alpha, ARCHITECTURE_LIMITS.alpha, 'alpha');
+  atMost(config.classes, ARCHITECTURE_LIMITS.classes, 'classes');
   const widening = config.widening ?? 'additive';
   if (widening !== 'additive' && widening !== 'multiplicative') {
     throw new ConfigError(`widening must be 'additive' or 'multiplicative', got '${widening}'`);
@@ -124,6 +132,9 @@ export function resolveArchitecture(config: ArchitectureConfig): Architecture {
   positiveInteger(input.height, 'input height');
   positiveInteger(input.width, 'input width');
   positiveInteger(input.channels, 'input channels');
+  atMost(input.height, ARCHITECTURE_LIMITS.imageSide, 'input height');
+  atMost(input.width, ARCHITECTURE_LIMITS.imageSide, 'input width');
+  atMost(input.channels, ARCHITECTURE_LIMITS.channels, 'input channels');
 
   const { unit, stageUnits } = stagesFor(config);
   const stemWidth = config.layout === 'cifar' ? 16 : 64;

@@ -1,5 +1,8 @@
 import { ConfigError, DATASETS, type InputSpec, type Normalization, type Preprocessing, WeightsError, datasetForModel } from '@pyramid/core';
-import { type ArchitectureConfig, architectureConfig } from './architecture';
+import { z } from 'zod';
+import { type ArchitectureConfig, architectureConfig, resolveArchitecture } from './architecture';
+import { architectureSchema, firstIssue, inputSpecSchema, weightCount } from './config-schema';
+import { modelGeometry } from './geometry';
 import { PyramidNet } from './model';
 import { PRESETS } from './presets';
 import { readSafetensors, writeSafetensors } from './safetensors';
@@ -66,7 +69,31 @@ export async function encodeCheckpoint(model: PyramidNet, description: InputDesc
   return { config, weights };
 }
 
-/** Validates a parsed config.json; `source` names the file in errors. */
+const checkpointConfigSchema = z
+  .object({
+    format: z.literal(CHECKPOINT_FORMAT),
+    version: z.literal(CHECKPOINT_VERSION),
+    architecture: architectureSchema,
+    input: inputSpecSchema,
+    weights: z.object({ file: z.literal(WEIGHTS_FILE), layout: z.literal('native') }).optional(),
+    preset: z.string().optional(),
+  })
+  .superRefine(({ architecture, input }, ctx) => {
+    const channels = architecture.input?.channels ?? 3;
+    if (input.classNames.length !== architecture.classes) {
+      ctx.addIssue({ code: 'custom', path: ['input', 'classNames'], message: `${input.classNames.length} class names for a model with ${architecture.classes} classes` });
+    }
+    for (const key of ['mean', 'std'] as const) {
+      if (input.normalization[key].length !== channels) {
+        ctx.addIssue({ code: 'custom', path: ['input', 'normalization', key], message: `${input.normalization[key].length} values for ${channels}-channel images` });
+      }
+    }
+    if (architecture.input && ['height', 'width', 'channels'].some((k) => input.shape[k as 'height'] !== architecture.input![k as 'height'])) {
+      ctx.addIssue({ code: 'custom', path: ['input', 'shape'], message: 'differs from architecture.input' });
+    }
+  });
+
+/** Validates a config.json against the checkpoint schema; `source` names the file in errors. */
 export function parseCheckpointConfig(text: string, source: string): CheckpointConfig {
   let config: CheckpointConfig;
   try {
@@ -76,24 +103,32 @@ export function parseCheckpointConfig(text: string, source: string): CheckpointC
   }
   if (config?.format !== CHECKPOINT_FORMAT) throw new WeightsError(`${source}: not a PyramidNet-TS checkpoint config (format is ${JSON.stringify(config?.format)})`);
   if (config.version !== CHECKPOINT_VERSION) throw new WeightsError(`${source}: checkpoint version ${config.version} is not supported (this version reads ${CHECKPOINT_VERSION})`);
-  if (!config.architecture || !config.input?.normalization || !Array.isArray(config.input?.classNames)) {
-    throw new WeightsError(`${source}: missing 'architecture' or 'input' (normalization, classNames)`);
-  }
+  const checked = checkpointConfigSchema.safeParse(config);
+  if (!checked.success) throw new WeightsError(`${source}: ${firstIssue(checked.error)}`);
   return config;
 }
 
 /** Rebuilds a model from checkpoint bytes; nothing is half-loaded on error. */
 export function decodeCheckpoint(configText: string, weights: Uint8Array, source = 'checkpoint'): { model: PyramidNet; config: CheckpointConfig } {
   const config = parseCheckpointConfig(configText, `${source}/${CONFIG_FILE}`);
-  let model: PyramidNet;
+  let needed: number;
   try {
-    model = new PyramidNet(config.architecture);
+    needed = weightCount(modelGeometry(resolveArchitecture(config.architecture)));
   } catch (error) {
     if (error instanceof ConfigError) throw new WeightsError(`${source}/${CONFIG_FILE}: ${error.message}`);
     throw error;
   }
+  // The file is read (not copied) first, so that a config.json describing a model larger than
+  // its weights is refused before that model is allocated.
+  const file = readSafetensors(weights, `${source}/${WEIGHTS_FILE}`);
+  let held = 0;
+  for (const entry of file.tensors.values()) held += entry.shape.reduce((n, d) => n * d, 1);
+  if (needed > held) {
+    throw new WeightsError(`${source}/${CONFIG_FILE} describes a model of ${needed} convolution and fc weights but ${source}/${WEIGHTS_FILE} holds ${held} values`);
+  }
+  const model = new PyramidNet(config.architecture);
   try {
-    importStateDict(model, readSafetensors(weights, `${source}/${WEIGHTS_FILE}`), 'native', `${source}/${WEIGHTS_FILE}`);
+    importStateDict(model, file, 'native', `${source}/${WEIGHTS_FILE}`);
   } catch (error) {
     model.dispose();
     throw error;

@@ -35,3 +35,4 @@ export {
   parseCheckpointConfig,
 } from './checkpoint';
 export * from '@pyramid/units';
+export { ARCHITECTURE_LIMITS, architectureSchema, firstIssue, imageShapeSchema, inputSpecSchema, normalizationSchema, weightCount } from './config-schema';

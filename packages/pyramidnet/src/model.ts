@@ -11,6 +11,7 @@ import {
   createUnit,
 } from '@pyramid/units';
 import { type Architecture, type ArchitectureConfig, resolveArchitecture } from './architecture';
+import { ARCHITECTURE_LIMITS, weightCount } from './config-schema';
 import { type ModelGeometry, modelGeometry } from './geometry';
 
 export interface BuildOptions {
@@ -41,6 +42,10 @@ export class PyramidNet extends Module {
     const arch = resolveArchitecture(config);
     this.architecture = arch;
     const { stem, stages, head } = (this.geometry = modelGeometry(arch));
+    const weights = weightCount(this.geometry);
+    if (weights > ARCHITECTURE_LIMITS.weights) {
+      throw new ConfigError(`this architecture has ${weights} convolution and fc weights, more than the ${ARCHITECTURE_LIMITS.weights} a model may have`);
+    }
     const rng = options.rng ?? Rng.fromSeed(options.seed ?? 0).fork('init');
 
     // Stem: conv3x3 + BN (CIFAR), or conv7x7/2 + BN (+ ReLU and max-pool in forward) (ImageNet).

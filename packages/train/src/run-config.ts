@@ -1,5 +1,6 @@
 import { ConfigError, type Normalization, type Preprocessing, assertSeed } from '@pyramid/core';
-import { type ArchitectureConfig, architectureConfig, resolveArchitecture } from '@pyramid/pyramidnet';
+import { type ArchitectureConfig, architectureConfig, architectureSchema, firstIssue, normalizationSchema, resolveArchitecture } from '@pyramid/pyramidnet';
+import { z } from 'zod';
 import type { Recipe } from './recipes';
 import { validateLrPolicy } from './schedule';
 
@@ -65,6 +66,49 @@ export function validateRecipe(recipe: Recipe, name: SettingNames = keyNames): v
   validateLrPolicy({ baseLr: recipe.lr, epochs: recipe.epochs, schedule: recipe.schedule, warmupEpochs: recipe.warmupEpochs });
 }
 
+/** The shape of a run.json: every field typed, so that what follows may read any of them. */
+const runConfigSchema = z.object({
+  format: z.literal(RUN_FORMAT),
+  version: z.literal(1),
+  preset: z.string().nullable(),
+  architecture: architectureSchema,
+  data: z.object({
+    name: z.string(),
+    source: z.string(),
+    options: z.record(z.string(), z.unknown()),
+    trainImages: z.number(),
+    testImages: z.number(),
+    classNames: z.array(z.string()),
+    normalization: normalizationSchema,
+  }),
+  recipeName: z.string(),
+  recipe: z.object({
+    epochs: z.number(),
+    batchSize: z.number(),
+    lr: z.number(),
+    schedule: z.discriminatedUnion('type', [
+      z.object({ type: z.literal('step'), milestones: z.array(z.number()), gamma: z.number() }),
+      z.object({ type: z.literal('cosine'), minLr: z.number().optional() }),
+      z.object({ type: z.literal('constant') }),
+    ]),
+    warmupEpochs: z.number(),
+    momentum: z.number(),
+    dampening: z.number(),
+    nesterov: z.boolean(),
+    weightDecay: z.number(),
+    noBnDecay: z.boolean().optional(),
+    labelSmoothing: z.number(),
+    augment: z.enum(['cifar', 'imagenet', 'none']),
+    cutout: z.number().optional(),
+    mixup: z.number().optional(),
+    cutmix: z.number().optional(),
+    cutmixBeta: z.number().optional(),
+  }),
+  seed: z.number(),
+  evalEvery: z.number(),
+  checkpointEvery: z.number(),
+});
+
 /**
  * Throws a ConfigError naming the first thing in `config` that cannot train: the recipe, the
  * seed, the evaluation and checkpoint intervals, an impossible architecture, or data that does not
@@ -72,6 +116,8 @@ export function validateRecipe(recipe: Recipe, name: SettingNames = keyNames): v
  */
 export function validateRunConfig(config: RunConfig, source = 'the run configuration', name: SettingNames = keyNames): void {
   if (config?.format !== RUN_FORMAT) throw new ConfigError(`${source} is not a PyramidNet-TS run (format ${JSON.stringify(config?.format)})`);
+  const checked = runConfigSchema.safeParse(config);
+  if (!checked.success) throw new ConfigError(`${source}: ${firstIssue(checked.error)}`);
   validateRecipe(config.recipe, name);
   assertSeed(config.seed, name('seed'));
   if (!isCount(config.evalEvery, 1)) throw new ConfigError(`${name('evalEvery')} must be a positive integer, got ${config.evalEvery}`);

@@ -32,7 +32,7 @@ export function evalCommand(program: Command): void {
       .option('--val-labels <file>', 'imagenet: label file of a flat val/ folder')
       .option('--skip-bad-images', 'image folders: skip images that cannot be decoded')
       .addOption(new Option('--split <which>', 'which part of the data').choices(['test', 'train']).default('test'))
-      .option('--batch-size <n>', 'images per batch', parseInteger('--batch-size'), 256)
+      .option('--batch-size <n>', 'images per batch', parseInteger('--batch-size', { min: 1 }), 256)
       .option('--json', 'print JSON: {checkpoint, data, split, images, loss, top1, top5, top1Error, top5Error, perClass, confusion}'),
   ).action(async (flags: EvalFlags) => {
     await activateBackend(flags, true);

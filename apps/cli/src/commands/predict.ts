@@ -53,7 +53,7 @@ export function predictCommand(program: Command): void {
       .description('classify images (JPEG, PNG) or .npy arrays (uint8 pixels are normalised; float32 are taken as model-ready) with a checkpoint')
       .argument('<inputs...>', 'input files')
       .requiredOption('--checkpoint <dir>', 'a checkpoint folder')
-      .option('--top <k>', 'classes to show per image', parseInteger('--top'), 5)
+      .option('--top <k>', 'classes to show per image', parseInteger('--top', { min: 1 }), 5)
       .option('--json', 'print JSON: {checkpoint, classNames, predictions: [{input, index, top: [{class, label, probability}], logits}]}'),
   ).action(async (inputs: string[], flags: PredictFlags) => {
     await activateBackend(flags, true);

@@ -42,15 +42,56 @@ function toChannels(pixels: Uint8Array, width: number, height: number, from: num
 }
 
 /**
+ * Pixels an image may declare (50 megapixels, 200 MB as RGBA): the size is read from the header
+ * and refused before any pixel is decoded, so a small file cannot claim gigabytes.
+ */
+export const MAX_IMAGE_PIXELS = 50_000_000;
+
+/** Width and height as a PNG's IHDR chunk declares them. */
+function pngSize(bytes: Uint8Array): { width: number; height: number } | null {
+  if (bytes.length < 24) return null;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return { width: view.getUint32(16), height: view.getUint32(20) };
+}
+
+/** Width and height of a JPEG's first start-of-frame marker (SOF0 to SOF15 but DHT, JPG and DAC). */
+function jpegSize(bytes: Uint8Array): { width: number; height: number } | null {
+  let at = 2;
+  while (at + 9 < bytes.length) {
+    if (bytes[at] !== 0xff) return null;
+    const marker = bytes[at + 1];
+    if (marker === 0xff) {
+      at++;
+      continue;
+    }
+    const length = (bytes[at + 2] << 8) | bytes[at + 3];
+    if (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) {
+      return { height: (bytes[at + 5] << 8) | bytes[at + 6], width: (bytes[at + 7] << 8) | bytes[at + 8] };
+    }
+    if (marker === 0xda || length < 2) return null;
+    at += 2 + length;
+  }
+  return null;
+}
+
+function assertDeclaredSize(bytes: Uint8Array, format: 'jpeg' | 'png', source: string): void {
+  const size = format === 'png' ? pngSize(bytes) : jpegSize(bytes);
+  if (size && size.width * size.height > MAX_IMAGE_PIXELS) {
+    throw new DataError(`${source}: declares ${size.width}x${size.height} pixels, more than the ${MAX_IMAGE_PIXELS} an image may have`);
+  }
+}
+
+/**
  * Decodes a JPEG (jpeg-js) or PNG (pngjs) in pure JavaScript, for where sharp does not run. Its
  * JPEG pixels differ from libjpeg-turbo's (PIL's, torchvision's) by a few levels. Errors name `source`.
  */
 export function decodeImageJs(bytes: Uint8Array, source: string, channels: 1 | 3 = 3): RasterImage {
   const format = imageFormat(bytes);
   if (!format) throw new DataError(`${source}: not a JPEG or PNG image`);
+  assertDeclaredSize(bytes, format, source);
   try {
     if (format === 'jpeg') {
-      const decoded = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: true, maxMemoryUsageInMB: 1024 });
+      const decoded = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: true, maxMemoryUsageInMB: 1024, maxResolutionInMP: MAX_IMAGE_PIXELS / 1e6 });
       return { data: toChannels(decoded.data, decoded.width, decoded.height, 4, channels), width: decoded.width, height: decoded.height, channels };
     }
     const png = PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
@@ -95,11 +136,12 @@ export async function imageDecoder(): Promise<'sharp' | 'jpeg-js'> {
 export async function decodeImage(bytes: Uint8Array, source: string, channels: 1 | 3 = 3): Promise<RasterImage> {
   const format = imageFormat(bytes);
   if (!format) throw new DataError(`${source}: not a JPEG or PNG image`);
+  assertDeclaredSize(bytes, format, source);
   const sharp = await loadSharp();
   if (!sharp) return decodeImageJs(bytes, source, channels);
   let decoded: { data: Buffer; info: { width: number; height: number; channels: number } };
   try {
-    decoded = await sharp(bytes, { ignoreIcc: true, limitInputPixels: false, sequentialRead: true }).raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+    decoded = await sharp(bytes, { ignoreIcc: true, limitInputPixels: MAX_IMAGE_PIXELS, sequentialRead: true }).raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
   } catch (error) {
     throw new DataError(`${source}: cannot decode ${format.toUpperCase()} (${(error as Error).message})`);
   }
