@@ -148,6 +148,9 @@ export class TrainingReporter {
       case 'stopped':
         this.line(`stopped after step ${event.step}; checkpoint saved in ${event.checkpoint}`);
         break;
+      case 'recovered':
+        for (const change of event.changes) this.line(`recovered after a crash: ${change}`);
+        break;
       case 'done':
         this.line(
           `done: ${event.epoch} epoch${event.epoch === 1 ? '' : 's'}, ${event.step} steps` +

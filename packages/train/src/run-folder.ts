@@ -1,8 +1,10 @@
-import { appendFileSync, existsSync, readFileSync, readdirSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ConfigError } from '@pyramid/core';
 import { writeFileAtomically } from '@pyramid/core/node';
+import { type RunConfig, validateRunConfig } from './run-config';
+import { LOCK_FILE } from './run-lock';
 
 /**
  * A run folder:
@@ -26,7 +28,8 @@ export interface MetricRecord {
 
 /** Throws unless `dir` is absent or empty: a new run never writes into someone's files. */
 export function assertRunFolderFree(dir: string): void {
-  if (existsSync(dir) && readdirSync(dir).length > 0) {
+  if (existsSync(dir) && !statSync(dir).isDirectory()) throw new ConfigError(`${dir} is a file, not a folder; choose another --run`);
+  if (existsSync(dir) && readdirSync(dir).some((name) => name !== LOCK_FILE)) {
     const hint = existsSync(join(dir, RUN_FILE)) ? `; continue it with --resume ${dir}, or choose another --run` : '; choose another --run';
     throw new ConfigError(`${dir} already holds files${hint}`);
   }
@@ -39,14 +42,18 @@ export async function createRunFolder(dir: string, config: unknown): Promise<voi
   await writeFileAtomically(join(dir, RUN_FILE), `${JSON.stringify(config, null, 2)}\n`);
 }
 
-export function readRunConfig<T>(dir: string): T {
+/** Reads a run folder's run.json, validated: a file of something else is refused here, by name. */
+export function readRunConfig<T = RunConfig>(dir: string): T {
   const file = join(dir, RUN_FILE);
   if (!existsSync(file)) throw new ConfigError(`${dir} is not a run folder: ${RUN_FILE} is missing`);
+  let config: RunConfig;
   try {
-    return JSON.parse(readFileSync(file, 'utf8')) as T;
+    config = JSON.parse(readFileSync(file, 'utf8'));
   } catch (error) {
     throw new ConfigError(`${file}: not valid JSON (${(error as Error).message})`);
   }
+  validateRunConfig(config, file);
+  return config as T;
 }
 
 export class MetricsLog {

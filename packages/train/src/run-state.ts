@@ -46,6 +46,8 @@ export interface TrainState {
   rng: { algorithm: 'xoshiro128**'; seed: number; streams: string[] };
   optimizerStarted: boolean;
   finished: boolean;
+  /** Sums of the current epoch's steps so far (absent in checkpoints written before they were kept). */
+  epochTotals?: { lossSum: number; correct: number; seen: number };
 }
 
 /** The state of a run that has not taken a step. */
@@ -59,5 +61,6 @@ export function initialState(seed: number): TrainState {
     rng: { algorithm: 'xoshiro128**', seed, streams: RunStreams.names() },
     optimizerStarted: false,
     finished: false,
+    epochTotals: { lossSum: 0, correct: 0, seen: 0 },
   };
 }

@@ -1,5 +1,6 @@
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { Rng, useBackend } from '@pyramid/core';
@@ -8,6 +9,7 @@ import { architectureConfig, resolveArchitecture } from '@pyramid/pyramidnet';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { RECIPES } from './recipes';
 import { RUN_FORMAT, type RunConfig } from './run-config';
+import { lockRunFolder } from './run-lock';
 import { NonFiniteLossError, type TrainEvent, train } from './trainer';
 
 const scratch = mkdtempSync(join(tmpdir(), 'pyramid-train-'));
@@ -216,5 +218,142 @@ describe('train on image files', () => {
     const done = await train({ runDir: join(scratch, 'files-stopped'), resume: true, train: trainSet, test, decodeThreads: 1 });
     expect(done.state.step).toBe(6);
     expect(weightsOf(join(scratch, 'files-stopped')).equals(weightsOf(join(scratch, 'files-straight')))).toBe(true);
+  });
+});
+
+/** The epoch records of a run's metrics.jsonl, without their wall-clock seconds. */
+function epochRecords(dir: string) {
+  return readFileSync(join(dir, 'metrics.jsonl'), 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l))
+    .filter((r) => r.kind === 'epoch')
+    .map(({ seconds: _seconds, ...r }) => r);
+}
+
+function stateOf(dir: string, which: 'last' | 'best') {
+  return JSON.parse(readFileSync(join(dir, 'checkpoints', which, 'state.json'), 'utf8'));
+}
+
+/** A process id that no process has: a child that has exited and been reaped. */
+function deadPid(): number {
+  return spawnSync(process.execPath, ['-e', '0']).pid!;
+}
+
+describe('run folders that survive crashes', () => {
+  // Small runs: 2 epochs of 3 steps of 16 images, evaluated on 16.
+  const data = toyData(48);
+  const test = toyData(16);
+  const small = (overrides: Partial<RunConfig['recipe']> = {}): RunConfig => {
+    const c = config(overrides);
+    return { ...c, data: { ...c.data, trainImages: 48, testImages: 16 } };
+  };
+  let straight = '';
+
+  beforeAll(async () => {
+    straight = join(scratch, 'crash-straight');
+    await train({ runDir: straight, config: small(), resume: false, train: data, test });
+  }, 60_000);
+
+  for (const phase of ['record', 'best', 'last', 'plots'] as const) {
+    it(`stopped after the first epoch's ${phase} write, resumes to the uninterrupted run's checkpoints and records`, async () => {
+      const dir = join(scratch, `crash-${phase}`);
+      const crash = new Error(`crash after ${phase}`);
+      await expect(
+        train({
+          runDir: dir,
+          config: small(),
+          resume: false,
+          train: data,
+          test,
+          afterEpochWrite: (p, epoch) => {
+            if (p === phase && epoch === 0) throw crash;
+          },
+        }),
+      ).rejects.toBe(crash);
+      expect(existsSync(join(dir, 'run.lock'))).toBe(false);
+      const resumed = await train({ runDir: dir, resume: true, train: data, test });
+      expect(resumed.status).toBe('finished');
+      expect(weightsOf(dir).equals(weightsOf(straight))).toBe(true);
+      const bestWeights = (d: string) => readFileSync(join(d, 'checkpoints', 'best', 'model.safetensors'));
+      expect(bestWeights(dir).equals(bestWeights(straight))).toBe(true);
+      // The state names the best epoch that checkpoints/best holds.
+      expect(stateOf(dir, 'last').bestEpoch).toBe(stateOf(dir, 'best').epoch);
+      expect(stateOf(dir, 'last')).toEqual(stateOf(straight, 'last'));
+      expect(epochRecords(dir)).toEqual(epochRecords(straight));
+    });
+  }
+
+  it('resumed mid-epoch, records the epoch loss and accuracy of the uninterrupted run', async () => {
+    const dir = join(scratch, 'crash-mid-epoch');
+    const controller = new AbortController();
+    await train({ runDir: dir, config: small(), resume: false, train: data, test, signal: controller.signal, onEvent: (e) => e.kind === 'step' && e.step === 4 && controller.abort() });
+    expect(stateOf(dir, 'last').stepInEpoch).toBe(1);
+    await train({ runDir: dir, resume: true, train: data, test });
+    const [, second] = epochRecords(dir);
+    const [, expected] = epochRecords(straight);
+    expect([second.trainLoss, second.trainAccuracy]).toEqual([expected.trainLoss, expected.trainAccuracy]);
+  });
+
+  it('stopped before its first checkpoint, starts over on --resume', async () => {
+    const dir = join(scratch, 'crash-before-checkpoint');
+    const crash = new Error('crash at step 2');
+    await expect(
+      train({ runDir: dir, config: small(), resume: false, train: data, test, onEvent: (e) => { if (e.kind === 'step' && e.step === 2) throw crash; } }),
+    ).rejects.toBe(crash);
+    expect(existsSync(join(dir, 'checkpoints', 'last'))).toBe(false);
+    const resumed = await train({ runDir: dir, resume: true, train: data, test });
+    expect(resumed.status).toBe('finished');
+    expect(weightsOf(dir).equals(weightsOf(straight))).toBe(true);
+    expect(epochRecords(dir)).toEqual(epochRecords(straight));
+  });
+
+  it('puts back a checkpoint whose replacement was cut short and removes unfinished writes', async () => {
+    const dir = join(scratch, 'leftovers');
+    await train({ runDir: dir, config: small({ epochs: 1 }), resume: false, train: data, test });
+    const last = join(dir, 'checkpoints', 'last');
+    const before = weightsOf(dir);
+    // What a crash between writeFolderAtomically's two renames leaves, and one in the middle of writing.
+    renameSync(last, `${last}.old-123-abc-def`);
+    mkdirSync(`${last}.tmp-456-ghi-jkl`);
+    writeFileSync(join(`${last}.tmp-456-ghi-jkl`, 'model.safetensors'), 'half');
+    writeFileSync(join(dir, 'metrics.jsonl.tmp-789-mno-pqr'), 'half');
+    writeFileSync(join(dir, 'notes.tmp-1'), 'the user\'s');
+    const events: TrainEvent[] = [];
+    await train({ runDir: dir, resume: true, train: data, test, onEvent: (e) => events.push(e) });
+    expect(weightsOf(dir).equals(before)).toBe(true);
+    expect(readdirSync(join(dir, 'checkpoints')).sort()).toEqual(['best', 'last']);
+    expect(readdirSync(dir).sort()).toEqual(['checkpoints', 'metrics.jsonl', 'notes.tmp-1', 'plots', 'run.json']);
+    const recovered = events.find((e) => e.kind === 'recovered');
+    expect(recovered && recovered.kind === 'recovered' && recovered.changes.length).toBe(3);
+  });
+
+  it('refuses a run folder another live process trains in, naming it, and takes over a dead one\'s lock', async () => {
+    const dir = join(scratch, 'locked');
+    await train({ runDir: dir, config: small({ epochs: 1 }), resume: false, train: data });
+    const release = lockRunFolder(dir);
+    try {
+      await expect(train({ runDir: dir, resume: true, train: data })).rejects.toThrow(
+        new RegExp(`^${dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is in use: process ${process.pid} on ${hostname()} has trained in it since `),
+      );
+    } finally {
+      release();
+    }
+    writeFileSync(join(dir, 'run.lock'), JSON.stringify({ pid: deadPid(), host: hostname(), since: '2026-01-01T00:00:00.000Z' }));
+    await expect(train({ runDir: dir, resume: true, train: data })).resolves.toMatchObject({ status: 'finished' });
+    expect(existsSync(join(dir, 'run.lock'))).toBe(false);
+  });
+
+  it('refuses to resume from a run.json of something else, and a --run that is a file, in one line', async () => {
+    const dir = join(scratch, 'foreign');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'run.json'), JSON.stringify({ format: 'something-else', data: {} }));
+    await expect(train({ runDir: dir, resume: true, train: data })).rejects.toThrow(`${join(dir, 'run.json')} is not a PyramidNet-TS run (format "something-else")`);
+    writeFileSync(join(dir, 'run.json'), JSON.stringify({ ...small(), recipe: undefined }));
+    await expect(train({ runDir: dir, resume: true, train: data })).rejects.toThrow(`${join(dir, 'run.json')}: 'recipe': `);
+    const file = join(scratch, 'a-file');
+    writeFileSync(file, 'mine');
+    await expect(train({ runDir: file, config: small(), resume: false, train: data })).rejects.toThrow(`${file} is a file, not a folder; choose another --run`);
+    expect(readFileSync(file, 'utf8')).toBe('mine');
   });
 });

@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ConfigError, PyramidError } from '@pyramid/core';
 import { type BatchTransform, DecodePool, type TrainingData, composeBatch, cutMix, cutout, dataSize, epochBatches, isFileDataset, mixup } from '@pyramid/datasets';
@@ -7,7 +8,8 @@ import type { TensorValues } from '@pyramid/pyramidnet/node';
 import { type Evaluation, evaluate } from './evaluate';
 import type { Recipe } from './recipes';
 import { type RunConfig, validateRunConfig } from './run-config';
-import { BEST, LAST, METRICS_FILE, MetricsLog, RUN_FILE, createRunFolder, readRunConfig } from './run-folder';
+import { BEST, LAST, METRICS_FILE, MetricsLog, RUN_FILE, assertRunFolderFree, createRunFolder, readRunConfig } from './run-folder';
+import { lockRunFolder, recoverRunFolder } from './run-lock';
 import { RunStreams, type TrainState, initialState } from './run-state';
 import { writePlots } from './plots';
 import { type LrPolicy, learningRate } from './schedule';
@@ -21,6 +23,7 @@ export type TrainEvent =
   | { kind: 'epoch'; epoch: number; step: number; trainLoss: number; trainAccuracy: number; lr: number; seconds: number; imagesPerSecond: number; evaluation: Evaluation | null; best: boolean }
   | { kind: 'checkpoint'; path: string; step: number; reason: 'epoch' | 'interval' | 'stop' | 'best' }
   | { kind: 'stopped'; step: number; epoch: number; checkpoint: string }
+  | { kind: 'recovered'; changes: string[] }
   | { kind: 'done'; step: number; epoch: number; best: { top1: number; epoch: number } | null; checkpoint: string };
 
 export interface TrainOptions {
@@ -37,7 +40,15 @@ export interface TrainOptions {
   onEvent?: (event: TrainEvent) => void;
   /** Aborting stops the run after the current step, with a checkpoint. */
   signal?: AbortSignal;
+  /**
+   * Called after each write that ends an epoch (its record, best, last, plots), with the epoch
+   * just finished. Tests throw from it to stop a run at each point, as a crash there would.
+   */
+  afterEpochWrite?: (phase: EpochWrite, epoch: number) => void;
 }
+
+/** The writes that end an epoch, in their order. */
+export type EpochWrite = 'record' | 'best' | 'last' | 'plots';
 
 export interface TrainOutcome {
   status: 'finished' | 'stopped';
@@ -76,6 +87,9 @@ interface Run {
   emit: (event: TrainEvent) => void;
   signal?: AbortSignal;
   plots: boolean;
+  afterEpochWrite: (phase: EpochWrite, epoch: number) => void;
+  /** Releases the run folder's lock. */
+  unlock: () => void;
 }
 
 /** Sums of one epoch's steps. */
@@ -106,8 +120,12 @@ export async function train(options: TrainOptions): Promise<TrainOutcome> {
     run.emit({ kind: 'done', step: state.step, epoch: state.epoch, best: state.bestTop1 === null ? null : { top1: state.bestTop1, epoch: state.bestEpoch! }, checkpoint: lastDir(run) });
     return { status: 'finished', model: run.model, state, lastCheckpoint: lastDir(run) };
   } finally {
-    await run.pool.close();
-    run.step.dispose();
+    try {
+      await run.pool.close();
+      run.step.dispose();
+    } finally {
+      run.unlock();
+    }
   }
 }
 
@@ -120,19 +138,47 @@ async function openRun(options: TrainOptions): Promise<Run> {
   if (!config) throw new ConfigError('a new run needs a configuration');
   validateRunConfig(config, resume ? join(runDir, RUN_FILE) : 'the run configuration');
   checkRunMatchesData(config, options, resume ? runDir : null);
-  const { recipe } = config;
-  const mixing = batchRegularisers(recipe);
+  const mixing = batchRegularisers(config.recipe);
   const streams = new RunStreams(config.seed);
   const metrics = new MetricsLog(join(runDir, METRICS_FILE));
+  const emit = options.onEvent ?? (() => undefined);
 
+  // Everything above only read: the folder is locked, and written, after the configuration passed.
+  if (!resume) {
+    assertRunFolderFree(runDir);
+    await mkdir(runDir, { recursive: true });
+  }
+  const unlock = lockRunFolder(runDir);
+  try {
+    return await openLockedRun(options, { config, mixing, streams, metrics, emit, unlock });
+  } catch (error) {
+    unlock();
+    throw error;
+  }
+}
+
+async function openLockedRun(
+  options: TrainOptions,
+  opened: Pick<Run, 'config' | 'mixing' | 'streams' | 'metrics' | 'emit' | 'unlock'>,
+): Promise<Run> {
+  const { runDir, resume } = options;
+  const { config, streams, metrics, emit } = opened;
+  const { recipe } = config;
   let model: PyramidNet;
   let state: TrainState;
   let optimizer: TensorValues | null = null;
   if (resume) {
+    const changes = recoverRunFolder(runDir);
+    if (changes.length) emit({ kind: 'recovered', changes });
+  } else {
+    await createRunFolder(runDir, config);
+  }
+  if (resume && existsSync(join(runDir, LAST))) {
     ({ model, state, optimizer } = await loadTrainingCheckpoint(join(runDir, LAST)));
     await metrics.truncateAfter(state.step);
   } else {
-    await createRunFolder(runDir, config);
+    // A new run, or one stopped before its first checkpoint: that one starts over.
+    if (resume) await metrics.truncateAfter(0);
     model = new PyramidNet(config.architecture, { rng: streams.fork('init') });
     state = initialState(config.seed);
   }
@@ -142,11 +188,11 @@ async function openRun(options: TrainOptions): Promise<Run> {
   const usesFiles = isFileDataset(options.train) || (options.test !== undefined && isFileDataset(options.test));
   const pool = await DecodePool.create(usesFiles ? (options.decodeThreads ?? (await import('node:os')).availableParallelism()) : 1);
   const stepsPerEpoch = Math.floor(dataSize(options.train) / recipe.batchSize);
-  const emit = options.onEvent ?? (() => undefined);
+  if (resume && options.plots !== false && state.epoch > 0) await writePlots(runDir, metrics.read());
   emit({ kind: 'start', config, stepsPerEpoch, resumedAt: resume ? { epoch: state.epoch, step: state.step } : null, parameters: model.parameterCount() });
   return {
+    ...opened,
     runDir,
-    config,
     recipe,
     trainSet: options.train,
     test: options.test,
@@ -154,14 +200,12 @@ async function openRun(options: TrainOptions): Promise<Run> {
     step,
     state,
     streams,
-    mixing,
     policy: { baseLr: recipe.lr, epochs: recipe.epochs, schedule: recipe.schedule, warmupEpochs: recipe.warmupEpochs },
     stepsPerEpoch,
-    metrics,
     pool,
-    emit,
     signal: options.signal,
     plots: options.plots !== false,
+    afterEpochWrite: options.afterEpochWrite ?? (() => undefined),
   };
 }
 
@@ -202,9 +246,9 @@ async function trainEpoch(run: Run): Promise<EpochTotals | null> {
   const { state, recipe, streams, trainSet, stepsPerEpoch } = run;
   const epoch = state.epoch;
   const started = performance.now();
-  let lossSum = 0;
-  let correct = 0;
-  let seen = 0;
+  // A run resumed mid-epoch continues the sums its checkpoint saved, so its epoch record is the
+  // one an uninterrupted run writes.
+  let { lossSum, correct, seen } = state.stepInEpoch > 0 && state.epochTotals ? state.epochTotals : { lossSum: 0, correct: 0, seen: 0 };
   let windowStart = performance.now();
   let windowImages = 0;
   const batches = epochBatches(trainSet, {
@@ -235,6 +279,7 @@ async function trainEpoch(run: Run): Promise<EpochTotals | null> {
     windowImages += batch.size;
     state.step++;
     state.stepInEpoch++;
+    state.epochTotals = { lossSum, correct, seen };
     const now = performance.now();
     const imagesPerSecond = (windowImages * 1000) / Math.max(now - windowStart, 1e-3);
     if (now - windowStart > 5000) {
@@ -259,6 +304,7 @@ async function finishEpoch(run: Run, totals: EpochTotals): Promise<void> {
   const epoch = state.epoch;
   state.epoch++;
   state.stepInEpoch = 0;
+  state.epochTotals = { lossSum: 0, correct: 0, seen: 0 };
   state.finished = state.epoch === run.recipe.epochs;
   let evaluation: Evaluation | null = null;
   let best = false;
@@ -290,9 +336,18 @@ async function finishEpoch(run: Run, totals: EpochTotals): Promise<void> {
     ...(evaluation ? { testLoss: evaluation.loss, top1: evaluation.top1, top5: evaluation.top5, top1Error: evaluation.top1Error, top5Error: evaluation.top5Error } : {}),
   });
   run.emit({ kind: 'epoch', epoch, step: state.step, trainLoss, trainAccuracy, lr, seconds, imagesPerSecond: seen / seconds, evaluation, best });
+  run.afterEpochWrite('record', epoch);
+  // best before last: last is what a resume starts from, so a crash between the two repeats this
+  // epoch, which finds the same best again; the other order would leave a state naming a best
+  // epoch that checkpoints/best does not hold.
+  if (best) {
+    await checkpoint(run, 'best');
+    run.afterEpochWrite('best', epoch);
+  }
   await checkpoint(run, 'epoch');
+  run.afterEpochWrite('last', epoch);
   if (run.plots) await writePlots(run.runDir, run.metrics.read());
-  if (best) await checkpoint(run, 'best');
+  run.afterEpochWrite('plots', epoch);
 }
 
 /** Saves checkpoints/last (or checkpoints/best) and says so. */
