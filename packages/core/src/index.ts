@@ -40,7 +40,7 @@ export { batchNormTraining, type BatchNormTrainingResult, BATCH_NORM_TRAINING, B
 export { shortcutAdd, averagePool2x2CeilMode, appendZeroChannels, SHORTCUT_ADD, SHORTCUT_GRAD } from './ops/shortcut-add';
 export { sgdUpdate, SGD_MOMENTUM, SGD_APPLY, type SgdUpdateOptions } from './ops/sgd';
 export { isMissingModule } from './modules';
-export { nativeKernels, type InstalledKernels } from './cpu/kernels';
+export { nativeKernels, projectKernelThreads, type InstalledKernels } from './cpu/kernels';
 export { type NativeInfo, type NativeKernels, type NativeLoad } from './cpu/native';
 export { conv2dBatchNorm, CONV_BATCH_NORM, type BatchNormStatistics } from './ops/conv-batch-norm';
 export type {

@@ -48,6 +48,11 @@ export interface TrainState {
   finished: boolean;
   /** Sums of the current epoch's steps so far (absent in checkpoints written before they were kept). */
   epochTotals?: { lossSum: number; correct: number; seen: number };
+  /**
+   * Threads of the CPU kernels that computed the run (null: another backend or tfjs's own
+   * kernels; absent in older checkpoints). Their sums are split by thread, so a resume needs the same count.
+   */
+  threads?: number | null;
 }
 
 /** The state of a run that has not taken a step. */

@@ -357,3 +357,23 @@ describe('run folders that survive crashes', () => {
     expect(readFileSync(file, 'utf8')).toBe('mine');
   });
 });
+
+describe('thread count of a run', () => {
+  it('is recorded, and a resume with another count is refused with the count to use', async () => {
+    const dir = join(scratch, 'threads');
+    const data = toyData(48);
+    const c = config({ epochs: 1 });
+    const controller = new AbortController();
+    await train({ runDir: dir, config: { ...c, data: { ...c.data, trainImages: 48, testImages: 0 } }, resume: false, train: data, signal: controller.signal, onEvent: (e) => e.kind === 'step' && controller.abort() });
+    expect(JSON.parse(readFileSync(join(dir, 'checkpoints', 'last', 'state.json'), 'utf8')).threads).toBe(2);
+    await useBackend('cpu', { threads: 1 });
+    try {
+      await expect(train({ runDir: dir, resume: true, train: data })).rejects.toThrow(
+        `${dir} was trained with 2 CPU kernel threads and this process has 1: the kernels' sums, and so the weights, depend on the count; resume with --threads 2 (or PYRAMID_CPU_THREADS=2)`,
+      );
+    } finally {
+      await useBackend('cpu', { threads: 2 });
+    }
+    await expect(train({ runDir: dir, resume: true, train: data })).resolves.toMatchObject({ status: 'finished' });
+  });
+});

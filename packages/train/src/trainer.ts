@@ -1,7 +1,8 @@
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ConfigError, PyramidError } from '@pyramid/core';
+import * as tf from '@tensorflow/tfjs-core';
+import { ConfigError, PyramidError, projectKernelThreads } from '@pyramid/core';
 import { type BatchTransform, DecodePool, type TrainingData, composeBatch, cutMix, cutout, dataSize, epochBatches, isFileDataset, mixup } from '@pyramid/datasets';
 import { PyramidNet } from '@pyramid/pyramidnet';
 import type { TensorValues } from '@pyramid/pyramidnet/node';
@@ -175,6 +176,14 @@ async function openLockedRun(
   }
   if (resume && existsSync(join(runDir, LAST))) {
     ({ model, state, optimizer } = await loadTrainingCheckpoint(join(runDir, LAST)));
+    const threads = kernelThreads();
+    if (typeof state.threads === 'number' && threads !== null && threads !== state.threads) {
+      model.dispose();
+      throw new ConfigError(
+        `${runDir} was trained with ${state.threads} CPU kernel thread${state.threads === 1 ? '' : 's'} and this process has ${threads}: ` +
+          `the kernels' sums, and so the weights, depend on the count; resume with --threads ${state.threads} (or PYRAMID_CPU_THREADS=${state.threads})`,
+      );
+    }
     await metrics.truncateAfter(state.step);
   } else {
     // A new run, or one stopped before its first checkpoint: that one starts over.
@@ -350,10 +359,16 @@ async function finishEpoch(run: Run, totals: EpochTotals): Promise<void> {
   run.afterEpochWrite('plots', epoch);
 }
 
+/** Threads of the CPU backend's project kernels, when they compute this run; else null. */
+function kernelThreads(): number | null {
+  return tf.getBackend() === 'cpu' ? projectKernelThreads() : null;
+}
+
 /** Saves checkpoints/last (or checkpoints/best) and says so. */
 async function checkpoint(run: Run, reason: 'epoch' | 'interval' | 'stop' | 'best'): Promise<void> {
   const dir = reason === 'best' ? join(run.runDir, BEST) : lastDir(run);
   run.state.optimizerStarted = run.step.optimizer.state().started;
+  run.state.threads = kernelThreads();
   await saveTrainingCheckpoint(dir, run.model, run.step.optimizer, run.state, run.config);
   run.emit({ kind: 'checkpoint', path: dir, step: run.state.step, reason });
 }

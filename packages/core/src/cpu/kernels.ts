@@ -69,6 +69,14 @@ export async function installProjectKernels(threads: number, useNative = true): 
   };
 }
 
+/**
+ * Threads the installed project kernels split their work among, or null when tfjs's stock kernels
+ * serve the CPU backend. Their sums are partitioned by thread, so results depend on this count.
+ */
+export function projectKernelThreads(): number | null {
+  return current ? current.threads : null;
+}
+
 /** Puts tfjs-backend-cpu's own kernels back and stops the worker threads. */
 export function restoreStockKernels(): void {
   overlay.restore();
