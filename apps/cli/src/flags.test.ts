@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -66,5 +66,21 @@ describe('config files', () => {
   it('range-check values as the flags do, naming the file', () => {
     const file = configFile('d.json', { 'batch-size': 0 });
     expect(() => applyConfigFile(trainCommand(), file)).toThrow(`${file}: --batch-size must be an integer at least 1, got '0'`);
+  });
+});
+
+describe('pyramid train on folders it cannot use', () => {
+  it('names a run.json of something else and a --run that is a file, in one line', () => {
+    const foreign = join(scratch, 'foreign');
+    mkdirSync(foreign);
+    writeFileSync(join(foreign, 'run.json'), JSON.stringify({ format: 'something-else' }));
+    const resumed = pyramid('train', '--resume', foreign);
+    expect(resumed.status).toBe(1);
+    expect(resumed.stderr).toBe(`pyramid: error: ${join(foreign, 'run.json')} is not a PyramidNet-TS run (format "something-else")\n`);
+    const file = join(scratch, 'a-file');
+    writeFileSync(file, 'mine');
+    const started = pyramid('train', '--data', 'mnist-sample', '--dataset', 'mnist', '--depth', '8', '--alpha', '4', '--run', file);
+    expect(started.status).toBe(1);
+    expect(started.stderr).toBe(`pyramid: error: ${file} is a file, not a folder; choose another --run\n`);
   });
 });

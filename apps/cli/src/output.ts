@@ -11,7 +11,9 @@ export class UsageError extends PyramidError {
 export function reportError(error: unknown, verbose: boolean): number {
   const message = error instanceof Error ? error.message : String(error);
   const firstLine = message.split('\n')[0];
-  if (error instanceof PyramidError) {
+  // Node's own file system errors (a full disk, a read-only folder) are the user's to fix, not bugs.
+  const systemError = error instanceof Error && typeof (error as NodeJS.ErrnoException).code === 'string' && /^E[A-Z]+$/.test((error as NodeJS.ErrnoException).code!);
+  if (error instanceof PyramidError || systemError) {
     process.stderr.write(`pyramid: error: ${firstLine}\n`);
   } else {
     process.stderr.write(`pyramid: unexpected error: ${firstLine}${verbose ? '' : ' (run with --verbose for details)'}\n`);

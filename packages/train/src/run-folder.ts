@@ -2,7 +2,7 @@ import { appendFileSync, existsSync, readFileSync, readdirSync, statSync } from 
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ConfigError } from '@pyramid/core';
-import { writeFileAtomically } from '@pyramid/core/node';
+import { writeError, writeFileAtomically } from '@pyramid/core/node';
 import { type RunConfig, validateRunConfig } from './run-config';
 import { LOCK_FILE } from './run-lock';
 
@@ -60,7 +60,11 @@ export class MetricsLog {
   constructor(readonly file: string) {}
 
   append(record: MetricRecord): void {
-    appendFileSync(this.file, `${JSON.stringify(record)}\n`);
+    try {
+      appendFileSync(this.file, `${JSON.stringify(record)}\n`);
+    } catch (error) {
+      throw writeError(this.file, error);
+    }
   }
 
   read(): MetricRecord[] {

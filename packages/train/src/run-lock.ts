@@ -2,6 +2,7 @@ import { closeSync, existsSync, openSync, readFileSync, readdirSync, renameSync,
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError } from '@pyramid/core';
+import { writeError } from '@pyramid/core/node';
 
 /** The lock file of a run folder that a process trains in. */
 export const LOCK_FILE = 'run.lock';
@@ -47,7 +48,7 @@ export function lockRunFolder(dir: string): () => void {
       fd = openSync(file, 'wx');
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
-      if (code !== 'EEXIST') throw new ConfigError(`${file}: cannot create the run's lock file (${code ?? (error as Error).message})`);
+      if (code !== 'EEXIST') throw writeError(file, error);
       const holder = readHolder(file);
       if (holder && (holder.host !== me.host || isAlive(holder.pid))) {
         throw new ConfigError(`${dir} is in use: process ${holder.pid} on ${holder.host} has trained in it since ${holder.since}; wait for it or stop it (a lock of a crashed run on another machine: delete ${file})`);

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { ConfigError, PyramidError, projectKernelThreads } from '@pyramid/core';
 import { type BatchTransform, DecodePool, type TrainingData, composeBatch, cutMix, cutout, dataSize, epochBatches, isFileDataset, mixup } from '@pyramid/datasets';
+import { writeError } from '@pyramid/core/node';
 import { PyramidNet } from '@pyramid/pyramidnet';
 import type { TensorValues } from '@pyramid/pyramidnet/node';
 import { type Evaluation, evaluate } from './evaluate';
@@ -147,7 +148,9 @@ async function openRun(options: TrainOptions): Promise<Run> {
   // Everything above only read: the folder is locked, and written, after the configuration passed.
   if (!resume) {
     assertRunFolderFree(runDir);
-    await mkdir(runDir, { recursive: true });
+    await mkdir(runDir, { recursive: true }).catch((error: unknown) => {
+      throw writeError(runDir, error);
+    });
   }
   const unlock = lockRunFolder(runDir);
   try {

@@ -109,3 +109,17 @@ describe('writeFolderAtomically', () => {
     expect(readFileSync(join(dir, 'data.bin'), 'utf8')).toBe('previous');
   });
 });
+
+describe('write errors', () => {
+  it('name the target, not its temporary file, and say why in words', async () => {
+    const dir = scratch();
+    writeFileSync(join(dir, 'a-file'), 'mine');
+    const file = join(dir, 'a-file', 'run.json');
+    await expect(writeFileAtomically(file, 'x')).rejects.toThrow(`cannot write ${file}: a part of its path is a file, not a folder`);
+    const folder = join(dir, 'a-file', 'checkpoints', 'last');
+    const error = await writeFolderAtomically(folder, { 'config.json': '{}' }).catch((e: unknown) => e as NodeJS.ErrnoException);
+    expect(error?.message).toBe(`cannot write ${folder}: a part of its path is a file, not a folder`);
+    expect(error?.code).toBe('ENOTDIR');
+    expect(readFileSync(join(dir, 'a-file'), 'utf8')).toBe('mine');
+  });
+});

@@ -1,6 +1,27 @@
 import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 
+const WRITE_PROBLEMS: Record<string, string> = {
+  ENOSPC: 'no space left on the disk',
+  EDQUOT: 'disk quota exceeded',
+  EACCES: 'permission denied',
+  EPERM: 'permission denied',
+  EROFS: 'read-only file system',
+  ENOTDIR: 'a part of its path is a file, not a folder',
+  EISDIR: 'a folder is in the way',
+  ENAMETOOLONG: 'the name is too long',
+};
+
+/**
+ * A failed write as one line naming what was being written (not its temporary file) and why,
+ * keeping the system error's `code`; other errors are returned as they are.
+ */
+export function writeError(target: string, error: unknown): unknown {
+  const code = (error as NodeJS.ErrnoException)?.code;
+  if (typeof code !== 'string' || !/^E[A-Z]+$/.test(code) || (error as NodeJS.ErrnoException).syscall === undefined) return error;
+  return Object.assign(new Error(`cannot write ${target}: ${WRITE_PROBLEMS[code] ?? code}`, { cause: error }), { code, path: target });
+}
+
 /** A folder's content: files by name, or a function that writes them into the folder it is given. */
 export type FolderContent = Record<string, string | Uint8Array> | ((folder: string) => Promise<void>);
 
@@ -49,8 +70,8 @@ export async function writeFileAtomically(file: string, content: string | Uint8A
     await writeDurably(temp, content);
     await renameIntoPlace(temp, file);
   } catch (error) {
-    await rm(temp, { force: true });
-    throw error;
+    await rm(temp, { force: true }).catch(() => undefined);
+    throw writeError(file, error);
   }
 }
 
@@ -74,8 +95,12 @@ export async function writeFolderAtomically(dir: string, content: FolderContent)
   const parent = dirname(target);
   const tag = unique();
   const staging = `${target}.tmp-${tag}`;
-  await mkdir(parent, { recursive: true });
-  await mkdir(staging);
+  try {
+    await mkdir(parent, { recursive: true });
+    await mkdir(staging);
+  } catch (error) {
+    throw writeError(dir, error);
+  }
   try {
     if (typeof content === 'function') {
       await content(staging);
@@ -103,7 +128,7 @@ export async function writeFolderAtomically(dir: string, content: FolderContent)
     }
     await syncFolder(parent);
   } catch (error) {
-    await rm(staging, { recursive: true, force: true });
-    throw error;
+    await rm(staging, { recursive: true, force: true }).catch(() => undefined);
+    throw writeError(dir, error);
   }
 }
