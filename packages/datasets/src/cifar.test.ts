@@ -136,7 +136,7 @@ describe('CIFAR binary archives', () => {
     const archive = join(scratch, 'corrupt.tar.gz');
     writeFileSync(archive, fixture.archive.subarray(0, 700));
     await expect(loadCifar(cifar10Archive, { cacheDir, archive })).rejects.toThrow(new RegExp(`${archive}: .*(corrupt or truncated archive|truncated tar archive)`));
-    expect(existsSync(cacheDir) ? readdirSync(cacheDir).flatMap((d) => readdirSync(join(cacheDir, d))) : []).toEqual([]);
+    expect(existsSync(cacheDir) ? readdirSync(cacheDir) : []).toEqual([]);
   });
 
   it('use an archive the user already has, without downloading', async () => {

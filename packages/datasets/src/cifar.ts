@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { readFile, stat, writeFile } from 'node:fs/promises';
+import { readFile, rmdir, stat, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { DATASETS, DataError } from '@pyramid/core';
 import { writeFolderAtomically } from '@pyramid/core/node';
@@ -116,18 +116,25 @@ async function extract(archive: string, cacheDir: string, spec: CifarArchive, on
   const target = join(cacheDir, spec.folder);
   if (existsSync(target)) return target;
   let files = 0;
-  await writeFolderAtomically(target, async (staging) => {
-    for await (const entry of readTar(fileChunks(archive), archive)) {
-      if (entry.type !== 'file') continue;
-      const name = basename(entry.name);
-      if (!name.endsWith('.bin') && !name.endsWith('.txt')) continue;
-      await writeFile(join(staging, name), entry.data);
-      onProgress?.('extract', ++files, null);
-    }
-    for (const f of [...spec.train, spec.test]) {
-      if (!existsSync(join(staging, f))) throw new DataError(`${archive}: the archive has no ${f} (not a ${spec.name} binary archive?)`);
-    }
-  });
+  const newCache = !existsSync(cacheDir);
+  try {
+    await writeFolderAtomically(target, async (staging) => {
+      for await (const entry of readTar(fileChunks(archive), archive)) {
+        if (entry.type !== 'file') continue;
+        const name = basename(entry.name);
+        if (!name.endsWith('.bin') && !name.endsWith('.txt')) continue;
+        await writeFile(join(staging, name), entry.data);
+        onProgress?.('extract', ++files, null);
+      }
+      for (const f of [...spec.train, spec.test]) {
+        if (!existsSync(join(staging, f))) throw new DataError(`${archive}: the archive has no ${f} (not a ${spec.name} binary archive?)`);
+      }
+    });
+  } catch (error) {
+    // A failed extraction caches nothing, not even the empty folder made for it.
+    if (newCache) await rmdir(cacheDir).catch(() => undefined);
+    throw error;
+  }
   return target;
 }
 

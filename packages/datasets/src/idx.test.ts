@@ -25,6 +25,13 @@ describe('idx files', () => {
     expect(() => readIdx(gzipSync(writeIdx(new Uint8Array(5), [5])).subarray(0, 12), 'f.gz')).toThrow(/f\.gz: corrupt gzip data/);
   });
 
+  it('refuse a gzipped file that unpacks to more than the limit, before unpacking all of it', () => {
+    // 10 MB of zeros compress to about 10 KB: the ratio of a decompression bomb.
+    const bomb = gzipSync(new Uint8Array(10_000_000));
+    expect(bomb.length).toBeLessThan(20_000);
+    expect(() => readIdx(bomb, 'bomb.idx.gz', 1_000_000)).toThrow('bomb.idx.gz: unpacks to more than 1000000 bytes');
+  });
+
   it('load a dataset folder and check images against labels', async () => {
     const dir = join(scratch, 'mnist');
     const { mkdirSync } = await import('node:fs');

@@ -16,12 +16,16 @@ export interface IdxArray {
  * the number of dimensions), the dimensions as big-endian 32-bit integers, then the data.
  * gzip-compressed files are recognised by their own magic bytes.
  */
-export function readIdx(bytes: Uint8Array, source: string): IdxArray {
+/** Bytes a gzipped idx file may unpack to (MNIST's largest file unpacks to 47 MB): a small file cannot claim gigabytes. */
+export const MAX_IDX_BYTES = 1 << 30;
+
+export function readIdx(bytes: Uint8Array, source: string, maxBytes = MAX_IDX_BYTES): IdxArray {
   let raw = bytes;
   if (raw.length >= 2 && raw[0] === 0x1f && raw[1] === 0x8b) {
     try {
-      raw = new Uint8Array(gunzipSync(raw));
+      raw = new Uint8Array(gunzipSync(raw, { maxOutputLength: maxBytes }));
     } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') throw new DataError(`${source}: unpacks to more than ${maxBytes} bytes`);
       throw new DataError(`${source}: corrupt gzip data (${(error as Error).message})`);
     }
   }
