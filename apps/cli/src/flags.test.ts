@@ -84,3 +84,14 @@ describe('pyramid train on folders it cannot use', () => {
     expect(started.stderr).toBe(`pyramid: error: ${file} is a file, not a folder; choose another --run\n`);
   });
 });
+
+describe('pyramid bench --out', () => {
+  it('refuses a report it cannot write before running the benchmark', () => {
+    const missing = join(scratch, 'no-such-folder', 'report.json');
+    const r = pyramid('bench', '--preset', 'pyramidnet20-a48-cifar10', '--out', missing);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toBe(`pyramid: error: --out ${missing}: the folder ${join(scratch, 'no-such-folder')} does not exist\n`);
+    const r2 = pyramid('bench', '--preset', 'pyramidnet20-a48-cifar10', '--out', scratch);
+    expect(r2.stderr).toBe(`pyramid: error: --out ${scratch}: a folder, not a file\n`);
+  });
+});

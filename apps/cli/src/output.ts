@@ -1,3 +1,5 @@
+import { accessSync, constants, existsSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { PyramidError } from '@pyramid/core';
 
 /** A mistake in how the command was called (exit status 2, like a bad flag). */
@@ -29,4 +31,17 @@ export function printJson(value: unknown): void {
 
 export function percent(x: number, digits = 2): string {
   return `${(100 * x).toFixed(digits)}%`;
+}
+
+/** Throws a UsageError naming `flag` unless `file` can be written: its folder exists and is writable, and it is not a folder. */
+export function assertWritable(file: string, flag: string): void {
+  const folder = dirname(resolve(file));
+  if (!existsSync(folder) || !statSync(folder).isDirectory()) throw new UsageError(`${flag} ${file}: the folder ${folder} does not exist`);
+  if (existsSync(file) && statSync(file).isDirectory()) throw new UsageError(`${flag} ${file}: a folder, not a file`);
+  try {
+    accessSync(folder, constants.W_OK);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new UsageError(`${flag} ${file}: cannot write into ${folder} (${code === 'EROFS' ? 'read-only file system' : 'permission denied'})`);
+  }
 }

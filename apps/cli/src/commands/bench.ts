@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { writeFileAtomically } from '@pyramid/core/node';
 import { cpus } from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
 import { nativeKernels } from '@pyramid/core';
@@ -7,7 +7,7 @@ import { type BenchmarkResult, type ConvKernelResult, benchmarkConv, benchmarkMo
 import { Option, type Command } from 'commander';
 import { type BackendFlags, activateBackend, addBackendOptions } from '../backend';
 import { type ModelFlags, addModelOptions, modelFromFlags, parseInteger } from '../model-options';
-import { UsageError, printJson } from '../output';
+import { UsageError, assertWritable, printJson } from '../output';
 import { type TorchRun, findTorchPython, runTorchBaseline, torchSupports } from '../torch-baseline';
 
 interface BenchFlags extends ModelFlags, Omit<BackendFlags, 'kernels'> {
@@ -50,6 +50,8 @@ export function benchCommand(program: Command): void {
     .option('--json', 'print the JSON report: {date, machine, model, runs: [{kernelSet, train, inference, peakBytes, kernels}], speedup, convs}');
   addBackendOptions(addModelOptions(command));
   command.action(async (flags: BenchFlags) => {
+    // A report that cannot be written is found out before the benchmark runs, not after.
+    if (flags.out) assertWritable(flags.out, '--out');
     const choice = modelFromFlags({ preset: 'pyramidnet110-a48-cifar10', ...flags })!;
     // Refuse before anything slow runs.
     const torchPython = flags.against === 'torch' ? findTorchPython(flags.torchPython) : null;
@@ -119,7 +121,7 @@ export function benchCommand(program: Command): void {
       against: torchPython && project ? againstTorch(project, torch) : null,
     };
     model.dispose();
-    if (flags.out) writeFileSync(flags.out, `${JSON.stringify(report, null, 2)}\n`);
+    if (flags.out) await writeFileAtomically(flags.out, `${JSON.stringify(report, null, 2)}\n`);
     if (flags.json) {
       printJson(report);
       return;
