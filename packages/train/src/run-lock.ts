@@ -1,4 +1,4 @@
-import { closeSync, existsSync, openSync, readFileSync, readdirSync, renameSync, rmSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { existsSync, linkSync, readFileSync, readdirSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError } from '@pyramid/core';
@@ -34,26 +34,37 @@ function isAlive(pid: number): boolean {
 }
 
 /**
- * Takes the run folder `dir` for this process: creates its lock file exclusively (O_EXCL), with
- * this process's id and host. A lock left by a process of this machine that no longer runs, or
- * one cut short before its holder was written, is stale and taken over; a lock of a live process
- * or of another machine is refused, naming its holder. Returns the function that releases it.
+ * Takes the run folder `dir` for this process: its lock file is created exclusively, complete
+ * with this process's id and host (written to a temporary file, then hard-linked to the lock's
+ * name, which fails if the lock exists). A lock left by a process of this machine that no longer
+ * runs, or one that cannot be read, is stale and taken over; a lock of a live process or of
+ * another machine is refused, naming its holder. Returns the function that releases it.
  */
 export function lockRunFolder(dir: string): () => void {
   const file = join(dir, LOCK_FILE);
   const me: LockHolder = { pid: process.pid, host: hostname(), since: new Date().toISOString() };
-  for (let attempt = 0; attempt < 3; attempt++) {
-    let fd: number;
-    try {
-      fd = openSync(file, 'wx');
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code;
-      if (code !== 'EEXIST') throw writeError(file, error);
+  const temp = `${file}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+  try {
+    writeFileSync(temp, `${JSON.stringify(me)}\n`, { flag: 'wx' });
+  } catch (error) {
+    throw writeError(file, error);
+  }
+  try {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      try {
+        linkSync(temp, file);
+        return () => {
+          if (readHolder(file)?.pid === me.pid) unlinkSync(file);
+        };
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code;
+        if (code !== 'EEXIST') throw writeError(file, error);
+      }
       const holder = readHolder(file);
       if (holder && (holder.host !== me.host || isAlive(holder.pid))) {
         throw new ConfigError(`${dir} is in use: process ${holder.pid} on ${holder.host} has trained in it since ${holder.since}; wait for it or stop it (a lock of a crashed run on another machine: delete ${file})`);
       }
-      // Stale: moved aside first, so that two processes taking it over cannot both succeed.
+      // Stale: moved aside first, so that of two processes taking it over only one removes it.
       const aside = `${file}.stale-${process.pid}`;
       try {
         renameSync(file, aside);
@@ -61,18 +72,11 @@ export function lockRunFolder(dir: string): () => void {
       } catch {
         // Another process moved it first; try again.
       }
-      continue;
     }
-    try {
-      writeSync(fd, `${JSON.stringify(me)}\n`);
-    } finally {
-      closeSync(fd);
-    }
-    return () => {
-      if (readHolder(file)?.pid === me.pid) unlinkSync(file);
-    };
+    throw new ConfigError(`${file}: could not take the run's lock`);
+  } finally {
+    rmSync(temp, { force: true });
   }
-  throw new ConfigError(`${file}: could not take the run's lock`);
 }
 
 /**
