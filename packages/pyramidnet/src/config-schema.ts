@@ -49,10 +49,16 @@ export const normalizationSchema = z.object({
   scale: z.union([z.literal(1), z.literal(255)]),
 });
 
+export const preprocessingSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('center-crop'), resize: count(L.imageSide) }),
+  z.object({ kind: z.literal('stretch') }),
+]);
+
 export const inputSpecSchema = z.object({
   shape: imageShapeSchema,
   normalization: normalizationSchema,
   classNames: z.array(z.string().max(L.classNameLength)).min(1).max(L.classes),
+  preprocessing: preprocessingSchema.optional(),
 });
 
 /** The first problem zod found, as one line: `path: message`. */

@@ -35,4 +35,4 @@ export {
   parseCheckpointConfig,
 } from './checkpoint';
 export * from '@pyramid/units';
-export { ARCHITECTURE_LIMITS, architectureSchema, firstIssue, imageShapeSchema, inputSpecSchema, normalizationSchema, weightCount } from './config-schema';
+export { ARCHITECTURE_LIMITS, architectureSchema, firstIssue, imageShapeSchema, inputSpecSchema, normalizationSchema, preprocessingSchema, weightCount } from './config-schema';

@@ -1,5 +1,5 @@
 import { ConfigError, type Normalization, type Preprocessing, assertSeed } from '@pyramid/core';
-import { type ArchitectureConfig, architectureConfig, architectureSchema, firstIssue, normalizationSchema, resolveArchitecture } from '@pyramid/pyramidnet';
+import { type ArchitectureConfig, architectureConfig, architectureSchema, firstIssue, normalizationSchema, preprocessingSchema, resolveArchitecture } from '@pyramid/pyramidnet';
 import { z } from 'zod';
 import type { Recipe } from './recipes';
 import { validateLrPolicy } from './schedule';
@@ -80,6 +80,7 @@ const runConfigSchema = z.object({
     testImages: z.number(),
     classNames: z.array(z.string()),
     normalization: normalizationSchema,
+    preprocessing: preprocessingSchema.optional(),
   }),
   recipeName: z.string(),
   recipe: z.object({
