@@ -3,7 +3,7 @@ import { DataError } from '@pyramid/core';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { readTar, writeTar } from './archive/tar';
-import { decodeImage, encodeJpeg, encodePng } from './image/decode';
+import { decodeImage, decodeImageJs, encodeJpeg, encodePng } from './image/decode';
 import { readIdx, writeIdx } from './idx';
 import { readNpy, writeNpy } from './npy';
 
@@ -83,10 +83,27 @@ describe('parsers given mutated bytes', () => {
     const png = encodePng({ data: pixels, width: 6, height: 5, channels: 3 });
     const jpeg = encodeJpeg({ data: pixels, width: 6, height: 5, channels: 3 });
     const decoded = (source: string) => (bytes: Uint8Array) => {
-      const image = decodeImage(bytes, source);
+      const image = decodeImageJs(bytes, source);
       expect(image.data.length).toBe(image.width * image.height * 3);
     };
     fc.assert(fc.property(mutated(png), cleanlyParsedOrRefused(decoded('x.png'), 'x.png')), { ...RUNS, numRuns: 300 });
     fc.assert(fc.property(mutated(jpeg), cleanlyParsedOrRefused(decoded('x.jpg'), 'x.jpg')), { ...RUNS, numRuns: 300 });
+  });
+
+  it('PNG and JPEG through sharp: an image within the pixel limit or a DataError', async () => {
+    const pixels = Uint8Array.from({ length: 6 * 5 * 3 }, (_, i) => (i * 37) % 256);
+    const decodedOrRefused = (source: string) => async (bytes: Uint8Array) => {
+      try {
+        const image = await decodeImage(bytes, source);
+        expect(image.data.length).toBe(image.width * image.height * 3);
+      } catch (error) {
+        expect(error, String(error)).toBeInstanceOf(DataError);
+        expect((error as Error).message.startsWith(`${source}: `)).toBe(true);
+      }
+    };
+    const png = encodePng({ data: pixels, width: 6, height: 5, channels: 3 });
+    const jpeg = encodeJpeg({ data: pixels, width: 6, height: 5, channels: 3 });
+    await fc.assert(fc.asyncProperty(mutated(png), decodedOrRefused('x.png')), { ...RUNS, numRuns: 150 });
+    await fc.assert(fc.asyncProperty(mutated(jpeg), decodedOrRefused('x.jpg')), { ...RUNS, numRuns: 150 });
   });
 });

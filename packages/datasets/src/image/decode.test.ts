@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MAX_IMAGE_PIXELS, decodeImage, encodeJpeg, encodePng } from './decode';
+import { MAX_IMAGE_PIXELS, decodeImage, decodeImageJs, encodeJpeg, encodePng } from './decode';
 
 /** A valid 2x2 PNG whose IHDR is rewritten to declare `width` x `height` (its CRC no longer matches). */
 function pngDeclaring(width: number, height: number): Uint8Array {
@@ -25,22 +25,26 @@ function jpegDeclaring(width: number, height: number): Uint8Array {
   throw new Error('no SOF0 marker');
 }
 
-describe('decodeImage pixel limit', () => {
-  it('refuses a PNG that declares 12000x12000 pixels before decoding it', () => {
+// Both decoders: sharp's (the default in Node) and the pure-JavaScript fallback.
+describe.each([
+  ['decodeImage (sharp)', decodeImage],
+  ['decodeImageJs', async (bytes: Uint8Array, source: string) => decodeImageJs(bytes, source)],
+] as const)('%s pixel limit', (_, decode) => {
+  it('refuses a PNG that declares 12000x12000 pixels before decoding it', async () => {
     expect(12000 * 12000).toBeGreaterThan(MAX_IMAGE_PIXELS);
-    expect(() => decodeImage(pngDeclaring(12000, 12000), 'big.png')).toThrow(
+    await expect(decode(pngDeclaring(12000, 12000), 'big.png')).rejects.toThrow(
       `big.png: declares 12000x12000 pixels, more than the ${MAX_IMAGE_PIXELS} an image may have`,
     );
   });
 
-  it('refuses a JPEG that declares 65535x65535 pixels before decoding it', () => {
-    expect(() => decodeImage(jpegDeclaring(65535, 65535), 'big.jpg')).toThrow(
+  it('refuses a JPEG that declares 65535x65535 pixels before decoding it', async () => {
+    await expect(decode(jpegDeclaring(65535, 65535), 'big.jpg')).rejects.toThrow(
       `big.jpg: declares 65535x65535 pixels, more than the ${MAX_IMAGE_PIXELS} an image may have`,
     );
   });
 
-  it('still decodes images within the limit', () => {
-    expect(decodeImage(pngDeclaring(2, 2), 'small.png').width).toBe(2);
-    expect(decodeImage(jpegDeclaring(8, 8), 'small.jpg').height).toBe(8);
+  it('still decodes images within the limit', async () => {
+    expect((await decode(pngDeclaring(2, 2), 'small.png')).width).toBe(2);
+    expect((await decode(jpegDeclaring(8, 8), 'small.jpg')).height).toBe(8);
   });
 });
