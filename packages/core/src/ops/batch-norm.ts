@@ -54,5 +54,9 @@ export function batchNormTraining(x: tf.Tensor4D, scale: tf.Tensor1D, offset: tf
     };
   });
   const y = normalize(x, params) as tf.Tensor4D;
-  return { y, mean, variance };
+  // The statistics were kept to leave the custom gradient's scope; clones put them back in the
+  // caller's, which then disposes them as it does the output.
+  const [outMean, outVariance] = [tf.clone(mean), tf.clone(variance)];
+  tf.dispose([mean, variance]);
+  return { y, mean: outMean, variance: outVariance };
 }
