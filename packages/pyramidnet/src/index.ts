@@ -20,7 +20,8 @@ export {
   type SafetensorsDType,
   type TensorToWrite,
 } from './safetensors';
-export { exportStateDict, importStateDict, importPytorchWeights, exportPytorchWeights, type WeightLayout } from './weights';
+export { exportStateDict, importStateDict, importPytorchWeights, exportPytorchWeights, readPytorchStateDict, type WeightLayout } from './weights';
+export { readTorchFile, writeTorchFile, isTorchFile, type TorchFileInfo } from './torch-file';
 export {
   CHECKPOINT_FORMAT,
   CHECKPOINT_VERSION,

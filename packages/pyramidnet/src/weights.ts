@@ -13,6 +13,7 @@ import {
   toFloat32,
   toIntegers,
 } from './safetensors';
+import { isTorchFile, readTorchFile, writeTorchFile } from './torch-file';
 
 /**
  * 'native': tfjs layouts, NHWC activations with HWIO convolution kernels and [in, out] fc weights.
@@ -137,12 +138,27 @@ export function importStateDict(model: PyramidNet, file: SafetensorsFile, layout
   for (const [bn, count] of counters) bn.batchesTracked = count;
 }
 
-/** Loads weights saved from the reference PyTorch implementation (`safetensors.torch.save_file(model.state_dict())`). */
-export function importPytorchWeights(model: PyramidNet, bytes: Uint8Array, source = 'weights.safetensors'): void {
-  importStateDict(model, readSafetensors(bytes, source), 'pytorch', source);
+/**
+ * A state_dict in PyTorch layout from either kind of file people have: safetensors, or what
+ * `torch.save` wrote (read safely, wrappers and 'module.' prefixes removed; see `readTorchFile`).
+ */
+export function readPytorchStateDict(bytes: Uint8Array, source: string): SafetensorsFile {
+  return isTorchFile(bytes) ? readTorchFile(bytes, source) : readSafetensors(bytes, source);
 }
 
-/** The model's weights as a reference-PyTorch state_dict in safetensors (num_batches_tracked included). */
-export async function exportPytorchWeights(model: PyramidNet): Promise<Uint8Array> {
-  return writeSafetensors(await exportStateDict(model, 'pytorch'), { format: 'pt' });
+/**
+ * Loads weights of the reference PyTorch implementation: `safetensors.torch.save_file(model.state_dict())`,
+ * or a `torch.save` file (a state_dict, the reference code's checkpoint dict, a DataParallel model's).
+ */
+export function importPytorchWeights(model: PyramidNet, bytes: Uint8Array, source = 'weights.safetensors'): void {
+  importStateDict(model, readPytorchStateDict(bytes, source), 'pytorch', source);
+}
+
+/**
+ * The model's weights as a reference-PyTorch state_dict (num_batches_tracked included): in
+ * safetensors, or as a `torch.save` file that `torch.load(path, weights_only=True)` reads.
+ */
+export async function exportPytorchWeights(model: PyramidNet, format: 'safetensors' | 'torch' = 'safetensors'): Promise<Uint8Array> {
+  const state = await exportStateDict(model, 'pytorch');
+  return format === 'torch' ? writeTorchFile(state) : writeSafetensors(state, { format: 'pt' });
 }
