@@ -8,7 +8,7 @@ import { encodePng, writeNpy } from '@pyramid/datasets';
 import { PyramidNet } from '@pyramid/pyramidnet';
 import { saveCheckpoint } from '@pyramid/pyramidnet/node';
 import { afterAll, describe, expect, it } from 'vitest';
-import { referenceStateDict, tensorsOf } from './test-fixtures';
+import { referenceStateDict, tensorsOf, torchFixture } from './test-fixtures';
 
 // The built CLI in plain Node child processes, as users run it: gradients, kernels and plugins
 // must work there, not only under vitest's module loader.
@@ -201,6 +201,51 @@ describe('pyramid', () => {
     // alpha 24 over 9 units widens by 8/3 per unit: the first unit has 19 channels, alpha 12's 17.
     expect(bad.stderr).toMatch(/reference\.safetensors: shape mismatch for 'layer1\.0\.conv1\.weight': expected \[19, 16, 3, 3\] \(PyTorch layout\), found \[17, 16, 3, 3\]/);
     expect(existsSync(join(dir, 'wrong'))).toBe(false);
+  });
+});
+
+const PYTHON = '/usr/bin/python3';
+const hasTorch = existsSync(PYTHON) && spawnSync(PYTHON, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0;
+/** The model of the torch.save fixtures: PyramidNet-8, alpha 12, on 17x17 images. */
+const TORCH_FIXTURE_MODEL = ['--dataset', 'cifar10', '--depth', '8', '--alpha', '12', '--input', '17x17x3'];
+
+describe('pyramid import and export of torch.save files', () => {
+  it("imports the reference code's checkpoint dict to the weights of its safetensors twin", () => {
+    const dir = folder('torch-import');
+    const i = pyramid('import', torchFixture('reference-checkpoint.pth.tar'), ...TORCH_FIXTURE_MODEL, '--out', join(dir, 'imported'));
+    expect(i.status, i.stderr).toBe(0);
+    expect(i.stdout).toContain(
+      "reference-checkpoint.pth.tar: read its 'state_dict' entry (epoch 12, arch pyramidnet, best_err1 4.31, best_err5 0.12); removed DataParallel's 'module.' prefixes\n",
+    );
+    const x = pyramid('export', '--checkpoint', join(dir, 'imported'), '--out', join(dir, 'exported.safetensors'));
+    expect(x.status, x.stderr).toBe(0);
+    expect(tensorsOf(readFileSync(join(dir, 'exported.safetensors')))).toEqual(tensorsOf(referenceStateDict('cifar-basic-8-a12-odd')));
+  });
+
+  it('refuses a pickle that calls os.system, in one line, creating nothing', () => {
+    const dir = folder('torch-malicious');
+    const r = pyramid('import', torchFixture('malicious.pt'), ...TORCH_FIXTURE_MODEL, '--out', join(dir, 'imported'));
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/^pyramid: error: .*malicious\.pt\/data\.pkl: refusing to load: the pickle uses posix\.system, which a state_dict never needs .*\n$/);
+    expect(readdirSync(dir)).toEqual([]);
+    expect(existsSync(join(scratch, 'pyramid-torch-pwned.txt'))).toBe(false);
+  });
+
+  it.skipIf(!hasTorch)('exports a .pt that torch.load(weights_only=True) reads as the fixture state_dict (needs /usr/bin/python3 with torch)', () => {
+    const dir = folder('torch-export');
+    expect(pyramid('import', torchFixture('state-dict.pt'), ...TORCH_FIXTURE_MODEL, '--out', join(dir, 'imported')).status).toBe(0);
+    const x = pyramid('export', '--checkpoint', join(dir, 'imported'), '--out', join(dir, 'exported.pt'));
+    expect(x.status, x.stderr).toBe(0);
+    expect(x.stdout).toContain("torch.load('");
+    const check = `
+import json, sys, torch
+got = torch.load(sys.argv[1], weights_only=True)
+want = torch.load(sys.argv[2], weights_only=True)
+print(json.dumps({'keys': sorted(got) == sorted(want),
+  'different': [k for k in want if got[k].dtype != want[k].dtype or got[k].shape != want[k].shape or not torch.equal(got[k], want[k])]}))`;
+    const run = spawnSync(PYTHON, ['-c', check, join(dir, 'exported.pt'), torchFixture('state-dict.pt')], { encoding: 'utf8' });
+    expect(run.stderr).toBe('');
+    expect(JSON.parse(run.stdout)).toEqual({ keys: true, different: [] });
   });
 });
 

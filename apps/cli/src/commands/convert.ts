@@ -2,9 +2,9 @@ import { readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { findDataset } from '@pyramid/core';
 import { writeFileAtomically } from '@pyramid/core/node';
-import { PyramidNet, exportPytorchWeights, importPytorchWeights } from '@pyramid/pyramidnet';
+import { PyramidNet, type TorchFileInfo, exportPytorchWeights, importStateDict, readPytorchStateDict } from '@pyramid/pyramidnet';
 import { loadCheckpoint, saveCheckpoint } from '@pyramid/pyramidnet/node';
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { type ModelFlags, addModelOptions, modelFromFlags } from '../model-options';
 import { UsageError } from '../output';
 
@@ -12,8 +12,8 @@ export function convertCommands(program: Command): void {
   addModelOptions(
     program
       .command('import')
-      .description('turn a state_dict of the reference PyTorch PyramidNet (saved as safetensors) into a checkpoint')
-      .argument('<file>', 'safetensors file: safetensors.torch.save_file(model.state_dict(), file)')
+      .description('turn a state_dict of the reference PyTorch PyramidNet (torch.save file or safetensors) into a checkpoint')
+      .argument('<file>', ".pt/.pth/.pth.tar written by torch.save (a state_dict, the reference code's checkpoint, a DataParallel model's), or safetensors")
       .requiredOption('--out <dir>', 'checkpoint folder to create')
       .option('--class-names <list>', 'comma-separated class names'),
   ).action(async (file: string, flags: ModelFlags & { out: string; classNames?: string }) => {
@@ -26,7 +26,10 @@ export function convertCommands(program: Command): void {
       throw new UsageError(`${file}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message}`);
     }
     const model = new PyramidNet(choice.architecture);
-    importPytorchWeights(model, new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), file);
+    const stateDict = readPytorchStateDict(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), file);
+    importStateDict(model, stateDict, 'pytorch', file);
+    const found = 'info' in stateDict ? describeTorchFile(stateDict.info as TorchFileInfo) : '';
+    if (found) process.stdout.write(`${file}: ${found}\n`);
     // A state_dict carries no input description: take the dataset's customary normalisation.
     const dataset = findDataset(choice.preset?.dataset ?? flags.dataset ?? '');
     const classNames = flags.classNames?.split(',') ?? (dataset?.classes === model.architecture.classes ? dataset.classNames ?? undefined : undefined);
@@ -36,13 +39,27 @@ export function convertCommands(program: Command): void {
 
   program
     .command('export')
-    .description('write a checkpoint as a state_dict of the reference PyTorch PyramidNet, in safetensors')
+    .description('write a checkpoint as a state_dict of the reference PyTorch PyramidNet: a torch.save file or safetensors')
     .requiredOption('--checkpoint <dir>', 'checkpoint folder')
-    .requiredOption('--out <file>', 'safetensors file to create')
-    .action(async (flags: { checkpoint: string; out: string }) => {
+    .requiredOption('--out <file>', 'file to create')
+    .addOption(new Option('--format <format>', 'torch (what torch.load reads) or safetensors (default: torch for .pt/.pth, else safetensors)').choices(['torch', 'safetensors']))
+    .action(async (flags: { checkpoint: string; out: string; format?: 'torch' | 'safetensors' }) => {
       if (existsSync(flags.out)) throw new UsageError(`${flags.out} already exists; refusing to overwrite it`);
+      const format = flags.format ?? (/\.(pt|pth)$/i.test(flags.out) ? 'torch' : 'safetensors');
       const { model } = await loadCheckpoint(flags.checkpoint);
-      await writeFileAtomically(flags.out, await exportPytorchWeights(model));
-      process.stdout.write(`exported ${flags.checkpoint} to ${flags.out}; in PyTorch: model.load_state_dict(safetensors.torch.load_file('${flags.out}'))\n`);
+      await writeFileAtomically(flags.out, await exportPytorchWeights(model, format));
+      const load = format === 'torch' ? `torch.load('${flags.out}', weights_only=True)` : `safetensors.torch.load_file('${flags.out}')`;
+      process.stdout.write(`exported ${flags.checkpoint} to ${flags.out}; in PyTorch: model.load_state_dict(${load})\n`);
     });
+}
+
+/** What a torch.save file held besides the state_dict, in a line; '' for a plain state_dict. */
+export function describeTorchFile(info: TorchFileInfo): string {
+  const parts: string[] = [];
+  if (info.entry) {
+    const extras = Object.entries(info.extras).map(([k, v]) => `${k} ${v}`).join(', ');
+    parts.push(`read its '${info.entry}' entry${extras ? ` (${extras})` : ''}`);
+  }
+  if (info.dataParallel) parts.push("removed DataParallel's 'module.' prefixes");
+  return parts.join('; ');
 }
