@@ -20,7 +20,7 @@ export {
   type SafetensorsDType,
   type TensorToWrite,
 } from './safetensors';
-export { exportStateDict, importStateDict, importPytorchWeights, exportPytorchWeights, readPytorchStateDict, type WeightLayout } from './weights';
+export { exportStateDict, importStateDict, importPytorchWeights, exportPytorchWeights, readPytorchStateDict, transferWeights, type WeightTransfer, type WeightLayout } from './weights';
 export { readTorchFile, writeTorchFile, isTorchFile, type TorchFileInfo } from './torch-file';
 export {
   CHECKPOINT_FORMAT,
