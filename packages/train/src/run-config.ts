@@ -30,6 +30,8 @@ export interface RunConfig {
   evalEvery: number;
   /** Also checkpoint every this many steps (0: at epoch ends only). */
   checkpointEvery: number;
+  /** Fine-tuning runs: the weights they started from, and the tensors not taken from them. */
+  init?: { source: string; reinitialised: string[]; skipped: string[] };
 }
 
 /**

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { Rng, useBackend } from '@pyramid/core';
 import { DecodePool, type ImageDataset, encodePng } from '@pyramid/datasets';
-import { architectureConfig, resolveArchitecture } from '@pyramid/pyramidnet';
+import { PyramidNet, architectureConfig, resolveArchitecture } from '@pyramid/pyramidnet';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { RECIPES } from './recipes';
 import { RUN_FORMAT, type RunConfig } from './run-config';
@@ -201,5 +201,39 @@ describe('train on image files', () => {
     const done = await train({ runDir: join(scratch, 'files-stopped'), resume: true, train: trainSet, test, decodeThreads: 1 });
     expect(done.state.step).toBe(6);
     expect(weightsOf(join(scratch, 'files-stopped')).equals(weightsOf(join(scratch, 'files-straight')))).toBe(true);
+  });
+});
+
+describe('train from initial weights', () => {
+  it('starts a new run from a model of another class count: body loaded (kept by freeze), head re-initialised, all reported', async () => {
+    const source = new PyramidNet({ ...config().architecture, classes: 7 }, { seed: 11 });
+    const events: TrainEvent[] = [];
+    const runDir = join(scratch, 'fine-tune');
+    const outcome = await train({
+      runDir,
+      config: config({ epochs: 1, freeze: 'body' }),
+      resume: false,
+      train: toyData(),
+      init: { model: source, source: 'pretrained' },
+      onEvent: (e) => events.push(e),
+    });
+    const start = events.find((e) => e.kind === 'start') as Extract<TrainEvent, { kind: 'start' }>;
+    expect(start.init?.source).toBe('pretrained');
+    expect(start.init?.reinitialised).toEqual(['fc.weight', 'fc.bias']);
+    expect(start.init?.skipped).toEqual([]);
+    const tensors = source.namedTensors();
+    const counters = tensors.filter((t) => t.name.endsWith('.running_mean')).length;
+    expect(start.init?.loaded.length).toBe(tensors.length - 2 + counters);
+    // Frozen, the body's parameters are still the source's after a whole epoch; the head was trained.
+    const final = new Map(outcome.model.namedTensors().map((t) => [t.name, Array.from(t.variable.dataSync())]));
+    for (const { name, kind, variable } of tensors) {
+      if (kind === 'parameter' && !name.startsWith('fc.')) expect(final.get(name), name).toEqual(Array.from(variable.dataSync()));
+    }
+    expect(final.get('fc.weight')!.length).toBe(source.fc.inFeatures * 4);
+    const recorded = JSON.parse(readFileSync(join(runDir, 'run.json'), 'utf8'));
+    expect(recorded.init).toEqual({ source: 'pretrained', reinitialised: ['fc.weight', 'fc.bias'], skipped: [] });
+    await expect(train({ runDir, resume: true, train: toyData(), init: { model: source, source: 'pretrained' } })).rejects.toThrow(
+      'a resumed run continues from its own checkpoint; initial weights are for new runs',
+    );
   });
 });

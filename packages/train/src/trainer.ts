@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError, PyramidError } from '@pyramid/core';
 import { type BatchTransform, DecodePool, type TrainingData, composeBatch, cutMix, cutout, dataSize, epochBatches, isFileDataset, mixup } from '@pyramid/datasets';
-import { PyramidNet } from '@pyramid/pyramidnet';
+import { PyramidNet, type SafetensorsFile, type WeightLayout, type WeightTransfer, exportStateDict, transferWeights } from '@pyramid/pyramidnet';
 import type { TensorValues } from '@pyramid/pyramidnet/node';
 import { type Evaluation, evaluate } from './evaluate';
 import type { Recipe } from './recipes';
@@ -14,8 +14,20 @@ import { type LrPolicy, learningRate } from './schedule';
 import { TrainingStep } from './step';
 import { loadTrainingCheckpoint, saveTrainingCheckpoint } from './training-checkpoint';
 
+/** Where a fine-tuning run's weights came from and what was made of each tensor. */
+export interface InitReport extends WeightTransfer {
+  source: string;
+}
+
+/**
+ * Weights a new run starts from instead of a fresh initialisation: a model (e.g. a loaded
+ * checkpoint's), or a state_dict in either layout (e.g. read from a PyTorch file). The body must fit
+ * the run's architecture; a head of another class count is re-initialised (see `transferWeights`).
+ */
+export type InitialWeights = { model: PyramidNet; source: string } | { stateDict: SafetensorsFile; layout: WeightLayout; source: string };
+
 export type TrainEvent =
-  | { kind: 'start'; config: RunConfig; stepsPerEpoch: number; resumedAt: { epoch: number; step: number } | null; parameters: number }
+  | { kind: 'start'; config: RunConfig; stepsPerEpoch: number; resumedAt: { epoch: number; step: number } | null; parameters: number; init: InitReport | null }
   | { kind: 'step'; epoch: number; step: number; stepInEpoch: number; stepsPerEpoch: number; loss: number; accuracy: number; lr: number; imagesPerSecond: number }
   | { kind: 'evaluating'; epoch: number; done: number; total: number }
   | { kind: 'epoch'; epoch: number; step: number; trainLoss: number; trainAccuracy: number; lr: number; seconds: number; imagesPerSecond: number; evaluation: Evaluation | null; best: boolean }
@@ -28,6 +40,11 @@ export interface TrainOptions {
   /** New runs: the configuration (see `createRunConfig`). Resumed runs read it from run.json. */
   config?: RunConfig;
   resume: boolean;
+  /**
+   * New runs: start from these weights (fine-tuning). The recipe, its schedule and the optimizer
+   * start afresh; run.json records the source and the re-initialised and skipped tensors.
+   */
+  init?: InitialWeights;
   train: TrainingData;
   test?: TrainingData;
   /** Threads that decode image files (default: all cores). */
@@ -116,8 +133,10 @@ const lastDir = (run: Run) => join(run.runDir, LAST);
 /** Reads or creates the run folder, builds or restores the model, the step and the state. */
 async function openRun(options: TrainOptions): Promise<Run> {
   const { runDir, resume } = options;
-  const config = resume ? readRunConfig<RunConfig>(runDir) : options.config;
-  if (!config) throw new ConfigError('a new run needs a configuration');
+  const given = resume ? readRunConfig<RunConfig>(runDir) : options.config;
+  if (!given) throw new ConfigError('a new run needs a configuration');
+  if (resume && options.init) throw new ConfigError('a resumed run continues from its own checkpoint; initial weights are for new runs');
+  let config = given;
   validateRunConfig(config, resume ? join(runDir, RUN_FILE) : 'the run configuration');
   checkRunMatchesData(config, options, resume ? runDir : null);
   const { recipe } = config;
@@ -128,12 +147,23 @@ async function openRun(options: TrainOptions): Promise<Run> {
   let model: PyramidNet;
   let state: TrainState;
   let optimizer: TensorValues | null = null;
+  let init: InitReport | null = null;
   if (resume) {
     ({ model, state, optimizer } = await loadTrainingCheckpoint(join(runDir, LAST)));
     await metrics.truncateAfter(state.step);
   } else {
-    await createRunFolder(runDir, config);
     model = new PyramidNet(config.architecture, { rng: streams.fork('init') });
+    if (options.init) {
+      try {
+        init = await initialise(model, options.init);
+      } catch (error) {
+        model.dispose();
+        throw error;
+      }
+      const { source, reinitialised, skipped } = init;
+      config = { ...config, init: { source, reinitialised, skipped } };
+    }
+    await createRunFolder(runDir, config);
     state = initialState(config.seed);
   }
   const step = new TrainingStep(model, recipe);
@@ -143,7 +173,7 @@ async function openRun(options: TrainOptions): Promise<Run> {
   const pool = await DecodePool.create(usesFiles ? (options.decodeThreads ?? (await import('node:os')).availableParallelism()) : 1);
   const stepsPerEpoch = Math.floor(dataSize(options.train) / recipe.batchSize);
   const emit = options.onEvent ?? (() => undefined);
-  emit({ kind: 'start', config, stepsPerEpoch, resumedAt: resume ? { epoch: state.epoch, step: state.step } : null, parameters: model.parameterCount() });
+  emit({ kind: 'start', config, stepsPerEpoch, resumedAt: resume ? { epoch: state.epoch, step: state.step } : null, parameters: model.parameterCount(), init });
   return {
     runDir,
     config,
@@ -163,6 +193,21 @@ async function openRun(options: TrainOptions): Promise<Run> {
     signal: options.signal,
     plots: options.plots !== false,
   };
+}
+
+/** Loads the initial weights into a freshly initialised model. */
+async function initialise(model: PyramidNet, init: InitialWeights): Promise<InitReport> {
+  let file: SafetensorsFile;
+  let layout: WeightLayout;
+  if ('model' in init) {
+    const state = await exportStateDict(init.model, 'native');
+    const tensors = new Map([...state].map(([name, t]) => [name, { dtype: t.dtype, shape: t.shape, bytes: new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength) }]));
+    file = { tensors, metadata: {} };
+    layout = 'native';
+  } else {
+    ({ stateDict: file, layout } = init);
+  }
+  return { source: init.source, ...transferWeights(model, file, layout, init.source) };
 }
 
 /** The data must be what the configuration describes: its shape, classes and number of images. */
