@@ -249,6 +249,52 @@ print(json.dumps({'keys': sorted(got) == sorted(want),
   });
 });
 
+describe('pyramid train --init (fine-tuning)', () => {
+  it('fine-tunes DataParallel weights from torch.save on a 3-class folder: classes from the folder, head re-initialised, body frozen', () => {
+    const root = brightnessFolder();
+    const dir = folder('fine-tune');
+    const run = join(dir, 'run');
+    const r = pyramid('train', '--init', torchFixture('data-parallel.pth'), ...TORCH_FIXTURE_MODEL.slice(0, -1), '8x8x3', '--data', root,
+      '--freeze', 'body', '--head-lr-multiplier', '10', '--epochs', '1', '--batch-size', '8', '--lr', '0.01', '--run', run, '--json');
+    expect(r.status, r.stderr).toBe(0);
+    const start = JSON.parse(r.stdout.split('\n')[0]);
+    expect(start.kind).toBe('start');
+    expect(start.init.source).toBe(torchFixture('data-parallel.pth'));
+    expect(start.init.reinitialised).toEqual(['fc.weight', 'fc.bias']);
+    expect(start.init.skipped).toEqual([]);
+    // 62 of the file's 64 tensors: all but the 10-class head.
+    expect(start.init.loaded.length).toBe(62);
+    const recorded = JSON.parse(readFileSync(join(run, 'run.json'), 'utf8'));
+    expect(recorded.architecture.classes).toBe(3);
+    expect([recorded.recipe.freeze, recorded.recipe.headLrMultiplier]).toEqual(['body', 10]);
+    // Frozen convolutions still hold the file's values after the epoch.
+    expect(pyramid('export', '--checkpoint', join(run, 'checkpoints', 'last'), '--out', join(dir, 'tuned.safetensors')).status).toBe(0);
+    const tuned = tensorsOf(readFileSync(join(dir, 'tuned.safetensors')));
+    const original = tensorsOf(referenceStateDict('cifar-basic-8-a12-odd'));
+    const convs = Object.keys(original).filter((k) => /conv\d\.weight$/.test(k));
+    expect(convs.length).toBe(7);
+    for (const name of convs) expect(tuned[name], name).toEqual(original[name]);
+    // The head: 3 classes of the final 16 + 12 channels.
+    expect(tuned['fc.weight'][1]).toBe('3x28');
+  });
+
+  it('takes the architecture from a checkpoint folder and refuses a pickle that runs code before loading data', () => {
+    const root = brightnessFolder();
+    const dir = folder('init-checkpoint');
+    expect(pyramid('import', torchFixture('state-dict.pt'), ...TORCH_FIXTURE_MODEL, '--out', join(dir, 'imported')).status).toBe(0);
+    const r = pyramid('train', '--init', join(dir, 'imported'), '--data', root, '--input', '8x8x3', '--epochs', '1', '--batch-size', '8', '--run', join(dir, 'run'), '--json');
+    expect(r.status, r.stderr).toBe(0);
+    const start = JSON.parse(r.stdout.split('\n')[0]);
+    expect([start.init.loaded.length, start.init.reinitialised]).toEqual([62, ['fc.weight', 'fc.bias']]);
+    const recorded = JSON.parse(readFileSync(join(dir, 'run', 'run.json'), 'utf8'));
+    expect([recorded.architecture.depth, recorded.architecture.alpha, recorded.architecture.classes]).toEqual([8, 12, 3]);
+    const bad = pyramid('train', '--init', torchFixture('malicious.pt'), ...TORCH_FIXTURE_MODEL, '--data', join(dir, 'no-such-folder'), '--run', join(dir, 'bad'));
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toMatch(/refusing to load: the pickle uses posix\.system/);
+    expect(existsSync(join(dir, 'bad'))).toBe(false);
+  });
+});
+
 describe('pyramid on the WebGPU backend', () => {
   const status = (JSON.parse(pyramid('backends', '--json').stdout) as { name: string; available: boolean }[]).find((b) => b.name === 'webgpu');
   // CI installs Mesa's lavapipe (.ci/run): there WebGPU must run, not be skipped.
