@@ -295,6 +295,23 @@ describe('pyramid train --init (fine-tuning)', () => {
   });
 });
 
+describe('pyramid train --resume RUN --epochs N', () => {
+  it('extends a finished run, saying the schedule is recomputed; other recipe flags stay refused', () => {
+    const root = brightnessFolder();
+    const run = join(folder('extend'), 'run');
+    const common = ['--data', root, '--batch-size', '8', '--lr', '0.05'];
+    expect(pyramid('train', ...BRIGHTNESS_MODEL, ...common, '--epochs', '1', '--run', run, '--quiet').status).toBe(0);
+    const r = pyramid('train', '--resume', run, '--epochs', '2');
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toContain('extending the run from 1 to 2 epochs: the learning-rate schedule is recomputed for 2 epochs (rate ');
+    expect(r.stderr).toMatch(/done: 2 epochs, 18 steps/);
+    expect(JSON.parse(readFileSync(join(run, 'run.json'), 'utf8')).recipe.epochs).toBe(2);
+    const refused = pyramid('train', '--resume', run, '--epochs', '3', '--lr', '0.1');
+    expect(refused.status).toBe(2);
+    expect(refused.stderr).toBe('pyramid: error: --resume takes the model and recipe from the run folder; remove --lr\n');
+  });
+});
+
 describe('pyramid on the WebGPU backend', () => {
   const status = (JSON.parse(pyramid('backends', '--json').stdout) as { name: string; available: boolean }[]).find((b) => b.name === 'webgpu');
   // CI installs Mesa's lavapipe (.ci/run): there WebGPU must run, not be skipped.

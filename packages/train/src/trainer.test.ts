@@ -237,3 +237,30 @@ describe('train from initial weights', () => {
     );
   });
 });
+
+describe('extending a finished run', () => {
+  it('continues to more epochs and reaches the weights of a run trained that long from the start (step schedule)', async () => {
+    const recipe = { epochs: 2, schedule: { type: 'step' as const, milestones: [1], gamma: 0.1 } };
+    const extendedDir = join(scratch, 'extended');
+    await train({ runDir: extendedDir, config: config(recipe), resume: false, train: toyData(), plots: false });
+    const events: TrainEvent[] = [];
+    await train({ runDir: extendedDir, resume: true, epochs: 3, train: toyData(), plots: false, onEvent: (e) => events.push(e) });
+    const start = events.find((e) => e.kind === 'start') as Extract<TrainEvent, { kind: 'start' }>;
+    // After the milestone at epoch 1 the rate is 0.1 of the recipe's.
+    expect(start.extended).toEqual({ from: 2, to: 3, lr: expect.closeTo(RECIPES.quick.lr * 0.1, 12) });
+    expect(events.filter((e) => e.kind === 'epoch').map((e) => (e as { epoch: number }).epoch)).toEqual([2]);
+    expect(JSON.parse(readFileSync(join(extendedDir, 'run.json'), 'utf8')).recipe.epochs).toBe(3);
+
+    const straightDir = join(scratch, 'straight');
+    await train({ runDir: straightDir, config: config({ ...recipe, epochs: 3 }), resume: false, train: toyData(), plots: false });
+    expect(weightsOf(extendedDir).equals(weightsOf(straightDir))).toBe(true);
+  });
+
+  it('refuses an epoch count the run has already reached, changing nothing', async () => {
+    const runDir = join(scratch, 'not-extended');
+    await train({ runDir, config: config({ epochs: 1 }), resume: false, train: toyData(), plots: false });
+    const before = readFileSync(join(runDir, 'run.json'), 'utf8');
+    await expect(train({ runDir, resume: true, epochs: 0, train: toyData() })).rejects.toThrow(`${runDir} has trained 1 epoch already; epochs must be a whole number above that, got 0`);
+    expect(readFileSync(join(runDir, 'run.json'), 'utf8')).toBe(before);
+  });
+});

@@ -7,7 +7,7 @@ import type { TensorValues } from '@pyramid/pyramidnet/node';
 import { type Evaluation, evaluate } from './evaluate';
 import type { Recipe } from './recipes';
 import { type RunConfig, validateRunConfig } from './run-config';
-import { BEST, LAST, METRICS_FILE, MetricsLog, RUN_FILE, createRunFolder, readRunConfig } from './run-folder';
+import { BEST, LAST, METRICS_FILE, MetricsLog, RUN_FILE, createRunFolder, readRunConfig, writeRunConfig } from './run-folder';
 import { RunStreams, type TrainState, initialState } from './run-state';
 import { writePlots } from './plots';
 import { type LrPolicy, learningRate } from './schedule';
@@ -27,7 +27,16 @@ export interface InitReport extends WeightTransfer {
 export type InitialWeights = { model: PyramidNet; source: string } | { stateDict: SafetensorsFile; layout: WeightLayout; source: string };
 
 export type TrainEvent =
-  | { kind: 'start'; config: RunConfig; stepsPerEpoch: number; resumedAt: { epoch: number; step: number } | null; parameters: number; init: InitReport | null }
+  | {
+      kind: 'start';
+      config: RunConfig;
+      stepsPerEpoch: number;
+      resumedAt: { epoch: number; step: number } | null;
+      parameters: number;
+      init: InitReport | null;
+      /** A resumed run given another epoch count: the counts, and the schedule's rate where it resumes. */
+      extended: { from: number; to: number; lr: number } | null;
+    }
   | { kind: 'step'; epoch: number; step: number; stepInEpoch: number; stepsPerEpoch: number; loss: number; accuracy: number; lr: number; imagesPerSecond: number }
   | { kind: 'evaluating'; epoch: number; done: number; total: number }
   | { kind: 'epoch'; epoch: number; step: number; trainLoss: number; trainAccuracy: number; lr: number; seconds: number; imagesPerSecond: number; evaluation: Evaluation | null; best: boolean }
@@ -45,6 +54,12 @@ export interface TrainOptions {
    * start afresh; run.json records the source and the re-initialised and skipped tensors.
    */
   init?: InitialWeights;
+  /**
+   * Resumed runs: train to this many epochs in all, e.g. to extend a finished run. The schedule is
+   * recomputed for the new count (step milestones stay where they are; cosine decays over the new
+   * length) and run.json is updated before the first step.
+   */
+  epochs?: number;
   train: TrainingData;
   test?: TrainingData;
   /** Threads that decode image files (default: all cores). */
@@ -136,11 +151,11 @@ async function openRun(options: TrainOptions): Promise<Run> {
   const given = resume ? readRunConfig<RunConfig>(runDir) : options.config;
   if (!given) throw new ConfigError('a new run needs a configuration');
   if (resume && options.init) throw new ConfigError('a resumed run continues from its own checkpoint; initial weights are for new runs');
+  if (!resume && options.epochs !== undefined) throw new ConfigError("a new run's epochs are its recipe's; epochs is for extending a resumed run");
   let config = given;
   validateRunConfig(config, resume ? join(runDir, RUN_FILE) : 'the run configuration');
   checkRunMatchesData(config, options, resume ? runDir : null);
-  const { recipe } = config;
-  const mixing = batchRegularisers(recipe);
+  const mixing = batchRegularisers(config.recipe);
   const streams = new RunStreams(config.seed);
   const metrics = new MetricsLog(join(runDir, METRICS_FILE));
 
@@ -148,8 +163,28 @@ async function openRun(options: TrainOptions): Promise<Run> {
   let state: TrainState;
   let optimizer: TensorValues | null = null;
   let init: InitReport | null = null;
+  let extended: { from: number; to: number; lr: number } | null = null;
   if (resume) {
     ({ model, state, optimizer } = await loadTrainingCheckpoint(join(runDir, LAST)));
+    if (options.epochs !== undefined && options.epochs !== config.recipe.epochs) {
+      const to = options.epochs;
+      if (!(Number.isInteger(to) && to > state.epoch)) {
+        model.dispose();
+        throw new ConfigError(`${runDir} has trained ${state.epoch} epoch${state.epoch === 1 ? '' : 's'} already; epochs must be a whole number above that, got ${to}`);
+      }
+      const from = config.recipe.epochs;
+      config = { ...config, recipe: { ...config.recipe, epochs: to } };
+      try {
+        validateRunConfig(config, `${runDir} extended to ${to} epochs`);
+      } catch (error) {
+        model.dispose();
+        throw error;
+      }
+      const { recipe: r } = config;
+      extended = { from, to, lr: learningRate({ baseLr: r.lr, epochs: to, schedule: r.schedule, warmupEpochs: r.warmupEpochs }, state.epoch + state.stepInEpoch / Math.max(1, Math.floor(dataSize(options.train) / r.batchSize))) };
+      state.finished = false;
+      await writeRunConfig(runDir, config);
+    }
     await metrics.truncateAfter(state.step);
   } else {
     model = new PyramidNet(config.architecture, { rng: streams.fork('init') });
@@ -166,6 +201,7 @@ async function openRun(options: TrainOptions): Promise<Run> {
     await createRunFolder(runDir, config);
     state = initialState(config.seed);
   }
+  const { recipe } = config;
   const step = new TrainingStep(model, recipe);
   if (optimizer) step.optimizer.load(state.optimizerStarted, optimizer);
 
@@ -173,7 +209,7 @@ async function openRun(options: TrainOptions): Promise<Run> {
   const pool = await DecodePool.create(usesFiles ? (options.decodeThreads ?? (await import('node:os')).availableParallelism()) : 1);
   const stepsPerEpoch = Math.floor(dataSize(options.train) / recipe.batchSize);
   const emit = options.onEvent ?? (() => undefined);
-  emit({ kind: 'start', config, stepsPerEpoch, resumedAt: resume ? { epoch: state.epoch, step: state.step } : null, parameters: model.parameterCount(), init });
+  emit({ kind: 'start', config, stepsPerEpoch, resumedAt: resume ? { epoch: state.epoch, step: state.step } : null, parameters: model.parameterCount(), init, extended });
   return {
     runDir,
     config,

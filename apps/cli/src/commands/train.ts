@@ -176,7 +176,7 @@ export function trainCommand(program: Command): void {
     .option('--cutmix-beta <b>', 'CutMix: Beta(b, b) of the kept share', parseNumber('--cutmix-beta'))
     .option('--seed <n>', 'seed of every random draw', parseInteger('--seed'), 0)
     .option('--run <dir>', 'run folder (default: runs/<model>-<time>)')
-    .option('--resume <dir>', 'continue the run in this folder from its last checkpoint')
+    .option('--resume <dir>', 'continue the run in this folder from its last checkpoint (with --epochs N: to N epochs in all, e.g. extending a finished run)')
     .option('--init <source>', 'fine-tune: start from these weights (a checkpoint folder, a safetensors state_dict or a torch.save .pt/.pth); a head of another class count is re-initialised')
     .addOption(new Option('--freeze <part>', 'fine-tune: leave the body (all but the classifier) or all but the last stage as they are').choices(['none', 'body', 'all-but-last-stage']))
     .option('--head-lr-multiplier <x>', "fine-tune: the classifier's learning rate as a multiple of the schedule's", parseNumber('--head-lr-multiplier'))
@@ -206,7 +206,8 @@ export function trainCommand(program: Command): void {
     if (flags.resume) {
       if (flags.run) throw new UsageError('--resume continues an existing run folder; --run starts a new one: give only one');
       if (flags.init) throw new UsageError('--resume continues from the run\'s own checkpoint; --init starts a new run: give only one');
-      const given = [...MODEL_FLAGS, ...RECIPE_FLAGS].filter((k) => (k === 'bnDecay' ? flags.bnDecay === false : flags[k] !== undefined));
+      // --epochs alone may change: it extends (or shortens) the run, the schedule recomputed.
+      const given = [...MODEL_FLAGS, ...RECIPE_FLAGS].filter((k) => k !== 'epochs' && (k === 'bnDecay' ? flags.bnDecay === false : flags[k] !== undefined));
       if (given.length) {
         const flag = given[0] === 'bnDecay' ? 'no-bn-decay' : given[0].replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
         throw new UsageError(`--resume takes the model and recipe from the run folder; remove --${flag}`);
@@ -293,6 +294,7 @@ export function trainCommand(program: Command): void {
         config,
         resume: Boolean(flags.resume),
         init,
+        epochs: flags.resume ? flags.epochs : undefined,
         train: data.train,
         test: data.test,
         signal: controller.signal,
