@@ -3,9 +3,9 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { useBackend } from '@pyramid/core';
+import { relativeError, useBackend } from '@pyramid/core';
 import { encodePng, writeNpy } from '@pyramid/datasets';
-import { PyramidNet } from '@pyramid/pyramidnet';
+import { PyramidNet, readSafetensors, toFloat32, toIntegers } from '@pyramid/pyramidnet';
 import { saveCheckpoint } from '@pyramid/pyramidnet/node';
 import { afterAll, describe, expect, it } from 'vitest';
 import { referenceStateDict, tensorsOf, torchFixture } from './test-fixtures';
@@ -292,6 +292,32 @@ describe('pyramid train --init (fine-tuning)', () => {
     expect(bad.status).toBe(1);
     expect(bad.stderr).toMatch(/refusing to load: the pickle uses posix\.system/);
     expect(existsSync(join(dir, 'bad'))).toBe(false);
+  });
+});
+
+/** tools/reference/make_fine_tune_fixture.py: starting weights, a 3-class folder of 8x8 PNGs, the reference's weights after 3 steps. */
+const fineTune = fileURLToPath(new URL('../../../packages/pyramidnet/test/fixtures/fine-tune/', import.meta.url));
+
+describe('pyramid train --init reaches the reference PyTorch weights', () => {
+  it.each([
+    ['basic-8-a12', ['--depth', '8', '--alpha', '12']],
+    ['bottleneck-11-a8', ['--depth', '11', '--alpha', '8', '--bottleneck']],
+  ])('%s: 3 full-batch steps from a torch.save file, every tensor within 1e-4 of the float64 reference', (name, model) => {
+    const dir = folder(`reference-fine-tune-${name}`);
+    const r = pyramid('train', '--init', `${fineTune}${name}-init.pt`, '--dataset', 'cifar10', ...model, '--input', '8x8x3', '--data', `${fineTune}images`,
+      '--normalization', 'cifar', '--augment', 'none', '--batch-size', '12', '--epochs', '3', '--schedule', 'constant', '--lr', '0.05',
+      '--momentum', '0.9', '--nesterov', '--weight-decay', '0.0001', '--label-smoothing', '0', '--eval-every', '3', '--run', join(dir, 'run'), '--json');
+    expect(r.status, r.stderr).toBe(0);
+    const start = JSON.parse(r.stdout.split('\n')[0]);
+    expect([start.stepsPerEpoch, start.init.reinitialised, start.init.skipped]).toEqual([1, [], []]);
+    expect(pyramid('export', '--checkpoint', join(dir, 'run', 'checkpoints', 'last'), '--out', join(dir, 'after.safetensors')).status).toBe(0);
+    const got = readSafetensors(new Uint8Array(readFileSync(join(dir, 'after.safetensors'))), 'after').tensors;
+    const want = readSafetensors(new Uint8Array(readFileSync(`${fineTune}${name}-after.safetensors`)), 'reference').tensors;
+    expect([...got.keys()].sort()).toEqual([...want.keys()].sort());
+    for (const [key, expected] of want) {
+      if (expected.dtype === 'I64') expect(toIntegers(got.get(key)!), key).toEqual(toIntegers(expected));
+      else expect(relativeError(toFloat32(got.get(key)!), toFloat32(expected)), key).toBeLessThan(1e-4);
+    }
   });
 });
 
