@@ -222,6 +222,24 @@ describe('pyramid import and export of torch.save files', () => {
     expect(tensorsOf(readFileSync(join(dir, 'exported.safetensors')))).toEqual(tensorsOf(referenceStateDict('cifar-basic-8-a12-odd')));
   });
 
+  it('re-initialises the head when --classes asks for another class count, and suggests it otherwise', () => {
+    const dir = folder('torch-classes');
+    const i = pyramid('import', torchFixture('state-dict.pt'), ...TORCH_FIXTURE_MODEL, '--classes', '3', '--out', join(dir, 'three'));
+    expect(i.status, i.stderr).toBe(0);
+    expect(i.stdout).toContain("re-initialised fc.weight, fc.bias for 3 classes (the file's head has 10)\n");
+    expect(JSON.parse(readFileSync(join(dir, 'three', 'config.json'), 'utf8')).architecture.classes).toBe(3);
+    const x = pyramid('export', '--checkpoint', join(dir, 'three'), '--out', join(dir, 'three.safetensors'));
+    expect(x.status, x.stderr).toBe(0);
+    const exported = tensorsOf(readFileSync(join(dir, 'three.safetensors')));
+    const original = tensorsOf(referenceStateDict('cifar-basic-8-a12-odd'));
+    expect(exported['conv1.weight']).toEqual(original['conv1.weight']);
+    expect(exported['fc.weight'][1]).toBe('3x28');
+    const hint = pyramid('import', torchFixture('state-dict.pt'), '--dataset', 'cifar100', '--depth', '8', '--alpha', '12', '--out', join(dir, 'hundred'));
+    expect(hint.status).toBe(2);
+    expect(hint.stderr).toMatch(/state-dict\.pt has a 10-class head but the model has 100 classes: give --classes 10, or --classes 100 to re-initialise the head\n$/);
+    expect(existsSync(join(dir, 'hundred'))).toBe(false);
+  });
+
   it('refuses a pickle that calls os.system, in one line, creating nothing', () => {
     const dir = folder('torch-malicious');
     const r = pyramid('import', torchFixture('malicious.pt'), ...TORCH_FIXTURE_MODEL, '--out', join(dir, 'imported'));

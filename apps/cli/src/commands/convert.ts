@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { findDataset } from '@pyramid/core';
 import { writeFileAtomically } from '@pyramid/core/node';
-import { PyramidNet, type TorchFileInfo, exportPytorchWeights, importStateDict, readPytorchStateDict } from '@pyramid/pyramidnet';
+import { PyramidNet, type TorchFileInfo, exportPytorchWeights, importStateDict, readPytorchStateDict, transferWeights } from '@pyramid/pyramidnet';
 import { loadCheckpoint, saveCheckpoint } from '@pyramid/pyramidnet/node';
 import { type Command, Option } from 'commander';
 import { type ModelFlags, addModelOptions, modelFromFlags } from '../model-options';
@@ -27,9 +27,21 @@ export function convertCommands(program: Command): void {
     }
     const model = new PyramidNet(choice.architecture);
     const stateDict = readPytorchStateDict(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), file);
-    importStateDict(model, stateDict, 'pytorch', file);
     const found = 'info' in stateDict ? describeTorchFile(stateDict.info as TorchFileInfo) : '';
     if (found) process.stdout.write(`${file}: ${found}\n`);
+    const classes = model.architecture.classes;
+    const fileClasses = stateDict.tensors.get('fc.weight')?.shape[0];
+    if (fileClasses !== undefined && fileClasses !== classes) {
+      // Another class count is a new head for fine-tuning, but only when asked for.
+      if (flags.classes === undefined) {
+        model.dispose();
+        throw new UsageError(`${file} has a ${fileClasses}-class head but the model has ${classes} classes: give --classes ${fileClasses}, or --classes ${classes} to re-initialise the head`);
+      }
+      const { reinitialised, skipped } = transferWeights(model, stateDict, 'pytorch', file);
+      process.stdout.write(`re-initialised ${reinitialised.join(', ')} for ${classes} classes (the file's head has ${fileClasses})${skipped.length ? `; skipped ${skipped.join(', ')}` : ''}\n`);
+    } else {
+      importStateDict(model, stateDict, 'pytorch', file);
+    }
     // A state_dict carries no input description: take the dataset's customary normalisation.
     const dataset = findDataset(choice.preset?.dataset ?? flags.dataset ?? '');
     const classNames = flags.classNames?.split(',') ?? (dataset?.classes === model.architecture.classes ? dataset.classNames ?? undefined : undefined);
