@@ -16,6 +16,9 @@ the reference's train.py save them. Writes, under packages/pyramidnet/test/fixtu
   views.pt                   every tensor a view into one shared storage, at an offset; the conv
                              and fc weights with permuted (non-contiguous) strides
   malicious.pt               a torch.save whose pickle calls os.system (must be refused, never run)
+  legacy-checkpoint.pth.tar  the reference checkpoint dict in torch.save's legacy (pre-1.6) format,
+                             as the reference's releases were saved
+  legacy-malicious.pt        malicious.pt's object in the legacy format
 
 usage: /usr/bin/python3 make_torch_files.py PATH/TO/PyramidNet-PyTorch
 needs: PyTorch (Debian: apt-get install python3-torch).
@@ -139,6 +142,9 @@ def main():
     torch.save({'epoch': 12, 'arch': 'pyramidnet', 'state_dict': parallel.state_dict(), 'best_err1': 4.31,
                 'best_err5': 0.12, 'optimizer': optimizer.state_dict()},
                os.path.join(OUT, 'reference-checkpoint.pth.tar'))
+    torch.save({'epoch': 12, 'arch': 'pyramidnet', 'state_dict': parallel.state_dict(), 'best_err1': 4.31,
+                'best_err5': 0.12, 'optimizer': optimizer.state_dict()},
+               os.path.join(OUT, 'legacy-checkpoint.pth.tar'), _use_new_zipfile_serialization=False)
 
     torch.save({'model': state, 'epoch': 7}, os.path.join(OUT, 'wrapped-model.pt'))
 
@@ -149,6 +155,7 @@ def main():
 
     torch.save(shared_views(state), os.path.join(OUT, 'views.pt'))
     torch.save({'conv1.weight': CallsSystem()}, os.path.join(OUT, 'malicious.pt'))
+    torch.save({'conv1.weight': CallsSystem()}, os.path.join(OUT, 'legacy-malicious.pt'), _use_new_zipfile_serialization=False)
     print('torch', torch.__version__, 'wrote', sorted(os.listdir(OUT)))
 
 

@@ -56,6 +56,7 @@ export type PickleValue = null | boolean | number | bigint | string | PickleValu
 const ALLOWED_GLOBALS = new Set([
   'collections.OrderedDict',
   'torch._utils._rebuild_tensor_v2',
+  'torch._utils._rebuild_tensor',
   'torch._utils._rebuild_parameter',
   ...Object.keys(STORAGE_TYPES).map((name) => `torch.${name}`),
 ]);
@@ -84,12 +85,22 @@ function describe(value: StackItem | undefined): string {
  * Maps, lists arrays, tuples `Tuple`s, tensors `TensorRef`s. `source` names the file in errors.
  */
 export function readPickle(bytes: Uint8Array, source: string): PickleValue {
+  const { value, end } = readPickleAt(bytes, 0, source);
+  if (end !== bytes.byteLength) throw new WeightsError(`${source}: ${bytes.byteLength - end} bytes after the pickle's end`);
+  return value;
+}
+
+/**
+ * One pickle starting at byte `start` (the legacy `torch.save` format writes several in a row),
+ * and the byte after its STOP.
+ */
+export function readPickleAt(bytes: Uint8Array, start: number, source: string): { value: PickleValue; end: number } {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const decoder = new TextDecoder('utf-8', { fatal: true });
   const stack: StackItem[] = [];
   const memo = new Map<number, PickleValue>();
   const storages = new Map<string, StorageRef>();
-  let pos = 0;
+  let pos = start;
 
   const fail = (problem: string): never => {
     throw new WeightsError(`${source}: ${problem}`);
@@ -161,10 +172,13 @@ export function readPickle(bytes: Uint8Array, source: string): PickleValue {
       case 'collections.OrderedDict':
         if (a.length !== 0) fail('OrderedDict is rebuilt from arguments; only an empty one followed by its items is read');
         return new Map();
+      case 'torch._utils._rebuild_tensor':
       case 'torch._utils._rebuild_tensor_v2': {
+        // _rebuild_tensor (PyTorch 0.3) has 4 arguments, _rebuild_tensor_v2 6 or 7 (the last ones: requires_grad, hooks, metadata).
         const [storage, offset, size, stride] = a;
-        if (a.length < 6 || a.length > 7 || !storage || typeof storage !== 'object' || (storage as StorageRef).kind !== 'storage') {
-          fail(`_rebuild_tensor_v2 called with ${a.length} arguments or without a storage`);
+        const [least, most] = callable.name.endsWith('_v2') ? [6, 7] : [4, 4];
+        if (a.length < least || a.length > most || !storage || typeof storage !== 'object' || (storage as StorageRef).kind !== 'storage') {
+          fail(`${callable.name} called with ${a.length} arguments or without a storage`);
         }
         if (typeof offset !== 'number' || !Number.isInteger(offset) || offset < 0) fail(`a tensor's storage offset is ${describe(offset)}`);
         const shape = integerTuple(size, 'size');
@@ -184,9 +198,11 @@ export function readPickle(bytes: Uint8Array, source: string): PickleValue {
   };
   const persistent = (pid: PickleValue): StorageRef => {
     const items = pid instanceof Tuple ? pid.items : [];
-    const [tag, type, key, , numel] = items;
-    if (items.length !== 5 || tag !== 'storage' || !(type instanceof Global) || typeof key !== 'string' || typeof numel !== 'number') {
-      return fail(`a persistent id is ${describe(pid)} with ${items.length} items, not ('storage', type, key, location, size)`);
+    // The zip format's ids have 5 items; the legacy format's a sixth, a storage view (never written since PyTorch 1.0).
+    const [tag, type, key, , numel, view] = items;
+    if (items.length === 6 && view !== null) return fail('a storage view (PyTorch before 1.0) is not supported');
+    if (items.length < 5 || items.length > 6 || tag !== 'storage' || !(type instanceof Global) || typeof key !== 'string' || typeof numel !== 'number') {
+      return fail(`a persistent id is ${describe(pid)} with ${items.length} items, not ('storage', type, key, location, size[, view])`);
     }
     const dtype = STORAGE_TYPES[type.name.slice('torch.'.length)];
     if (!dtype) return fail(`a persistent id names ${type.name}, not a storage type`);
@@ -209,7 +225,7 @@ export function readPickle(bytes: Uint8Array, source: string): PickleValue {
         break;
       case '.': // STOP
         if (stack.length !== 1) fail(`malformed pickle: ${stack.length} values left at the end`);
-        return pop();
+        return { value: pop(), end: pos };
       case '(':
         stack.push(MARK);
         break;

@@ -33,7 +33,7 @@ function logits(bytes: Uint8Array, source: string): Float32Array {
 }
 
 describe('reading files torch.save wrote', () => {
-  it.each(['state-dict.pt', 'data-parallel.pth', 'reference-checkpoint.pth.tar', 'wrapped-model.pt', 'views.pt'])(
+  it.each(['state-dict.pt', 'data-parallel.pth', 'reference-checkpoint.pth.tar', 'wrapped-model.pt', 'views.pt', 'legacy-checkpoint.pth.tar'])(
     '%s holds the fixture weights bit for bit and gives the reference logits',
     (file) => {
       const twin = readSafetensors(referenceStateDict());
@@ -48,8 +48,8 @@ describe('reading files torch.save wrote', () => {
     },
   );
 
-  it('finds the state_dict of the reference checkpoint dict and reports what was beside it', () => {
-    const { info } = readTorchFile(torchFixture('reference-checkpoint.pth.tar'), 'checkpoint.pth.tar');
+  it.each(['reference-checkpoint.pth.tar', 'legacy-checkpoint.pth.tar'])('finds the state_dict of the reference checkpoint dict (%s) and reports what was beside it', (file) => {
+    const { info } = readTorchFile(torchFixture(file), file);
     expect(info).toEqual({ entry: 'state_dict', dataParallel: true, extras: { epoch: 12, arch: 'pyramidnet', best_err1: 4.31, best_err5: 0.12 } });
   });
 
@@ -68,6 +68,8 @@ describe('reading files torch.save wrote', () => {
     );
     expect(existsSync(join(process.cwd(), 'pyramid-torch-pwned.txt'))).toBe(false);
     expect(readdirSync(process.cwd())).toEqual(before);
+    expect(() => readTorchFile(torchFixture('legacy-malicious.pt'), 'legacy.pt')).toThrow(/^legacy\.pt: refusing to load: the pickle uses posix\.system/);
+    expect(existsSync(join(process.cwd(), 'pyramid-torch-pwned.txt'))).toBe(false);
   });
 });
 
@@ -107,9 +109,9 @@ describe('the restricted pickle reader', () => {
     expect(() => readTorchFile(zipWith(pickle, { 0: new Uint8Array(16) }), 'short.pt')).toThrow("short.pt: tensor 'w' reads element 4 of a storage of 4");
   });
 
-  it('says what to do with the legacy (pre-1.6) format', () => {
-    const legacy = Uint8Array.from([0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19, 0x2e]);
-    expect(() => readTorchFile(legacy, 'old.pth')).toThrow("old.pth: written in torch.save's legacy format");
+  it('names a legacy-format file cut short in its storages', () => {
+    const legacy = torchFixture('legacy-checkpoint.pth.tar');
+    expect(() => readTorchFile(legacy.subarray(0, legacy.length - 100), 'cut.pth.tar')).toThrow(/^cut\.pth\.tar: truncated in storage '\d+' \(\d+ elements\)$/);
   });
 });
 

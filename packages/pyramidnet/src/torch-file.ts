@@ -1,11 +1,14 @@
 import { WeightsError } from '@pyramid/core';
 import { unzipSync, zipSync } from 'fflate';
-import { type PickleValue, STORAGE_TYPES, type TensorRef, type TorchDType, Tuple, readPickle } from './pickle';
+import { type PickleValue, STORAGE_TYPES, type TensorRef, type TorchDType, Tuple, readPickle, readPickleAt } from './pickle';
 import type { SafetensorsEntry, SafetensorsFile, TensorToWrite } from './safetensors';
 
 /**
- * Files written by `torch.save` (PyTorch 1.6 and later): a zip holding `<name>/data.pkl`, the
- * pickled object, and `<name>/data/<key>`, the raw bytes of each storage its tensors view.
+ * Files written by `torch.save`. Since PyTorch 1.6: a zip holding `<name>/data.pkl`, the pickled
+ * object, and `<name>/data/<key>`, the raw bytes of each storage its tensors view. Before (and with
+ * `_use_new_zipfile_serialization=False`), the legacy format: five pickles in a row (magic number,
+ * protocol version, system information, the object, the storage keys), then each storage as an
+ * int64 element count and its bytes.
  */
 
 const ELEMENT_BYTES: Record<TorchDType, number> = { F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, BOOL: 1 };
@@ -91,14 +94,25 @@ function gather(tensor: TensorRef, storage: Uint8Array, name: string, source: st
 }
 
 /**
- * Reads a file written by `torch.save`: a state_dict, a dict wrapping one as 'state_dict' (the
- * reference code's checkpoints) or 'model', with DataParallel's 'module.' prefixes removed. The
- * pickle is read by a restricted reader that runs nothing (see `readPickle`).
+ * Reads a file written by `torch.save`, in the zip or the legacy format: a state_dict, a dict
+ * wrapping one as 'state_dict' (the reference code's checkpoints) or 'model', with DataParallel's
+ * 'module.' prefixes removed. Pickles are read by a restricted reader that runs nothing (see
+ * `readPickle`).
  */
 export function readTorchFile(bytes: Uint8Array, source = 'model.pt'): SafetensorsFile & { info: TorchFileInfo } {
-  if (startsWith(bytes, LEGACY_MAGIC)) {
-    throw new WeightsError(`${source}: written in torch.save's legacy format (PyTorch before 1.6 or _use_new_zipfile_serialization=False); load and save it again with PyTorch 1.6 or newer`);
+  const { root, storages } = startsWith(bytes, LEGACY_MAGIC) ? readLegacy(bytes, source) : readZip(bytes, source);
+  const { dict, info } = findStateDict(root, source);
+  const tensors = new Map<string, SafetensorsEntry>();
+  for (const [name, value] of dict as Map<string, TensorRef>) {
+    const storage = storages.get(value.storage.key);
+    if (!storage) throw new WeightsError(`${source}: tensor '${name}' needs storage '${value.storage.key}', which the file lacks`);
+    tensors.set(name, { dtype: value.storage.dtype, shape: [...value.shape], bytes: gather(value, storage, name, source) });
   }
+  return { tensors, metadata: {}, info };
+}
+
+/** The unpickled object and the storages' bytes by key, from the zip format. */
+function readZip(bytes: Uint8Array, source: string): { root: PickleValue; storages: Map<string, Uint8Array> } {
   if (!startsWith(bytes, ZIP_MAGIC)) throw new WeightsError(`${source}: not a file torch.save writes (no zip signature)`);
   let files: Record<string, Uint8Array>;
   try {
@@ -111,15 +125,46 @@ export function readTorchFile(bytes: Uint8Array, source = 'model.pt'): Safetenso
   const prefix = pickleName.slice(0, -'data.pkl'.length);
   const byteorder = files[`${prefix}byteorder`];
   if (byteorder && new TextDecoder().decode(byteorder).trim() !== 'little') throw new WeightsError(`${source}: big-endian tensors are not supported`);
+  const storages = new Map<string, Uint8Array>();
+  for (const [name, data] of Object.entries(files)) if (name.startsWith(`${prefix}data/`)) storages.set(name.slice(`${prefix}data/`.length), data);
+  return { root: readPickle(files[pickleName], `${source}/data.pkl`), storages };
+}
 
-  const { dict, info } = findStateDict(readPickle(files[pickleName], `${source}/data.pkl`), source);
-  const tensors = new Map<string, SafetensorsEntry>();
-  for (const [name, value] of dict as Map<string, TensorRef>) {
-    const storage = files[`${prefix}data/${value.storage.key}`];
-    if (!storage) throw new WeightsError(`${source}: tensor '${name}' needs storage ${prefix}data/${value.storage.key}, which the zip lacks`);
-    tensors.set(name, { dtype: value.storage.dtype, shape: [...value.shape], bytes: gather(value, storage, name, source) });
+/** The unpickled object and the storages' bytes by key, from the legacy format. */
+function readLegacy(bytes: Uint8Array, source: string): { root: PickleValue; storages: Map<string, Uint8Array> } {
+  const magic = readPickleAt(bytes, 0, source);
+  const protocol = readPickleAt(bytes, magic.end, source);
+  if (protocol.value !== 1001) throw new WeightsError(`${source}: legacy torch.save protocol ${String(protocol.value)} is not supported (1001 is)`);
+  const system = readPickleAt(bytes, protocol.end, source);
+  if (!(system.value instanceof Map) || system.value.get('little_endian') !== true) throw new WeightsError(`${source}: big-endian tensors are not supported`);
+  const object = readPickleAt(bytes, system.end, source);
+  const keys = readPickleAt(bytes, object.end, source);
+  if (!Array.isArray(keys.value) || !keys.value.every((k) => typeof k === 'string')) throw new WeightsError(`${source}: the legacy storage key list is malformed`);
+  // The element size of each storage comes from the tensors that view it.
+  const sizes = new Map<string, number>();
+  const visit = (value: PickleValue): void => {
+    if (value instanceof Map) for (const v of value.values()) visit(v);
+    else if (Array.isArray(value)) value.forEach(visit);
+    else if (value instanceof Tuple) value.items.forEach(visit);
+    else if (value !== null && typeof value === 'object' && (value as TensorRef).kind === 'tensor') {
+      sizes.set((value as TensorRef).storage.key, ELEMENT_BYTES[(value as TensorRef).storage.dtype]);
+    }
+  };
+  visit(object.value);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const storages = new Map<string, Uint8Array>();
+  let pos = keys.end;
+  for (const key of keys.value as string[]) {
+    const size = sizes.get(key);
+    if (size === undefined) throw new WeightsError(`${source}: storage '${key}' is listed but no tensor uses it`);
+    if (pos + 8 > bytes.byteLength) throw new WeightsError(`${source}: truncated before storage '${key}'`);
+    const count = Number(view.getBigInt64(pos, true));
+    pos += 8;
+    if (count < 0 || pos + count * size > bytes.byteLength) throw new WeightsError(`${source}: truncated in storage '${key}' (${count} elements)`);
+    storages.set(key, bytes.subarray(pos, pos + count * size));
+    pos += count * size;
   }
-  return { tensors, metadata: {}, info };
+  return { root: object.value, storages };
 }
 
 // Pickle opcodes of protocol 2, for the writer.
