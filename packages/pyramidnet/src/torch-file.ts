@@ -20,7 +20,7 @@ const LEGACY_MAGIC = [0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20
 
 const startsWith = (bytes: Uint8Array, prefix: number[]) => prefix.every((b, i) => bytes[i] === b);
 
-/** Whether `bytes` look like a file `torch.save` wrote (the zip format, or the legacy one to refuse clearly). */
+/** Whether `bytes` look like a file `torch.save` wrote, in the zip or the legacy format. */
 export function isTorchFile(bytes: Uint8Array): boolean {
   return startsWith(bytes, ZIP_MAGIC) || startsWith(bytes, LEGACY_MAGIC);
 }
