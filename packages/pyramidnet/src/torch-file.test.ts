@@ -109,6 +109,42 @@ describe('the restricted pickle reader', () => {
     expect(() => readTorchFile(zipWith(pickle, { 0: new Uint8Array(16) }), 'short.pt')).toThrow("short.pt: tensor 'w' reads element 4 of a storage of 4");
   });
 
+  it('refuses a tensor that zero strides make huge', () => {
+    // {'w': _rebuild_tensor_v2(('storage', FloatStorage, '0', 'cpu', 1), 0, (65536, 65536), (0, 0), False, OrderedDict())}
+    const pickle = [
+      0x80, 2, 0x7d, ...unicode('w'), ...ascii('ctorch._utils\n_rebuild_tensor_v2\n'), 0x28,
+      0x28, ...unicode('storage'), ...ascii('ctorch\nFloatStorage\n'), ...unicode('0'), ...unicode('cpu'), 0x4b, 1, 0x74, 0x51,
+      0x4b, 0, 0x4a, 0, 0, 1, 0, 0x4a, 0, 0, 1, 0, 0x86, 0x4b, 0, 0x4b, 0, 0x86, 0x89, ...ascii('ccollections\nOrderedDict\n'), 0x29, 0x52,
+      0x74, 0x52, 0x73, 0x2e,
+    ];
+    expect(() => readTorchFile(zipWith(pickle, { 0: new Uint8Array(4) }), 'huge.pt')).toThrow("huge.pt: tensor 'w' of size [65536, 65536] is larger than 2147483647 bytes");
+  });
+
+  it('refuses compressed records, which torch.save never writes', () => {
+    const files = { 'archive/data.pkl': new Uint8Array(1000) };
+    expect(() => readTorchFile(zipSync(files, { level: 9 }), 'deflated.pt')).toThrow('deflated.pt: record archive/data.pkl is compressed, which torch.save never does');
+  });
+
+  it('turns any corruption of a real file into a WeightsError naming it (200 random byte changes)', () => {
+    const original = torchFixture('reference-checkpoint.pth.tar');
+    let state = 12345;
+    const next = () => (state = (state * 1103515245 + 12345) % 2147483648) / 2147483648;
+    let refused = 0;
+    for (let trial = 0; trial < 200; trial++) {
+      const bytes = original.slice();
+      // The pickle sits at the start of the zip: corrupt there, where the reader must hold.
+      for (let k = 0; k < 3; k++) bytes[Math.floor(next() * 20000)] = Math.floor(next() * 256);
+      try {
+        readTorchFile(bytes, 'corrupt.pt');
+      } catch (error) {
+        expect((error as Error).name, (error as Error).message).toBe('WeightsError');
+        expect((error as Error).message.startsWith('corrupt.pt')).toBe(true);
+        refused++;
+      }
+    }
+    expect(refused).toBeGreaterThan(0);
+  });
+
   it('names a legacy-format file cut short in its storages', () => {
     const legacy = torchFixture('legacy-checkpoint.pth.tar');
     expect(() => readTorchFile(legacy.subarray(0, legacy.length - 100), 'cut.pth.tar')).toThrow(/^cut\.pth\.tar: truncated in storage '\d+' \(\d+ elements\)$/);

@@ -15,6 +15,8 @@ const ELEMENT_BYTES: Record<TorchDType, number> = { F64: 8, F32: 4, F16: 2, BF16
 const STORAGE_NAMES = Object.fromEntries(Object.entries(STORAGE_TYPES).map(([name, dtype]) => [dtype, name])) as Record<TorchDType, string>;
 
 const ZIP_MAGIC = [0x50, 0x4b, 0x03, 0x04];
+/** The largest tensor read (2 GiB, the largest typed array everywhere); a PyramidNet's largest is a few MB. */
+const MAX_TENSOR_BYTES = 2 ** 31 - 1;
 /** The first bytes of a pre-1.6 `torch.save`: pickle protocol 2 and the legacy magic number. */
 const LEGACY_MAGIC = [0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19];
 
@@ -73,6 +75,8 @@ function gather(tensor: TensorRef, storage: Uint8Array, name: string, source: st
   const { shape, stride, offset } = tensor;
   const count = shape.reduce((a, b) => a * b, 1);
   if (count === 0) return new Uint8Array(0);
+  // Zero strides repeat elements, so a small storage can describe a huge tensor: refuse what cannot be real weights.
+  if (count * size > MAX_TENSOR_BYTES) throw new WeightsError(`${source}: tensor '${name}' of size [${shape.join(', ')}] is larger than ${MAX_TENSOR_BYTES} bytes`);
   const last = offset + shape.reduce((sum, d, i) => sum + (d - 1) * stride[i], 0);
   if (last >= tensor.storage.numel || (last + 1) * size > storage.byteLength) {
     throw new WeightsError(`${source}: tensor '${name}' reads element ${last} of a storage of ${Math.min(tensor.storage.numel, storage.byteLength / size)}`);
@@ -115,11 +119,20 @@ export function readTorchFile(bytes: Uint8Array, source = 'model.pt'): Safetenso
 function readZip(bytes: Uint8Array, source: string): { root: PickleValue; storages: Map<string, Uint8Array> } {
   if (!startsWith(bytes, ZIP_MAGIC)) throw new WeightsError(`${source}: not a file torch.save writes (no zip signature)`);
   let files: Record<string, Uint8Array>;
+  let compressed: string | null = null;
   try {
-    files = unzipSync(bytes, { filter: (file) => /^[^/]+\/(data\.pkl|byteorder|data\/[^/]+)$/.test(file.name) });
+    files = unzipSync(bytes, {
+      filter: (file) => {
+        const wanted = /^[^/]+\/(data\.pkl|byteorder|data\/[^/]+)$/.test(file.name);
+        // torch.save stores records uncompressed: a compressed one is not its work and could expand without bound.
+        if (wanted && file.compression !== 0) compressed ??= file.name;
+        return wanted && file.compression === 0;
+      },
+    });
   } catch (error) {
     throw new WeightsError(`${source}: not a readable zip (${(error as Error).message})`);
   }
+  if (compressed) throw new WeightsError(`${source}: record ${compressed} is compressed, which torch.save never does`);
   const pickleName = Object.keys(files).find((name) => name.endsWith('/data.pkl'));
   if (!pickleName) throw new WeightsError(`${source}: a zip without data.pkl, so not written by torch.save`);
   const prefix = pickleName.slice(0, -'data.pkl'.length);
