@@ -241,7 +241,7 @@ describe('train from initial weights', () => {
 describe('extending a finished run', () => {
   it('continues to more epochs and reaches the weights of a run trained that long from the start (step schedule)', async () => {
     const recipe = { epochs: 2, schedule: { type: 'step' as const, milestones: [1], gamma: 0.1 } };
-    const extendedDir = join(scratch, 'extended');
+    const extendedDir = join(scratch, 'two-epochs-extended');
     await train({ runDir: extendedDir, config: config(recipe), resume: false, train: toyData(), plots: false });
     const events: TrainEvent[] = [];
     await train({ runDir: extendedDir, resume: true, epochs: 3, train: toyData(), plots: false, onEvent: (e) => events.push(e) });
@@ -251,7 +251,7 @@ describe('extending a finished run', () => {
     expect(events.filter((e) => e.kind === 'epoch').map((e) => (e as { epoch: number }).epoch)).toEqual([2]);
     expect(JSON.parse(readFileSync(join(extendedDir, 'run.json'), 'utf8')).recipe.epochs).toBe(3);
 
-    const straightDir = join(scratch, 'straight');
+    const straightDir = join(scratch, 'three-epochs-straight');
     await train({ runDir: straightDir, config: config({ ...recipe, epochs: 3 }), resume: false, train: toyData(), plots: false });
     expect(weightsOf(extendedDir).equals(weightsOf(straightDir))).toBe(true);
   });
