@@ -1,7 +1,11 @@
 // The input pipeline's throughput, as training-ready batches per second, for the datasets the
 // project reads: in-memory data with CIFAR augmentation, and image files decoded and augmented on
 // the fly at ImageNet size (synthetic 500x375 JPEGs, the typical ImageNet photo). Prints a
-// markdown table for packages/datasets/README.md.
+// markdown table for packages/datasets/README.md. Images per CPU-second count every thread of the
+// process (sharp decodes on libuv's threads even when the pipeline runs inline).
+//
+// PIPELINE_BASELINE=path/to/an/older/packages/datasets/dist/index.js times that build's ImageNet
+// pipelines in the same run, for comparison (e.g. from a `git worktree` of an earlier commit).
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,9 +20,20 @@ import {
 
 const rows = [];
 const threads = availableParallelism();
-const record = (what, result) => {
-  rows.push(`| ${what} | ${result.threads} | ${result.imagesPerSecond.toFixed(0)} |`);
-  console.error(`${what}: ${result.imagesPerSecond.toFixed(1)} img/s on ${result.threads} thread(s)`);
+const baseline = process.env.PIPELINE_BASELINE ? await import(process.env.PIPELINE_BASELINE) : null;
+const cpuSeconds = (since) => {
+  const { user, system } = process.cpuUsage(since);
+  return (user + system) / 1e6;
+};
+const record = (what, result, cpu) => {
+  const perCpu = cpu ? (result.images / cpu).toFixed(1) : '';
+  rows.push(`| ${what} | ${result.threads} | ${result.imagesPerSecond.toFixed(result.imagesPerSecond < 100 ? 1 : 0)} | ${perCpu} |`);
+  console.error(`${what}: ${result.imagesPerSecond.toFixed(1)} img/s on ${result.threads} thread(s)${cpu ? `, ${perCpu} per CPU-second` : ''}`);
+};
+const timed = async (run) => {
+  const cpu = process.cpuUsage();
+  const result = await run();
+  return [result, cpuSeconds(cpu)];
 };
 
 const mnist = await mnistSample();
@@ -26,9 +41,10 @@ record('MNIST sample in memory, no augmentation, batch 128', await benchmarkPipe
 
 const cifarTree = join(import.meta.dirname, '..', '..', 'shared', 'data', 'cifar10-jpeg.tar.gz');
 const start = performance.now();
+const decodeCpu = process.cpuUsage();
 const cifar = await loadImageFolder(cifarTree, { prefix: 'train', threads });
 const decodeSeconds = (performance.now() - start) / 1000;
-rows.push(`| CIFAR-10 JPEG tree: reading and decoding 50,000 train images into memory | ${threads} | ${(50000 / decodeSeconds).toFixed(0)} |`);
+rows.push(`| CIFAR-10 JPEG tree: reading and decoding 50,000 train images into memory | ${threads} | ${(50000 / decodeSeconds).toFixed(0)} | ${(50000 / cpuSeconds(decodeCpu)).toFixed(0)} |`);
 record('CIFAR-10 in memory, pad-4 crop and flip, batch 128', await benchmarkPipeline(cifar, { batchSize: 128, batches: 100, augment: 'cifar', threads: 1 }));
 
 const dir = mkdtempSync(join(tmpdir(), 'pyramid-pipeline-'));
@@ -44,14 +60,22 @@ try {
       writeFileSync(join(dir, 'train', synset, `${i}.jpg`), encodeJpeg({ data, width: w, height: h, channels: 3 }, 90));
     }
   }
-  const imagenet = await imagenetDataset(dir, 'train', { height: 224, width: 224, channels: 3 }, { mean: [124, 116, 104], std: [58, 57, 57], scale: 1 });
-  for (const t of [1, threads]) {
-    record(`ImageNet-size JPEG files (500x375): decode, random-resized crop 224, flip, jitter, lighting, batch 32`, await benchmarkPipeline(imagenet, { batchSize: 32, batches: 4, augment: 'imagenet', threads: t }));
+  const shape = { height: 224, width: 224, channels: 3 };
+  const normalization = { mean: [124, 116, 104], std: [58, 57, 57], scale: 1 };
+  const imagenet = await imagenetDataset(dir, 'train', shape, normalization);
+  const train = 'ImageNet-size JPEG files (500x375): decode, random-resized crop 224, flip, jitter, lighting, batch 32';
+  const evaluation = 'ImageNet-size JPEG files (500x375): decode, resize 256, centre crop 224, batch 32';
+  if (baseline) {
+    const old = await baseline.imagenetDataset(dir, 'train', shape, normalization);
+    record(`${train} (baseline build)`, ...(await timed(() => baseline.benchmarkPipeline(old, { batchSize: 32, batches: 4, augment: 'imagenet', threads: 1 }))));
+    record(`${evaluation} (baseline build)`, ...(await timed(() => baseline.benchmarkPipeline(old, { batchSize: 32, batches: 4, augment: 'none', threads: 1 }))));
   }
+  for (const t of [1, threads]) record(train, ...(await timed(() => benchmarkPipeline(imagenet, { batchSize: 32, batches: 4, augment: 'imagenet', threads: t }))));
+  record(evaluation, ...(await timed(() => benchmarkPipeline(imagenet, { batchSize: 32, batches: 4, augment: 'none', threads: 1 }))));
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }
 
 console.log(`${new Date().toISOString().slice(0, 10)}, ${cpus()[0]?.model ?? 'unknown CPU'} (${cpus().length} cores), Node ${process.version}\n`);
-console.log('| pipeline | threads | images/s |\n| --- | --- | --- |');
+console.log('| pipeline | threads | images/s | images per CPU-second |\n| --- | --- | --- | --- |');
 console.log(rows.join('\n'));

@@ -77,6 +77,16 @@ try {
     console.log(JSON.stringify([typeof train, typeof loadCheckpoint, typeof writeFolderAtomically]));`;
   check(run('node', ['-e', nodeRequire], project).trim() === '["function","function","function"]', 'require (CommonJS) of the Node entries');
 
+  // Images decode through sharp, installed with @pyramid/datasets, in its ESM and CommonJS builds.
+  const decoding = `
+    import { decodeImage, encodePng, imageDecoder } from '@pyramid/datasets';
+    const image = await decodeImage(encodePng({ data: Uint8Array.from([10, 20, 30]), width: 1, height: 1, channels: 3 }), 'pixel.png');
+    console.log(JSON.stringify({ decoder: await imageDecoder(), pixels: Array.from(image.data) }));`;
+  const decoded = run('node', ['--input-type=module', '-e', decoding], project).trim();
+  check(decoded === '{"decoder":"sharp","pixels":[10,20,30]}', `@pyramid/datasets decodes images through sharp: ${decoded}`);
+  const decoderCjs = `require('@pyramid/datasets').imageDecoder().then((d) => console.log(d));`;
+  check(run('node', ['-e', decoderCjs], project).trim() === 'sharp', 'require (CommonJS) of @pyramid/datasets decodes through sharp');
+
   const backends = JSON.parse(run(join(project, 'node_modules', '.bin', 'pyramid'), ['backends', '--json'], project));
   check(backends.some((b) => b.name === 'cpu' && b.available), 'the pyramid binary runs and lists the cpu backend');
   const info = JSON.parse(run(join(project, 'node_modules', '.bin', 'pyramid'), ['info', '--preset', 'pyramidnet110-a48-cifar10', '--json'], project));

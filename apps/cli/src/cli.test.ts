@@ -139,6 +139,9 @@ describe('pyramid', () => {
     const run = join(folder('shapes-run'), 'run');
     const t = pyramid('train', ...BRIGHTNESS_MODEL, '--data', root, '--epochs', '2', '--batch-size', '8', '--lr', '0.05', '--run', run, '--quiet');
     expect(t.status, t.stderr).toBe(0);
+    // The folder's preprocessing goes with the checkpoint, for eval, predict and the web page.
+    const config = JSON.parse(readFileSync(join(run, 'checkpoints', 'best', 'config.json'), 'utf8'));
+    expect(config.input.preprocessing).toEqual({ kind: 'center-crop', resize: 8 });
     const e = pyramid('eval', '--checkpoint', join(run, 'checkpoints', 'best'), '--data', root, '--json');
     expect(e.status, e.stderr).toBe(0);
     const evaluation = JSON.parse(e.stdout);
@@ -153,6 +156,18 @@ describe('pyramid', () => {
     // The ranking follows the logits: label i is the i-th largest logit's class.
     const byLogit = prediction.logits.map((l: number, i: number) => [l, i]).sort((a: number[], b: number[]) => b[0] - a[0]);
     expect(prediction.top.map((t: { label: string }) => t.label)).toEqual(byLogit.map(([, i]: number[]) => ['dark', 'light', 'mid'][i]));
+  });
+
+  it("refuses a folder whose images do not fit the model's input, saying what to pass", () => {
+    const root = brightnessFolder();
+    const grey = pyramid('train', '--dataset', 'mnist', '--depth', '8', '--alpha', '4', '--classes', '3', '--data', root, '--epochs', '1', '--run', join(folder('grey'), 'run'), '--quiet');
+    expect(grey.status).toBe(2);
+    expect(grey.stderr).toBe(
+      `pyramid: error: ${root} holds colour images (${join(root, 'train', 'dark', '0.png')} is 8x8x3) but the model takes 28x28x1: pass --input 8x8x3\n`,
+    );
+    const colour = pyramid('train', '--dataset', 'cifar10', '--depth', '8', '--alpha', '4', '--classes', '3', '--data', root, '--epochs', '1', '--run', join(folder('small'), 'run'), '--quiet');
+    expect(colour.status).toBe(2);
+    expect(colour.stderr).toBe(`pyramid: error: ${root} holds 8x8 images (${join(root, 'train', 'dark', '0.png')}) but the model takes 32x32: pass --input 8x8x3, or --input 32x32x3 to resize them\n`);
   });
 
   it('trains with Cutout and CutMix recorded in the run, and refuses mixup with CutMix', () => {
@@ -196,6 +211,13 @@ describe('pyramid', () => {
     const config = JSON.parse(readFileSync(join(dir, 'imported', 'config.json'), 'utf8'));
     expect(config.input.classNames).toEqual(['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck']);
     expect(config.input.normalization).toEqual({ mean: [125.3, 123.0, 113.9], std: [63.0, 62.1, 66.7], scale: 1 });
+    const onnx = pyramid('export', '--checkpoint', join(dir, 'imported'), '--out', join(dir, 'model.onnx'), '--format', 'onnx', '--input-layout', 'nhwc-uint8');
+    expect(onnx.status, onnx.stderr).toBe(0);
+    expect(onnx.stdout).toContain('input uint8 [N, 32, 32, 3] pixels, output logits [N, 10]');
+    const session = spawnSync(process.execPath, ['-e', `require('onnxruntime-node').InferenceSession.create(process.argv[1]).then((s) => console.log(s.inputNames, s.outputNames))`, join(dir, 'model.onnx')], { encoding: 'utf8' });
+    expect(session.stdout.trim()).toBe("[ 'input' ] [ 'logits' ]");
+    const refused = pyramid('export', '--checkpoint', join(dir, 'imported'), '--out', join(dir, 'model.onnx'), '--format', 'onnx');
+    expect(refused.stderr).toContain('model.onnx already exists; refusing to overwrite it');
     const bad = pyramid('import', stateDict, '--dataset', 'cifar10', '--depth', '20', '--alpha', '24', '--out', join(dir, 'wrong'));
     expect(bad.status).toBe(1);
     // alpha 24 over 9 units widens by 8/3 per unit: the first unit has 19 channels, alpha 12's 17.

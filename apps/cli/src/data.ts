@@ -1,6 +1,6 @@
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { DATASETS, DATASET_NAMES, type DatasetName, IMAGE_FOLDER_DEFAULTS, Rng } from '@pyramid/core';
+import { DATASETS, DATASET_NAMES, type DatasetName, IMAGE_FOLDER_DEFAULTS, type Preprocessing, Rng } from '@pyramid/core';
 import {
   type CifarArchive,
   DEBIAN_FASHION_MNIST_DIR,
@@ -10,6 +10,7 @@ import {
   imagenetDataset,
   cifar10Archive,
   archiveSplits,
+  inspectImageFolder,
   loadCifar,
   loadIdxDataset,
   loadImageFolder,
@@ -26,6 +27,8 @@ export interface LoadedData {
   options: DataOptions;
   train: TrainingData;
   test: TrainingData;
+  /** How evaluation and prediction bring images of another size to the model's. */
+  preprocessing: Preprocessing;
 }
 
 export interface DataOptions {
@@ -35,8 +38,12 @@ export interface DataOptions {
   dataDir?: string;
   /** A CIFAR archive the user already has. */
   archive?: string;
-  /** Image folders: the model's input size; images of other sizes are resized. */
+  /** The model's input size; image folders' images of other sizes are brought to it by `preprocessing`. */
   size?: { height: number; width: number; channels: 1 | 3 };
+  /** Whether `size` was chosen for these images (--input, a checkpoint), not a dataset's default: a folder of another size is then an error. */
+  sizeChosen?: boolean;
+  /** Image folders: how images of another size become the model's ('stretch', or by default the shorter side to the larger model side and the centre). */
+  preprocessing?: Preprocessing | Preprocessing['kind'];
   /** Image folders: skip undecodable images with a warning. */
   skipBad?: boolean;
   /** Image folders: normalise with these constants instead of the images' own statistics. */
@@ -94,7 +101,9 @@ const LOADERS: Record<DatasetName, Loader> = {
     const { shape, normalization } = DATASETS.imagenet;
     const size = options.size ?? { ...shape, channels: 3 as const };
     const train = await imagenetDataset(options.dataDir, 'train', size, normalization);
-    const test = await imagenetDataset(options.dataDir, 'val', size, normalization, { labelsFile: options.valLabels, classNames: train.classNames });
+    const val = await imagenetDataset(options.dataDir, 'val', size, normalization, { labelsFile: options.valLabels, classNames: train.classNames });
+    // Evaluating a checkpoint: its recorded preprocessing; else the paper's (resize 256, centre 224, scaled).
+    const test = typeof options.preprocessing === 'object' ? { ...val, preprocessing: options.preprocessing } : val;
     return { train, test };
   },
   mnist: idxLoader('mnist'),
@@ -111,16 +120,43 @@ export async function loadData(spec: string, options: DataOptions = {}): Promise
   if (spec === 'mnist-sample') {
     const fraction = options.testFraction ?? 0.2;
     const { train, test } = holdOut(await mnistSample(), fraction, 'mnist-sample');
-    return { name: 'mnist-sample', ...base, options: { testFraction: fraction }, train, test };
+    return { name: 'mnist-sample', ...base, options: { testFraction: fraction }, train, test, preprocessing: DATASETS.mnist.preprocessing };
   }
-  if (Object.hasOwn(LOADERS, spec)) return { name: spec, ...base, ...(await LOADERS[spec as DatasetName](options)) };
+  if (Object.hasOwn(LOADERS, spec)) {
+    const dataset = DATASETS[spec as DatasetName];
+    // The table's preprocessing, its resize scaled with the model's size (ImageNet at 112: 128, centre 112).
+    const side = options.size ? Math.max(options.size.height, options.size.width) : Math.max(dataset.shape.height, dataset.shape.width);
+    const preprocessing: Preprocessing =
+      dataset.preprocessing.kind === 'center-crop' ? { kind: 'center-crop', resize: Math.round((dataset.preprocessing.resize * side) / Math.max(dataset.shape.height, dataset.shape.width)) } : dataset.preprocessing;
+    return { name: spec, ...base, ...(await LOADERS[spec as DatasetName](options)), preprocessing };
+  }
   if (!existsSync(spec)) throw new UsageError(`--data '${spec}' is neither a dataset (${DATA_NAMES.join(', ')}) nor an existing folder or archive`);
   const which = options.normalization ?? IMAGE_FOLDER_DEFAULTS.normalization;
   const normalization = which === 'measured' ? undefined : DATASETS[which === 'cifar' ? 'cifar10' : 'imagenet'].normalization;
-  const folderOptions = { ...options.size, skipBad: options.skipBad, onWarning: warn, normalization, onProgress: progress(options.quiet, 'decoding images') };
   const isArchive = statSync(spec).isFile();
   const splits = isArchive ? await archiveSplits(spec) : ['train', 'test', 'val'].filter((s) => existsSync(join(spec, s)) && statSync(join(spec, s)).isDirectory());
-  if (splits.includes('train') && (splits.includes('test') || splits.includes('val'))) {
+  const hasSplits = splits.includes('train') && (splits.includes('test') || splits.includes('val'));
+  const found = await inspectImageFolder(spec, { prefix: hasSplits ? 'train' : undefined });
+  const colour = (c: number) => (c === 1 ? 'greyscale' : 'colour');
+  const size = options.size ?? { height: found.height, width: found.width, channels: found.channels };
+  const preprocessing: Preprocessing =
+    typeof options.preprocessing === 'object' ? options.preprocessing : options.preprocessing === 'stretch' ? { kind: 'stretch' } : { kind: 'center-crop', resize: Math.max(size.height, size.width) };
+  const sameSize = found.height === size.height && found.width === size.width;
+  if (!options.quiet) {
+    const how = sameSize ? '' : preprocessing.kind === 'stretch' ? `, stretched to ${size.height}x${size.width}` : `, shorter side resized to ${preprocessing.resize} and centre-cropped to ${size.height}x${size.width}`;
+    process.stderr.write(`${spec}: ${found.images} images in ${found.classNames.length} classes, ${colour(found.channels)} ${found.height}x${found.width} (the first, ${found.first})${how}\n`);
+  }
+  if (found.channels !== size.channels) {
+    throw new UsageError(
+      `${spec} holds ${colour(found.channels)} images (${found.first} is ${found.height}x${found.width}x${found.channels}) but the model takes ${size.height}x${size.width}x${size.channels}: ` +
+        (options.sizeChosen ? `use a model with ${found.channels}-channel input` : `pass --input ${found.height}x${found.width}x${found.channels}`),
+    );
+  }
+  if (!sameSize && !options.sizeChosen) {
+    throw new UsageError(`${spec} holds ${found.height}x${found.width} images (${found.first}) but the model takes ${size.height}x${size.width}: pass --input ${found.height}x${found.width}x${found.channels}, or --input ${size.height}x${size.width}x${size.channels} to resize them`);
+  }
+  const folderOptions = { ...size, preprocessing, skipBad: options.skipBad, onWarning: warn, normalization, onProgress: progress(options.quiet, 'decoding images') };
+  if (hasSplits) {
     const testName = splits.includes('test') ? 'test' : 'val';
     const train = await loadImageFolder(spec, { ...folderOptions, prefix: 'train', name: `${spec}:train` });
     // The test split takes the training split's size, class list and normalisation.
@@ -133,9 +169,9 @@ export async function loadData(spec: string, options: DataOptions = {}): Promise
       classNames: train.classNames,
       normalization: train.normalization,
     });
-    return { name: spec, ...base, train, test };
+    return { name: spec, ...base, train, test, preprocessing };
   }
   const fraction = options.testFraction ?? 0.1;
   const all = await loadImageFolder(spec, { ...folderOptions, name: spec });
-  return { name: spec, ...base, options: { ...base.options, testFraction: fraction }, ...holdOut(all, fraction, spec) };
+  return { name: spec, ...base, options: { ...base.options, testFraction: fraction }, ...holdOut(all, fraction, spec), preprocessing };
 }

@@ -12,18 +12,65 @@ function duration(seconds: number): string {
   return h > 0 ? `${h}:${pad(m)}:${pad(s % 60)}` : `${pad(m)}:${pad(s % 60)}`;
 }
 
+/** Where the reporter writes: standard error, or a stand-in in tests. */
+export interface ProgressStream {
+  write(text: string): unknown;
+  isTTY?: boolean;
+  columns?: number;
+}
+
+export interface ReporterOptions {
+  stream?: ProgressStream;
+  /** Without a terminal, a plain progress line at most this often (seconds). */
+  plainIntervalSeconds?: number;
+  now?: () => number;
+}
+
+/** A progress bar's parts in display order; `drop` ranks what goes first when the line is too wide. */
+interface Segment {
+  text: string;
+  drop: number;
+}
+
+/** Joins the segments that fit in `columns` (the terminal's last column left free: some wrap there). */
+export function fitSegments(segments: Segment[], columns: number): string {
+  const room = Math.max(columns - 1, 1);
+  const kept = [...segments];
+  const line = () => kept.map((s) => s.text).join('  ');
+  while (line().length > room && kept.some((s) => s.drop > 0)) {
+    const worst = kept.reduce((a, b) => (b.drop > a.drop ? b : a));
+    kept.splice(kept.indexOf(worst), 1);
+  }
+  const text = line();
+  return text.length > room ? text.slice(0, room) : text;
+}
+
 /**
- * Renders training events: a live bar per epoch on a terminal (images/s, loss, accuracy, ETA), a
- * line per epoch, checkpoints and the end; JSON lines with --json; only the end with --quiet.
+ * Renders training events: on a terminal a live bar per epoch (images/s, loss, accuracy, ETA) cut
+ * to the terminal's width, without one a plain progress line every so often; a line per epoch,
+ * checkpoints and the end; JSON lines with --json; only the end with --quiet.
  */
 export class TrainingReporter {
-  private readonly tty = Boolean(process.stderr.isTTY);
+  private readonly stream: ProgressStream;
+  private readonly tty: boolean;
+  private readonly plainIntervalMs: number;
+  private readonly now: () => number;
   private lastDraw = 0;
+  private lastPlain = 0;
   private epochs = 0;
   private batchSize = 1;
   private barShown = false;
 
-  constructor(private readonly mode: OutputMode) {}
+  constructor(
+    private readonly mode: OutputMode,
+    options: ReporterOptions = {},
+  ) {
+    this.stream = options.stream ?? process.stderr;
+    this.tty = Boolean(this.stream.isTTY);
+    this.plainIntervalMs = (options.plainIntervalSeconds ?? 30) * 1000;
+    this.now = options.now ?? Date.now;
+    this.lastPlain = this.now();
+  }
 
   handle(event: TrainEvent): void {
     if (this.mode === 'json') {
@@ -65,24 +112,36 @@ export class TrainingReporter {
         break;
       }
       case 'step': {
-        const now = Date.now();
-        if (!this.tty || (now - this.lastDraw < 100 && event.stepInEpoch !== event.stepsPerEpoch)) return;
-        this.lastDraw = now;
-        const fraction = event.stepInEpoch / event.stepsPerEpoch;
-        const width = 24;
-        const filled = Math.round(fraction * width);
-        const bar = `${'#'.repeat(filled)}${'.'.repeat(width - filled)}`;
+        const now = this.now();
+        const last = event.stepInEpoch === event.stepsPerEpoch;
         const eta = event.imagesPerSecond > 0 ? ((event.stepsPerEpoch - event.stepInEpoch) * this.batchSize) / event.imagesPerSecond : NaN;
-        process.stderr.write(
-          `\repoch ${event.epoch + 1}/${this.epochs} [${bar}] ${event.stepInEpoch}/${event.stepsPerEpoch} ` +
-            `${event.imagesPerSecond.toFixed(1)} img/s  loss ${event.loss.toFixed(4)}  acc ${percent(event.accuracy, 1)}  lr ${event.lr.toPrecision(3)}  ETA ${duration(eta)}\x1b[K`,
-        );
+        const epoch = { text: `epoch ${event.epoch + 1}/${this.epochs}`, drop: 0 };
+        const count = { text: `${event.stepInEpoch}/${event.stepsPerEpoch}`, drop: 0 };
+        const speed = { text: `${event.imagesPerSecond.toFixed(1)} img/s`, drop: 3 };
+        const loss = { text: `loss ${event.loss.toFixed(4)}`, drop: 0 };
+        const accuracy = { text: `acc ${percent(event.accuracy, 1)}`, drop: 4 };
+        const lr = { text: `lr ${event.lr.toPrecision(3)}`, drop: 5 };
+        const remaining = { text: `ETA ${duration(eta)}`, drop: 1 };
+        if (!this.tty) {
+          // Logs and pipes get a plain line now and then instead of a bar they cannot redraw.
+          if (now - this.lastPlain < this.plainIntervalMs) return;
+          this.lastPlain = now;
+          this.stream.write(`${[epoch, { text: `step ${count.text}`, drop: 0 }, loss, accuracy, lr, speed, remaining].map((s) => s.text).join('  ')}\n`);
+          return;
+        }
+        if (now - this.lastDraw < 100 && !last) return;
+        this.lastDraw = now;
+        const width = 24;
+        const filled = Math.round((event.stepInEpoch / event.stepsPerEpoch) * width);
+        const bar = { text: `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}]`, drop: 2 };
+        const columns = this.stream.columns && this.stream.columns > 0 ? this.stream.columns : 80;
+        this.stream.write(`\r${fitSegments([epoch, bar, count, speed, loss, accuracy, lr, remaining], columns)}\x1b[K`);
         this.barShown = true;
         break;
       }
       case 'evaluating':
         if (this.tty) {
-          process.stderr.write(`\revaluating epoch ${event.epoch + 1}: ${event.done}/${event.total} images\x1b[K`);
+          this.stream.write(`\revaluating epoch ${event.epoch + 1}: ${event.done}/${event.total} images\x1b[K`);
           this.barShown = true;
         }
         break;
@@ -112,8 +171,9 @@ export class TrainingReporter {
   }
 
   private line(text: string): void {
-    if (this.barShown && this.tty) process.stderr.write('\r\x1b[K');
+    if (this.barShown && this.tty) this.stream.write('\r\x1b[K');
     this.barShown = false;
-    process.stderr.write(`${text}\n`);
+    this.lastPlain = this.now();
+    this.stream.write(`${text}\n`);
   }
 }

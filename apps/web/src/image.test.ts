@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { InputSpec } from '@pyramid/core';
-import { centreCropRect, rgbaToInput } from './image';
+import { inputRect, rgbaToInput } from './image';
 
 const imagenet: InputSpec = {
   shape: { height: 1, width: 2, channels: 3 },
@@ -8,15 +8,23 @@ const imagenet: InputSpec = {
   classNames: [],
 };
 
-describe('centreCropRect', () => {
-  it('crops the longer side evenly and keeps the whole shorter side', () => {
+describe('inputRect', () => {
+  it('crops the longer side evenly and keeps the whole shorter side when it is resized to the crop', () => {
     // 640x480 onto 32x32: the 480 side fills, 80 pixels are cut from each end of the 640 side.
-    expect(centreCropRect(640, 480, 32, 32)).toEqual({ x: 80, y: 0, width: 480, height: 480 });
-    expect(centreCropRect(100, 300, 28, 28)).toEqual({ x: 0, y: 100, width: 100, height: 100 });
+    const crop32 = { kind: 'center-crop', resize: 32 } as const;
+    expect(inputRect(640, 480, 32, 32, crop32)).toEqual({ x: 80, y: 0, width: 480, height: 480 });
+    expect(inputRect(100, 300, 28, 28, { kind: 'center-crop', resize: 28 })).toEqual({ x: 0, y: 100, width: 100, height: 100 });
+    expect(inputRect(64, 64, 32, 32, crop32)).toEqual({ x: 0, y: 0, width: 64, height: 64 });
   });
 
-  it('takes the whole image when the aspect ratios agree', () => {
-    expect(centreCropRect(64, 64, 32, 32)).toEqual({ x: 0, y: 0, width: 64, height: 64 });
+  it("takes ImageNet's centre 224 of the shorter side at 256", () => {
+    // By hand: 500x375, shorter side 375 -> 256 scales by 256/375; 224 / (256/375) = 328.125 source
+    // pixels, centred: x = (500 - 328.125) / 2 = 85.9375, y = (375 - 328.125) / 2 = 23.4375.
+    expect(inputRect(500, 375, 224, 224, { kind: 'center-crop', resize: 256 })).toEqual({ x: 85.9375, y: 23.4375, width: 328.125, height: 328.125 });
+  });
+
+  it('takes the whole image when stretching', () => {
+    expect(inputRect(500, 375, 32, 32, { kind: 'stretch' })).toEqual({ x: 0, y: 0, width: 500, height: 375 });
   });
 });
 

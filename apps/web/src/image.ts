@@ -1,16 +1,21 @@
-import type { InputSpec } from '@pyramid/core';
+import { type InputSpec, type Preprocessing, inputPreprocessing } from '@pyramid/core';
 
-/** The source rectangle that covers the target aspect ratio: the shorter side fills, the rest is cropped evenly. */
-export function centreCropRect(sourceWidth: number, sourceHeight: number, width: number, height: number): { x: number; y: number; width: number; height: number } {
-  const sourceIsWider = sourceWidth * height > sourceHeight * width;
-  const cropWidth = sourceIsWider ? (sourceHeight * width) / height : sourceWidth;
-  const cropHeight = sourceIsWider ? sourceHeight : (sourceWidth * height) / width;
+/**
+ * The source rectangle that becomes the model's width x height input under the checkpoint's
+ * preprocessing: for 'center-crop', the shorter side scaled to `resize` and the centre taken (what
+ * eval and predict do); for 'stretch', the whole image.
+ */
+export function inputRect(sourceWidth: number, sourceHeight: number, width: number, height: number, preprocessing: Preprocessing): { x: number; y: number; width: number; height: number } {
+  if (preprocessing.kind === 'stretch') return { x: 0, y: 0, width: sourceWidth, height: sourceHeight };
+  const shorter = Math.min(sourceWidth, sourceHeight);
+  const cropWidth = (width * shorter) / preprocessing.resize;
+  const cropHeight = (height * shorter) / preprocessing.resize;
   return { x: (sourceWidth - cropWidth) / 2, y: (sourceHeight - cropHeight) / 2, width: cropWidth, height: cropHeight };
 }
 
 /**
- * RGBA pixels as the model's NHWC input: grey through the ITU-R BT.601 luma weights for one-channel
- * models (what the MNIST-style datasets were made with), then `(v / scale - mean) / std`.
+ * RGBA pixels as the model's NHWC input: grey through the ITU-R BT.601 luma weights in PIL's fixed
+ * point for one-channel models (as convert('L') makes it), then `(v / scale - mean) / std`.
  */
 export function rgbaToInput(rgba: Uint8ClampedArray, spec: InputSpec): Float32Array {
   const { height, width, channels } = spec.shape;
@@ -21,7 +26,7 @@ export function rgbaToInput(rgba: Uint8ClampedArray, spec: InputSpec): Float32Ar
   const input = new Float32Array(width * height * channels);
   for (let i = 0; i < width * height; i++) {
     for (let c = 0; c < channels; c++) {
-      const v = channels === 1 ? Math.round(0.299 * rgba[4 * i] + 0.587 * rgba[4 * i + 1] + 0.114 * rgba[4 * i + 2]) : rgba[4 * i + c];
+      const v = channels === 1 ? (rgba[4 * i] * 19595 + rgba[4 * i + 1] * 38470 + rgba[4 * i + 2] * 7471 + 0x8000) >>> 16 : rgba[4 * i + c];
       input[i * channels + c] = (v / scale - mean[c]) / std[c];
     }
   }
@@ -29,8 +34,8 @@ export function rgbaToInput(rgba: Uint8ClampedArray, spec: InputSpec): Float32Ar
 }
 
 /**
- * An image as the model's input: the shorter side resized to the input size, centre-cropped,
- * converted to the model's channels and normalised as the checkpoint says. Also drawn on
+ * An image as the model's input: brought to the input size as the checkpoint's preprocessing says
+ * (with the browser's own decoder and smoothing), converted to the model's channels and normalised as the checkpoint says. Also drawn on
  * `preview`, as the model sees it.
  */
 export function imageToInput(image: ImageBitmap, spec: InputSpec, preview: HTMLCanvasElement): { pixels: Uint8ClampedArray; input: Float32Array } {
@@ -39,7 +44,7 @@ export function imageToInput(image: ImageBitmap, spec: InputSpec, preview: HTMLC
   canvas.width = width;
   canvas.height = height;
   const context = canvas.getContext('2d', { willReadFrequently: true })!;
-  const crop = centreCropRect(image.width, image.height, width, height);
+  const crop = inputRect(image.width, image.height, width, height, inputPreprocessing(spec));
   context.imageSmoothingQuality = 'high';
   context.drawImage(image, crop.x, crop.y, crop.width, crop.height, 0, 0, width, height);
   const rgba = context.getImageData(0, 0, width, height).data;

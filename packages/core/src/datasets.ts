@@ -1,4 +1,4 @@
-import type { ImageShape, Normalization } from './types';
+import type { ImageShape, Normalization, Preprocessing } from './types';
 
 /**
  * What the project knows of a dataset: the images it holds, how they are normalised, and how a
@@ -13,6 +13,8 @@ export interface DatasetDefaults {
   /** Class names in label order, or null where they are read from the dataset's own files. */
   classNames: string[] | null;
   normalization: Normalization;
+  /** How an image file of another size becomes an input (evaluation, prediction). */
+  preprocessing: Preprocessing;
   /** The PyramidNet layout: 3x3 stem and three stages ('cifar'), or the 7x7 stem and four ('imagenet'). */
   layout: 'cifar' | 'imagenet';
   /** The training recipe (a name of `@pyramid/train`'s RECIPES) used when none is named. */
@@ -31,6 +33,7 @@ const TABLE = {
     classes: 10,
     classNames: ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck'],
     normalization: CIFAR_NORMALIZATION,
+    preprocessing: { kind: 'center-crop', resize: 32 },
     layout: 'cifar',
     recipe: 'paper-cifar10',
     augment: 'cifar',
@@ -41,6 +44,7 @@ const TABLE = {
     classes: 100,
     classNames: null,
     normalization: CIFAR_NORMALIZATION,
+    preprocessing: { kind: 'center-crop', resize: 32 },
     layout: 'cifar',
     recipe: 'paper-cifar100',
     augment: 'cifar',
@@ -52,6 +56,8 @@ const TABLE = {
     classNames: null,
     // The usual ImageNet constants, on 0-1 pixels.
     normalization: { mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225], scale: 255 },
+    // The paper's evaluation (after the ResNet recipe): the shorter side to 256, the centre 224x224.
+    preprocessing: { kind: 'center-crop', resize: 256 },
     layout: 'imagenet',
     recipe: 'paper-imagenet',
     augment: 'imagenet',
@@ -63,6 +69,7 @@ const TABLE = {
     classNames: ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'],
     // The customary 0.1307 and 0.3081 of 0-1 pixels, here on 0-255.
     normalization: { mean: [0.1307 * 255], std: [0.3081 * 255], scale: 1 },
+    preprocessing: { kind: 'center-crop', resize: 28 },
     layout: 'cifar',
     recipe: 'quick',
     augment: 'none',
@@ -74,6 +81,7 @@ const TABLE = {
     classNames: ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'],
     // The customary 0.2860 and 0.3530 of 0-1 pixels, here on 0-255.
     normalization: { mean: [0.286 * 255], std: [0.353 * 255], scale: 1 },
+    preprocessing: { kind: 'center-crop', resize: 28 },
     layout: 'cifar',
     recipe: 'quick',
     augment: 'none',
@@ -88,12 +96,15 @@ export const DATASETS: Readonly<Record<DatasetName, DatasetDefaults>> = TABLE;
 export const DATASET_NAMES = Object.keys(DATASETS) as DatasetName[];
 
 /**
- * Image folders and archives: shape and classes come from the model and the folder names, and the
- * images are normalised by their own measured mean and std unless the paper's CIFAR or ImageNet
- * constants are asked for.
+ * Image folders and archives: shape and classes come from the images and the folder names, and
+ * the images are normalised by their own measured mean and std unless the paper's CIFAR or ImageNet
+ * constants are asked for. Images of another size than the model's are resized on the shorter side
+ * and centre-cropped ('center-crop', the shorter side to the model's larger side) unless stretching
+ * is asked for.
  */
-export const IMAGE_FOLDER_DEFAULTS: Readonly<Pick<DatasetDefaults, 'recipe' | 'augment'> & { normalization: 'measured' | 'cifar' | 'imagenet' }> = {
+export const IMAGE_FOLDER_DEFAULTS: Readonly<Pick<DatasetDefaults, 'recipe' | 'augment'> & { normalization: 'measured' | 'cifar' | 'imagenet'; preprocessing: Preprocessing['kind'] }> = {
   normalization: 'measured',
+  preprocessing: 'center-crop',
   recipe: 'quick',
   augment: 'none',
 };

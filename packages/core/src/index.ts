@@ -2,7 +2,7 @@ export { engineReport, countLeakedTensors, type EngineReport } from './engine';
 export { PyramidError, ConfigError, BackendUnavailableError, WeightsError, DataError, isPyramidError } from './errors';
 export { Rng, assertSeed, type RngState } from './random';
 export { relativeError } from './numeric';
-export { type ImageShape, type Normalization, type InputSpec } from './types';
+export { type ImageShape, type Normalization, type InputSpec, type Preprocessing, inputPreprocessing } from './types';
 export { type DatasetDefaults, type DatasetName, DATASETS, DATASET_NAMES, IMAGE_FOLDER_DEFAULTS, findDataset, datasetForModel } from './datasets';
 export {
   type Availability,

@@ -18,9 +18,25 @@ export interface Normalization {
   scale: 1 | 255;
 }
 
+/**
+ * How an image of any size becomes a model input of `shape`, the same in evaluation, prediction
+ * and the web page. 'center-crop': the shorter side resized to `resize` (PIL's bilinear with
+ * antialiasing), then the centre at the model's size, as torchvision's Resize(resize) and
+ * CenterCrop do; an image already at the model's size is taken as it is. 'stretch': resized to the
+ * model's size, the aspect ratio not kept.
+ */
+export type Preprocessing = { kind: 'center-crop'; resize: number } | { kind: 'stretch' };
+
 /** What a model expects as input, stored with every checkpoint. */
 export interface InputSpec {
   shape: ImageShape;
   normalization: Normalization;
   classNames: string[];
+  /** Absent in checkpoints written before it was recorded: those centre-crop at the model's size. */
+  preprocessing?: Preprocessing;
+}
+
+/** The preprocessing `input` records, else that of its checkpoint's time: centre crop at the model's size. */
+export function inputPreprocessing(input: Pick<InputSpec, 'shape' | 'preprocessing'>): Preprocessing {
+  return input.preprocessing ?? { kind: 'center-crop', resize: Math.max(input.shape.height, input.shape.width) };
 }

@@ -51,6 +51,19 @@ struct Buffer {
 };
 Buffer inputBuffer, weightBuffer, outputBuffer, scratchpadBuffer;
 
+// The output gradient of the last backward-data call, kept in its blocked layout for the
+// backward-weights call of the same convolution, which needs the same reorder of the same dy.
+// The caller says whether dy is still that tensor (it knows tensor identity; a pointer alone could
+// be a reused array); the geometry, source and layout are checked here as well.
+struct DiffDstCache {
+  Buffer buffer;
+  const float *source = nullptr;
+  std::string key;
+  memory::desc desc;
+  size_t reused = 0;
+};
+DiffDstCache diffDstCache;
+
 // Convolution geometry as tfjs's computeConv2DInfo gives it, NHWC / HWIO.
 struct Geometry {
   int64_t n, h, w, c, fh, fw, k, sh, sw, pt, pl, oh, ow;
@@ -178,7 +191,13 @@ void convBackwardData(const Geometry &g, float *dy, float *w, float *dx) {
     conv.bdDiffSrc.prepare(false, true);
     conv.backwardData.reset(new dnnl::convolution_backward_data(conv.backwardDataDesc));
   }
-  memory diffDst = conv.bdDiffDst.input(dy, inputBuffer);
+  diffDstCache.source = nullptr;
+  memory diffDst = conv.bdDiffDst.input(dy, diffDstCache.buffer);
+  if (!conv.bdDiffDst.same()) {
+    diffDstCache.source = dy;
+    diffDstCache.key = g.key();
+    diffDstCache.desc = conv.bdDiffDst.wanted;
+  }
   memory weights = conv.bdWeights.input(w, weightBuffer);
   memory diffSrc = conv.bdDiffSrc.output(dx, outputBuffer);
   conv.backwardData->execute(cpuStream(), {{DNNL_ARG_DIFF_DST, diffDst}, {DNNL_ARG_WEIGHTS, weights}, {DNNL_ARG_DIFF_SRC, diffSrc},
@@ -187,7 +206,7 @@ void convBackwardData(const Geometry &g, float *dy, float *w, float *dx) {
   cpuStream().wait();
 }
 
-void convBackwardWeights(const Geometry &g, float *x, float *dy, float *dw) {
+void convBackwardWeights(const Geometry &g, float *x, float *dy, float *dw, bool sameDiffDst) {
   Convolution &conv = convolutionFor(g);
   if (!conv.backwardWeights) {
     auto desc = dnnl::convolution_backward_weights::desc(dnnl::algorithm::convolution_direct, conv.any(g.src()), conv.any(g.weights()),
@@ -202,7 +221,9 @@ void convBackwardWeights(const Geometry &g, float *x, float *dy, float *dw) {
     conv.backwardWeights.reset(new dnnl::convolution_backward_weights(conv.backwardWeightsDesc));
   }
   memory src = conv.bwSrc.input(x, inputBuffer);
-  memory diffDst = conv.bwDiffDst.input(dy, outputBuffer);
+  const bool reuse = sameDiffDst && diffDstCache.source == dy && diffDstCache.key == g.key() && diffDstCache.desc == conv.bwDiffDst.wanted;
+  if (reuse) diffDstCache.reused++;
+  memory diffDst = reuse ? memory(conv.bwDiffDst.wanted, cpuEngine(), diffDstCache.buffer.data) : conv.bwDiffDst.input(dy, outputBuffer);
   memory diffWeights = conv.bwDiffWeights.output(dw, weightBuffer);
   conv.backwardWeights->execute(cpuStream(), {{DNNL_ARG_SRC, src}, {DNNL_ARG_DIFF_DST, diffDst}, {DNNL_ARG_DIFF_WEIGHTS, diffWeights},
                                               {DNNL_ARG_SCRATCHPAD, scratchpadFor(conv.backwardWeightsDesc.scratchpad_desc())}});
@@ -389,10 +410,10 @@ napi_value ConvBackwardData(napi_env env, napi_callback_info info) {
 
 napi_value ConvBackwardWeights(napi_env env, napi_callback_info info) {
   return guarded(env, [&] {
-    Args a(env, info, 4, "convBackwardWeights");
+    Args a(env, info, 5, "convBackwardWeights");
     Geometry g = a.geometry(3, "convBackwardWeights");
     convBackwardWeights(g, a.floats(0, elements(g.src()), "convBackwardWeights"), a.floats(1, elements(g.dst()), "convBackwardWeights"),
-                        a.floats(2, elements(g.weights()), "convBackwardWeights"));
+                        a.floats(2, elements(g.weights()), "convBackwardWeights"), a.boolean(4, "convBackwardWeights"));
     return undefinedValue(env);
   });
 }
@@ -533,19 +554,21 @@ napi_value SetThreads(napi_env env, napi_callback_info info) {
 
 napi_value Info(napi_env env, napi_callback_info) {
   return guarded(env, [&] {
-    napi_value out, isa, onednn, threads, buffered;
+    napi_value out, isa, onednn, threads, buffered, reused;
     check(napi_create_object(env, &out), "info");
     check(napi_create_string_utf8(env, elementwise().isa, NAPI_AUTO_LENGTH, &isa), "info");
     const dnnl_version_t *v = dnnl_version();
     std::string version = std::to_string(v->major) + "." + std::to_string(v->minor) + "." + std::to_string(v->patch);
     check(napi_create_string_utf8(env, version.c_str(), NAPI_AUTO_LENGTH, &onednn), "info");
     check(napi_create_int32(env, omp_get_max_threads(), &threads), "info");
-    double bytes = double(inputBuffer.bytes + weightBuffer.bytes + outputBuffer.bytes + scratchpadBuffer.bytes);
+    double bytes = double(inputBuffer.bytes + weightBuffer.bytes + outputBuffer.bytes + scratchpadBuffer.bytes + diffDstCache.buffer.bytes);
     check(napi_create_double(env, bytes, &buffered), "info");
+    check(napi_create_double(env, double(diffDstCache.reused), &reused), "info");
     check(napi_set_named_property(env, out, "isa", isa), "info");
     check(napi_set_named_property(env, out, "onednn", onednn), "info");
     check(napi_set_named_property(env, out, "threads", threads), "info");
     check(napi_set_named_property(env, out, "bufferBytes", buffered), "info");
+    check(napi_set_named_property(env, out, "reusedDiffDst", reused), "info");
     return out;
   });
 }

@@ -76,13 +76,43 @@ describe.skipIf(!built && !process.env.CI)('native CPU kernels: convolutions aga
       const y = new Float32Array(dy.length).fill(NaN);
       const dx = new Float32Array(x.length).fill(NaN);
       const dw = new Float32Array(w.length).fill(NaN);
+      const dwFresh = new Float32Array(w.length).fill(NaN);
       addon.convForward(x, w, y, geometry);
       addon.convBackwardData(dy, w, dx, geometry);
-      addon.convBackwardWeights(x, dy, dw, geometry);
+      addon.convBackwardWeights(x, dy, dw, geometry, true);
+      addon.convBackwardWeights(x, dy, dwFresh, geometry, false);
       expect(maxRelativeError(y, y64)).toBeLessThan(1e-6);
       expect(maxRelativeError(dx, dx64)).toBeLessThan(1e-6);
       expect(maxRelativeError(dw, dw64)).toBeLessThan(1e-6);
+      expect(maxRelativeError(dwFresh, dw64)).toBeLessThan(1e-6);
     }
+  });
+
+  it('reuses the output gradient reordered by the input gradient only when it is the same array', () => {
+    const g = same(2, 7, 5, 7, 3, 1);
+    const [N, H, W, C, FH, FW, K, , , , , OH, OW] = g;
+    const geometry = Int32Array.from(g);
+    const x = values(N * H * W * C, 8);
+    const w = values(FH * FW * C * K, 9);
+    const dyFirst = values(N * OH * OW * K, 10);
+    const dySecond = values(N * OH * OW * K, 11);
+    const expected = new Float64Array(w.length);
+    eachTap(g, (xi, wi, yi) => (expected[wi] += dySecond[yi] * x[xi]));
+    const dx = new Float32Array(x.length);
+    const dw = new Float32Array(w.length);
+
+    const before = addon.info().reusedDiffDst;
+    addon.convBackwardData(dySecond, w, dx, geometry);
+    addon.convBackwardWeights(x, dySecond, dw, geometry, true);
+    expect(addon.info().reusedDiffDst).toBe(before + 1);
+    expect(maxRelativeError(dw, expected)).toBeLessThan(1e-6);
+
+    // The caller's word is not enough: another array is reordered afresh.
+    addon.convBackwardData(dyFirst, w, dx, geometry);
+    dw.fill(NaN);
+    addon.convBackwardWeights(x, dySecond, dw, geometry, true);
+    expect(addon.info().reusedDiffDst).toBe(before + 1);
+    expect(maxRelativeError(dw, expected)).toBeLessThan(1e-6);
   });
 
   it('refuses arrays of the wrong type or length with the function and argument named', () => {

@@ -3,7 +3,7 @@ import { type Batch, batches } from './batches';
 import type { ImageDataset } from './dataset';
 import { cifarAugmentation } from './augment';
 import type { DecodePool } from './image/pool';
-import { imagenetEvalSpec, imagenetTrainSpec } from './image/transforms';
+import { imagenetEvalSpec, imagenetTrainSpec, preprocessingSpec } from './image/transforms';
 import { type ImageFileDataset, streamBatches } from './stream';
 
 /** What a trainer or an evaluation reads: images in memory, or image files decoded on the fly. */
@@ -39,8 +39,9 @@ export interface EpochOptions {
 
 /**
  * One epoch of batches from either kind of data. Image files are decoded on the pool's threads
- * while earlier batches train; without augmentation they are resized on the shorter side and
- * centre-cropped, as ImageNet evaluation does.
+ * while earlier batches train; without augmentation they are brought to the dataset's size as its
+ * preprocessing says (by default resized on the shorter side and centre-cropped, as ImageNet
+ * evaluation does).
  */
 export async function* epochBatches(data: TrainingData, options: EpochOptions): AsyncGenerator<Batch> {
   if (isFileDataset(data)) {
@@ -51,7 +52,7 @@ export async function* epochBatches(data: TrainingData, options: EpochOptions): 
       rng: options.rng,
       dropLast: options.dropLast,
       skip: options.skip,
-      transform: options.augment === 'imagenet' ? imagenetTrainSpec(size) : imagenetEvalSpec(size),
+      transform: options.augment === 'imagenet' ? imagenetTrainSpec(size) : data.preprocessing ? preprocessingSpec(data.preprocessing, data.shape) : imagenetEvalSpec(size),
       transformRng: options.augment === 'imagenet' ? options.transformRng : undefined,
       normalization: options.normalization,
       pool: options.pool,

@@ -1,10 +1,11 @@
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { readFile, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { DataError, type Normalization } from '@pyramid/core';
+import { DataError, type Normalization, type Preprocessing } from '@pyramid/core';
 import { fileChunks, readTar } from './archive/tar';
 import { type ImageDataset, channelStatistics, validateDataset } from './dataset';
-import { decodeImage } from './image/decode';
+import { inspectImage } from './image/decode';
+import { preprocessingSpec } from './image/transforms';
 import { DecodePool } from './image/pool';
 
 export const IMAGE_EXTENSIONS = ['.jpg', '.jpeg', '.png'];
@@ -19,10 +20,13 @@ export interface ImageFile {
 export interface ImageFolderOptions {
   /** The classes in label order; default: the class folders' names, sorted. */
   classNames?: string[];
-  /** Output size; default: the first image's. Other sizes are resized (bilinear). */
+  /** Output size; default: the first image's. Other sizes are brought to it as `preprocessing` says. */
   height?: number;
   width?: number;
+  /** Default: the first image's, 1 for greyscale and 3 for colour. */
   channels?: 1 | 3;
+  /** Default: resize the shorter side to max(height, width) and take the centre. */
+  preprocessing?: Preprocessing;
   /** Skip images that fail to decode, with a warning and a count, instead of failing. */
   skipBad?: boolean;
   onWarning?: (message: string) => void;
@@ -118,7 +122,7 @@ export async function listImageArchive(archive: string, prefix: string, options:
 }
 
 /** Decodes files (and resizes them to one size) on the decoding threads; keeps the files' order. */
-async function decodeAll(files: ImageFile[], size: { height: number; width: number; channels: 1 | 3 }, options: ImageFolderOptions): Promise<(Uint8Array | string)[]> {
+async function decodeAll(files: ImageFile[], size: { height: number; width: number; channels: 1 | 3 }, preprocessing: Preprocessing, options: ImageFolderOptions): Promise<(Uint8Array | string)[]> {
   const threads = options.threads ?? (await import('node:os')).availableParallelism();
   const pool = await DecodePool.create(files.length >= 512 ? threads : 1);
   try {
@@ -126,7 +130,7 @@ async function decodeAll(files: ImageFile[], size: { height: number; width: numb
     const chunk = 2048;
     for (let i = 0; i < files.length; i += chunk) {
       const items = await Promise.all(files.slice(i, i + chunk).map(async (f) => ({ bytes: await f.read(), source: f.source })));
-      const decoded = await pool.runAll(items, size.channels, { kind: 'resize', height: size.height, width: size.width }, 128);
+      const decoded = await pool.runAll(items, size.channels, preprocessingSpec(preprocessing, size), 128);
       for (const r of decoded) results.push('data' in r ? r.data : r.error);
       options.onProgress?.(results.length, files.length);
     }
@@ -139,14 +143,15 @@ async function decodeAll(files: ImageFile[], size: { height: number; width: numb
 /** Decodes listed image files into an in-memory dataset of one size. */
 export async function imageDatasetFromFiles(files: ImageFile[], classNames: string[], options: ImageFolderOptions = {}): Promise<ImageDataset> {
   if (files.length === 0) throw new DataError(`${options.name ?? 'image folder'}: no images`);
-  const channels = options.channels ?? 3;
-  let { height, width } = options;
-  if (height === undefined || width === undefined) {
-    const first = decodeImage(await files[0].read(), files[0].source, channels);
+  let { height, width, channels } = options;
+  if (height === undefined || width === undefined || channels === undefined) {
+    const first = await inspectImage(await files[0].read(), files[0].source);
     height ??= first.height;
     width ??= first.width;
+    channels ??= first.channels;
   }
-  const decoded = await decodeAll(files, { height, width, channels }, options);
+  const preprocessing = options.preprocessing ?? { kind: 'center-crop', resize: Math.max(height, width) };
+  const decoded = await decodeAll(files, { height, width, channels }, preprocessing, options);
   const pixels = height * width * channels;
   const bad = decoded.map((d, i) => (typeof d === 'string' ? i : -1)).filter((i) => i >= 0);
   if (bad.length && !options.skipBad) {
@@ -174,15 +179,28 @@ export async function imageDatasetFromFiles(files: ImageFile[], classNames: stri
   });
 }
 
-/** An image folder (`root/<class>/*.jpg`) or a tar archive of one, decoded into memory. */
 /** Which of train/, test/ and val/ an archive holds images under. */
 export async function archiveSplits(archive: string): Promise<string[]> {
   const names = (await archiveMembers(archive)).map((m) => m.name);
   return ['train', 'test', 'val'].filter((split) => names.some((n) => n.startsWith(`${split}/`) && hasImageExtension(n)));
 }
 
+function isArchivePath(root: string): boolean {
+  return /\.tar(\.gz)?$|\.tgz$/.test(root) && existsSync(root) && statSync(root).isFile();
+}
+
+/**
+ * What a folder or archive of images holds, read from its listing and its first image: the count,
+ * the classes, and the first image's size and channels (1 greyscale, 3 colour).
+ */
+export async function inspectImageFolder(root: string, options: { prefix?: string } = {}): Promise<{ images: number; classNames: string[]; height: number; width: number; channels: 1 | 3; first: string }> {
+  const { files, classNames } = isArchivePath(root) ? await listImageArchive(root, options.prefix ?? '') : await listImageFolder(options.prefix ? join(root, options.prefix) : root);
+  const first = await inspectImage(await files[0].read(), files[0].source);
+  return { images: files.length, classNames, ...first, first: files[0].source };
+}
+
+/** An image folder (`root/<class>/*.jpg`) or a tar archive of one, decoded into memory. */
 export async function loadImageFolder(root: string, options: ImageFolderOptions & { prefix?: string } = {}): Promise<ImageDataset> {
-  const isArchive = /\.tar(\.gz)?$|\.tgz$/.test(root) && existsSync(root) && (await stat(root)).isFile();
-  const { files, classNames } = isArchive ? await listImageArchive(root, options.prefix ?? '', options) : await listImageFolder(options.prefix ? join(root, options.prefix) : root, options);
+  const { files, classNames } = isArchivePath(root) ? await listImageArchive(root, options.prefix ?? '', options) : await listImageFolder(options.prefix ? join(root, options.prefix) : root, options);
   return imageDatasetFromFiles(files, classNames, { name: options.name ?? root, ...options });
 }

@@ -15,9 +15,9 @@ export { cifar10Archive, cifar100Archive, loadCifar, parseCifarRecords, writeCif
 export { download, dataCacheDir, md5OfFile, type DownloadOptions } from './download';
 export { readTar, writeTar, fileChunks, type TarEntry } from './archive/tar';
 export { readIdx, writeIdx, loadIdxDataset, DEBIAN_FASHION_MNIST_DIR, type IdxArray } from './idx';
-export { decodeImage, encodePng, encodeJpeg, imageFormat, type RasterImage } from './image/decode';
-export { resizeBilinear, resizeShorterSide, centerCrop, crop } from './image/resize';
-export { loadImageFolder, listImageFolder, listImageArchive, archiveSplits, imageDatasetFromFiles, IMAGE_EXTENSIONS, type ImageFile, type ImageFolderOptions } from './image-folder';
+export { decodeImage, decodeImageJs, imageDecoder, inspectImage, encodePng, encodeJpeg, imageFormat, type RasterImage } from './image/decode';
+export { resizeBilinear, resizeShorterSide, shorterSideSize, centerCrop, crop, roundHalfEven } from './image/resize';
+export { loadImageFolder, listImageFolder, listImageArchive, archiveSplits, inspectImageFolder, imageDatasetFromFiles, IMAGE_EXTENSIONS, type ImageFile, type ImageFolderOptions } from './image-folder';
 export { streamBatches, imageFileDataset, imagenetDataset, type ImageFileDataset, type StreamOptions } from './stream';
 export { DecodePool, type DecodeItem, type DecodeResult } from './image/pool';
 export {
@@ -29,6 +29,8 @@ export {
   pcaLighting,
   imagenetTrainSpec,
   imagenetEvalSpec,
+  preprocessingSpec,
+  preprocessImage,
   UniformTape,
   UNIFORMS_PER_IMAGE,
   type TransformSpec,

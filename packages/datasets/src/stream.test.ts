@@ -57,8 +57,8 @@ describe('ImageNet transforms', () => {
   });
 
   it('evaluates with resize 256 and centre crop 224, scaled to the size', () => {
-    expect(imagenetEvalSpec(224)).toEqual({ kind: 'imagenet-eval', size: 224, resize: 256 });
-    expect(imagenetEvalSpec(112)).toEqual({ kind: 'imagenet-eval', size: 112, resize: 128 });
+    expect(imagenetEvalSpec(224)).toEqual({ kind: 'center-crop', height: 224, width: 224, resize: 256 });
+    expect(imagenetEvalSpec(112)).toEqual({ kind: 'center-crop', height: 112, width: 112, resize: 128 });
   });
 
   it('refuses to draw more random numbers than the tape holds', () => {

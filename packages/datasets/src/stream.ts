@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { readFile, readdir } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { DataError, type ImageShape, type Normalization, type Rng } from '@pyramid/core';
+import { DataError, type ImageShape, type Normalization, type Preprocessing, type Rng } from '@pyramid/core';
 import type { Batch } from './batches';
 import { normalizeInto } from './batches';
 import { type ImageFile, listImageFolder } from './image-folder';
@@ -20,6 +20,8 @@ export interface ImageFileDataset {
   /** The size batches come out at. */
   shape: ImageShape;
   normalization: Normalization;
+  /** How evaluation brings images to `shape`; default: ImageNet's resize 256, centre 224, scaled to the size. */
+  preprocessing?: Preprocessing;
 }
 
 export interface StreamOptions {

@@ -1,4 +1,4 @@
-import { ConfigError, DATASETS, type InputSpec, type Normalization, WeightsError, datasetForModel } from '@pyramid/core';
+import { ConfigError, DATASETS, type InputSpec, type Normalization, type Preprocessing, WeightsError, datasetForModel } from '@pyramid/core';
 import { type ArchitectureConfig, architectureConfig } from './architecture';
 import { PyramidNet } from './model';
 import { PRESETS } from './presets';
@@ -23,14 +23,16 @@ export interface CheckpointConfig {
 
 export interface InputDescription {
   normalization?: Normalization;
+  preprocessing?: Preprocessing;
   classNames?: string[];
   preset?: string;
 }
 
 /**
- * The input description a model gets when none is given: the normalisation of its preset's dataset,
- * else of the dataset table's first entry with the model's layout and channels, else none (pixels
- * scaled to 0-1).
+ * The input description a model gets when none is given: the normalisation and preprocessing of its
+ * preset's dataset, else of the dataset table's first entry with the model's layout and channels
+ * (its resize scaled with the model's size), else none (pixels scaled to 0-1) and a centre crop at
+ * the model's size.
  */
 export function defaultInputSpec(model: PyramidNet, description: InputDescription = {}): InputSpec {
   const arch = model.architecture;
@@ -42,7 +44,12 @@ export function defaultInputSpec(model: PyramidNet, description: InputDescriptio
   const dataset = presetDataset ? DATASETS[presetDataset] : datasetForModel(arch.layout, arch.input.channels);
   const normalization = description.normalization ??
     dataset?.normalization ?? { mean: Array(arch.input.channels).fill(0), std: Array(arch.input.channels).fill(1), scale: 255 as const };
-  return { shape: { ...arch.input }, normalization: structuredClone(normalization), classNames: [...classNames] };
+  const side = Math.max(arch.input.height, arch.input.width);
+  const preprocessing: Preprocessing = description.preprocessing ??
+    (dataset?.preprocessing.kind === 'center-crop'
+      ? { kind: 'center-crop', resize: Math.round((dataset.preprocessing.resize * side) / Math.max(dataset.shape.height, dataset.shape.width)) }
+      : { kind: 'center-crop', resize: side });
+  return { shape: { ...arch.input }, normalization: structuredClone(normalization), classNames: [...classNames], preprocessing: { ...preprocessing } };
 }
 
 /** A checkpoint as bytes: works the same in Node and in browsers. */

@@ -52,3 +52,15 @@ describe('a checkpoint without a given normalisation', () => {
     expect(specOf(config).normalization.mean[0]).toBe(125.3);
   });
 });
+
+describe('a checkpoint without a given preprocessing', () => {
+  it("takes the paper's ImageNet evaluation, the shorter side 256 for a 224 crop, scaled with the input size", () => {
+    // By hand: 256 * 224 / 224 = 256; 256 * 112 / 224 = 128.
+    expect(specOf({ layout: 'imagenet', depth: 18, alpha: 8, classes: 5 }).preprocessing).toEqual({ kind: 'center-crop', resize: 256 });
+    expect(specOf({ layout: 'imagenet', depth: 18, alpha: 8, classes: 5, input: { height: 112, width: 112, channels: 3 } }).preprocessing).toEqual({ kind: 'center-crop', resize: 128 });
+  });
+
+  it('centre-crops a CIFAR model at its own size', () => {
+    expect(specOf({ layout: 'cifar', depth: 8, alpha: 4, classes: 10 }).preprocessing).toEqual({ kind: 'center-crop', resize: 32 });
+  });
+});

@@ -74,5 +74,10 @@ describe('presets', () => {
 
   it('reject unknown names with suggestions', () => {
     expect(() => findPreset('pyramidnet110')).toThrow(/unknown preset 'pyramidnet110'; did you mean pyramidnet110-a48-cifar10/);
+    // Typos: a letter missing, two swapped, one wrong; the suggestion is the one meant, first.
+    expect(() => findPreset('pyramdnet110-a48-cifar10')).toThrow(/did you mean pyramidnet110-a48-cifar10[,?]/);
+    expect(() => findPreset('pyramidnte272-a200-bottleneck-cifar10')).toThrow(/did you mean pyramidnet272-a200-bottleneck-cifar10[,?]/);
+    expect(() => findPreset('pyramidnet110-a48-cifar11')).toThrow(/did you mean pyramidnet110-a48-cifar10[,?]/);
+    expect(() => findPreset('resnet50')).toThrow(/^unknown preset 'resnet50' \(see 'pyramid info --list'\)$/);
   });
 });

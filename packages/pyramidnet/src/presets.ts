@@ -117,12 +117,37 @@ export function findPresetFor(dataset: string, architecture: ArchitectureConfig)
   return PRESETS.find((p) => p.dataset === dataset && key(p.architecture) === wanted) ?? null;
 }
 
+/** Levenshtein distance: insertions, deletions and substitutions of one character each. */
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) current[j] = Math.min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    previous = current;
+  }
+  return previous[b.length];
+}
+
+/**
+ * Presets a mistyped name probably meant: the closest by edit distance (a typo or two, not a
+ * different model), then those containing it, then those of the same depth.
+ */
+export function similarPresetNames(name: string, limit = 5): string[] {
+  const typed = name.toLowerCase();
+  const containing = PRESETS.filter((p) => typed.length >= 3 && p.name.includes(typed)).map((p) => p.name);
+  const family = PRESETS.filter((p) => p.name.split('-')[0] === typed.split('-')[0]).map((p) => p.name);
+  const tolerance = Math.max(2, Math.floor(typed.length / 6));
+  const close = PRESETS.map((p) => ({ name: p.name, distance: editDistance(typed, p.name) }))
+    .filter((p) => p.distance <= tolerance)
+    .sort((a, b) => a.distance - b.distance)
+    .map((p) => p.name);
+  return [...new Set([...close, ...containing, ...family])].slice(0, limit);
+}
+
 export function findPreset(name: string): Preset {
   const preset = PRESETS.find((p) => p.name === name);
   if (!preset) {
-    const near = PRESETS.filter((p) => p.name.includes(name) || name.includes(p.name.split('-')[0]))
-      .map((p) => p.name)
-      .slice(0, 5);
+    const near = similarPresetNames(name);
     throw new ConfigError(`unknown preset '${name}'${near.length ? `; did you mean ${near.join(', ')}?` : ''} (see 'pyramid info --list')`);
   }
   return preset;

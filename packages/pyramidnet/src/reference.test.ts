@@ -1,44 +1,12 @@
-import { readFileSync, readdirSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { readdirSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
 import { relativeError, useBackend } from '@pyramid/core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { PyramidNet } from './model';
-import { type SafetensorsEntry, readSafetensors, toFloat32, toIntegers } from './safetensors';
-import { exportStateDict, importStateDict } from './weights';
+import { toFloat32, toIntegers } from './safetensors';
+import { REFERENCE_FIXTURES, loadFixture, nchwToNhwc } from './test-fixtures';
+import { exportStateDict } from './weights';
 
-/**
- * Fixtures written by tools/reference/make_fixtures.py from the reference PyTorch implementation
- * (dyhan0920/PyramidNet-PyTorch, PyramidNet.py, PyTorch 1.13 on CPU): weights with random BN
- * statistics, an input, eval- and train-mode logits, running statistics after the train-mode
- * forward, and the gradients of the mean cross-entropy.
- */
-const FIXTURES = fileURLToPath(new URL('../test/fixtures/', import.meta.url));
-
-function nchwToNhwc(entry: SafetensorsEntry): tf.Tensor4D {
-  const [n, c, h, w] = entry.shape;
-  return tf.transpose(tf.tensor4d(toFloat32(entry), [n, c, h, w]), [0, 2, 3, 1]);
-}
-
-function loadFixture(file: string) {
-  const bytes = new Uint8Array(readFileSync(FIXTURES + file));
-  const { tensors, metadata } = readSafetensors(bytes, file);
-  const section = (prefix: string) =>
-    new Map([...tensors].filter(([k]) => k.startsWith(prefix)).map(([k, v]) => [k.slice(prefix.length), v]));
-  const size = Number(metadata.size);
-  const model = new PyramidNet({
-    layout: metadata.dataset === 'imagenet' ? 'imagenet' : 'cifar',
-    depth: Number(metadata.depth),
-    alpha: Number(metadata.alpha),
-    unit: metadata.bottleneck === 'true' ? 'bottleneck' : 'basic',
-    classes: Number(metadata.classes),
-    input: { height: size, width: size, channels: 3 },
-  });
-  importStateDict(model, { tensors: section('weights.'), metadata: {} }, 'pytorch', file);
-  return { model, tensors, section, weights: section('weights.') };
-}
-
-const fixtureFiles = readdirSync(FIXTURES).filter((f) => f.endsWith('.safetensors'));
+const fixtureFiles = readdirSync(REFERENCE_FIXTURES).filter((f) => f.endsWith('.safetensors'));
 
 beforeAll(async () => {
   await useBackend('cpu');

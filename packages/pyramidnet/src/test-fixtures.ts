@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
-import type { PyramidNet } from './model';
-import { readSafetensors, toFloat32, writeSafetensors } from './safetensors';
+import { PyramidNet } from './model';
+import { type SafetensorsEntry, readSafetensors, toFloat32, writeSafetensors } from './safetensors';
+import { importStateDict } from './weights';
 
 /**
  * Test helpers over the reference fixture that tools/reference/make_fixtures.py wrote from the
@@ -35,4 +36,36 @@ export function referenceBatch(): { input: tf.Tensor4D; evalLogits: Float32Array
 /** Files torch.save wrote, made by tools/reference/make_torch_files.py from the fixture's weights. */
 export function torchFixture(name: string): Uint8Array {
   return new Uint8Array(readFileSync(fileURLToPath(new URL(`../test/fixtures/torch/${name}`, import.meta.url))));
+}
+
+/**
+ * Fixtures written by tools/reference/make_fixtures.py from the reference PyTorch implementation
+ * (dyhan0920/PyramidNet-PyTorch, PyramidNet.py, PyTorch 1.13 on CPU): weights with random BN
+ * statistics, an input, eval- and train-mode logits, running statistics after the train-mode
+ * forward, and the gradients of the mean cross-entropy.
+ */
+export const REFERENCE_FIXTURES = fileURLToPath(new URL('../test/fixtures/', import.meta.url));
+
+export function nchwToNhwc(entry: SafetensorsEntry): tf.Tensor4D {
+  const [n, c, h, w] = entry.shape;
+  return tf.transpose(tf.tensor4d(toFloat32(entry), [n, c, h, w]), [0, 2, 3, 1]);
+}
+
+/** A fixture's model with the reference weights loaded, and its tensors. */
+export function loadFixture(file: string) {
+  const bytes = new Uint8Array(readFileSync(REFERENCE_FIXTURES + file));
+  const { tensors, metadata } = readSafetensors(bytes, file);
+  const section = (prefix: string) =>
+    new Map([...tensors].filter(([k]) => k.startsWith(prefix)).map(([k, v]) => [k.slice(prefix.length), v]));
+  const size = Number(metadata.size);
+  const model = new PyramidNet({
+    layout: metadata.dataset === 'imagenet' ? 'imagenet' : 'cifar',
+    depth: Number(metadata.depth),
+    alpha: Number(metadata.alpha),
+    unit: metadata.bottleneck === 'true' ? 'bottleneck' : 'basic',
+    classes: Number(metadata.classes),
+    input: { height: size, width: size, channels: 3 },
+  });
+  importStateDict(model, { tensors: section('weights.'), metadata: {} }, 'pytorch', file);
+  return { model, tensors, section, weights: section('weights.') };
 }

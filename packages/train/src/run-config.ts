@@ -1,4 +1,4 @@
-import { ConfigError, type Normalization, assertSeed } from '@pyramid/core';
+import { ConfigError, type Normalization, type Preprocessing, assertSeed } from '@pyramid/core';
 import { type ArchitectureConfig, architectureConfig, resolveArchitecture } from '@pyramid/pyramidnet';
 import type { Recipe } from './recipes';
 import { validateLrPolicy } from './schedule';
@@ -14,6 +14,8 @@ export interface RunData {
   testImages: number;
   classNames: string[];
   normalization: Normalization;
+  /** How evaluation and prediction bring images of another size to the model's; absent: the model's default. */
+  preprocessing?: Preprocessing;
 }
 
 /** Everything that defines a training run; stored as run.json. */

@@ -79,6 +79,21 @@ describe('train', () => {
     expect(new Set(counts.slice(1)).size).toBe(1);
   });
 
+  it('reports an epoch with the learning rate of its last step', async () => {
+    const rates: number[] = [];
+    await train({
+      runDir: join(scratch, 'epoch-rate'),
+      config: config({ epochs: 2 }),
+      resume: false,
+      train: toyData(),
+      onEvent: (e) => e.kind === 'epoch' && rates.push(e.lr),
+    });
+    // Cosine from 0.1 over 2 epochs of 6 steps, by hand: the last step of epoch 1 runs at t = 5/6,
+    // lr = 0.05 (1 + cos(pi 5/12)) = 0.0629410; of epoch 2 at t = 11/6, 0.05 (1 + cos(pi 11/12)).
+    expect(rates[0]).toBeCloseTo(0.062941, 6);
+    expect(rates[1]).toBeCloseTo(0.05 * (1 - 0.9659258), 6);
+  });
+
   it('resumed after an interruption mid-epoch, reaches the same weights bit for bit', async () => {
     const data = toyData();
     const test = toyData(32);

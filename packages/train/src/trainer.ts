@@ -356,7 +356,8 @@ async function finishEpoch(run: Run, totals: EpochTotals): Promise<void> {
     }
   }
   const { lossSum, correct, seen, seconds } = totals;
-  const lr = learningRate(run.policy, epoch);
+  // The rate the epoch ended with (its last step's), which is what the next epoch continues from.
+  const lr = learningRate(run.policy, epoch + (run.stepsPerEpoch - 1) / run.stepsPerEpoch);
   const trainLoss = seen ? lossSum / seen : 0;
   const trainAccuracy = seen ? correct / seen : 0;
   run.metrics.append({

@@ -17,7 +17,7 @@ export async function saveTrainingCheckpoint(dir: string, model: PyramidNet, opt
   await saveCheckpoint(
     dir,
     model,
-    { classNames: config.data.classNames, normalization: config.data.normalization, preset: config.preset ?? undefined },
+    { classNames: config.data.classNames, normalization: config.data.normalization, preprocessing: config.data.preprocessing, preset: config.preset ?? undefined },
     { overwrite: true, parts: { tensors: { [OPTIMIZER_PART]: buffers }, documents: { [STATE_PART]: { ...state, run: config } } } },
   );
 }

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { findDataset } from '@pyramid/core';
 import { writeFileAtomically } from '@pyramid/core/node';
-import { PyramidNet, type TorchFileInfo, exportPytorchWeights, importStateDict, readPytorchStateDict, transferWeights } from '@pyramid/pyramidnet';
+import { ONNX_OPSET, type OnnxInputLayout, PyramidNet, type TorchFileInfo, exportOnnx, exportPytorchWeights, importStateDict, readPytorchStateDict, transferWeights } from '@pyramid/pyramidnet';
 import { loadCheckpoint, saveCheckpoint } from '@pyramid/pyramidnet/node';
 import { type Command, Option } from 'commander';
 import { type ModelFlags, addModelOptions, modelFromFlags } from '../model-options';
@@ -51,14 +51,26 @@ export function convertCommands(program: Command): void {
 
   program
     .command('export')
-    .description('write a checkpoint as a state_dict of the reference PyTorch PyramidNet: a torch.save file or safetensors')
+    .description('write a checkpoint as a state_dict of the reference PyTorch PyramidNet (a torch.save file or safetensors), or as an ONNX inference graph')
     .requiredOption('--checkpoint <dir>', 'checkpoint folder')
     .requiredOption('--out <file>', 'file to create')
-    .addOption(new Option('--format <format>', 'torch (what torch.load reads) or safetensors (default: torch for .pt/.pth, else safetensors)').choices(['torch', 'safetensors']))
-    .action(async (flags: { checkpoint: string; out: string; format?: 'torch' | 'safetensors' }) => {
+    .addOption(new Option('--format <format>', 'what to write (default: torch for .pt/.pth, onnx for .onnx, else safetensors)').choices(['torch', 'safetensors', 'onnx']))
+    .addOption(
+      new Option('--input-layout <layout>', 'onnx: the input as torch.onnx.export gives it (normalised float32 NCHW) or raw pixels (uint8 NHWC)')
+        .choices(['nchw-float32', 'nhwc-uint8'])
+        .default('nchw-float32'),
+    )
+    .action(async (flags: { checkpoint: string; out: string; format?: 'torch' | 'safetensors' | 'onnx'; inputLayout: OnnxInputLayout }) => {
       if (existsSync(flags.out)) throw new UsageError(`${flags.out} already exists; refusing to overwrite it`);
-      const format = flags.format ?? (/\.(pt|pth)$/i.test(flags.out) ? 'torch' : 'safetensors');
-      const { model } = await loadCheckpoint(flags.checkpoint);
+      const format = flags.format ?? (/\.(pt|pth)$/i.test(flags.out) ? 'torch' : /\.onnx$/i.test(flags.out) ? 'onnx' : 'safetensors');
+      const { model, config } = await loadCheckpoint(flags.checkpoint);
+      if (format === 'onnx') {
+        await writeFileAtomically(flags.out, exportOnnx(model, config.input, { inputLayout: flags.inputLayout }));
+        const { height, width, channels } = model.architecture.input;
+        const shape = flags.inputLayout === 'nhwc-uint8' ? `uint8 [N, ${height}, ${width}, ${channels}] pixels` : `float32 [N, ${channels}, ${height}, ${width}], normalised`;
+        process.stdout.write(`exported ${flags.checkpoint} to ${flags.out} (ONNX opset ${ONNX_OPSET}): input ${shape}, output logits [N, ${model.architecture.classes}]\n`);
+        return;
+      }
       await writeFileAtomically(flags.out, await exportPytorchWeights(model, format));
       const load = format === 'torch' ? `torch.load('${flags.out}', weights_only=True)` : `safetensors.torch.load_file('${flags.out}')`;
       process.stdout.write(`exported ${flags.checkpoint} to ${flags.out}; in PyTorch: model.load_state_dict(${load})\n`);

@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { inputPreprocessing } from '@pyramid/core';
 import { loadCheckpoint } from '@pyramid/pyramidnet/node';
 import { evaluate } from '@pyramid/train/node';
 import { Option, type Command } from 'commander';
@@ -38,6 +39,8 @@ export function evalCommand(program: Command): void {
     const { model, config } = await loadCheckpoint(flags.checkpoint);
     const { height, width, channels } = config.input.shape;
     const data = await loadData(flags.data, {
+      preprocessing: inputPreprocessing(config.input),
+      sizeChosen: true,
       dataDir: flags.dataDir,
       archive: flags.dataArchive,
       valLabels: flags.valLabels,

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import * as tf from '@tensorflow/tfjs-core';
-import { centerCrop, decodeImage, imageFormat, normalizeInto, readNpy, resizeShorterSide } from '@pyramid/datasets';
+import { type InputSpec, inputPreprocessing } from '@pyramid/core';
+import { decodeImage, imageFormat, normalizeInto, preprocessImage, readNpy } from '@pyramid/datasets';
 import { loadCheckpoint } from '@pyramid/pyramidnet/node';
 import type { Command } from 'commander';
 import { type BackendFlags, activateBackend, addBackendOptions } from '../backend';
@@ -14,11 +15,12 @@ interface PredictFlags extends BackendFlags {
 }
 
 /**
- * Model-ready NHWC float32 input from one file: a JPEG or PNG (resized on its shorter side and
- * centre-cropped to the model's size), or a .npy array whose uint8 pixels are normalised as the
- * checkpoint says and whose float32 values are taken as they are.
+ * Model-ready NHWC float32 input from one file: a JPEG or PNG (brought to the model's size as the
+ * checkpoint's preprocessing says, as eval does), or a .npy array whose uint8 pixels are normalised
+ * as the checkpoint says and whose float32 values are taken as they are.
  */
-async function loadInput(file: string, shape: { height: number; width: number; channels: number }, normalization: Parameters<typeof normalizeInto>[2]) {
+async function loadInput(file: string, input: InputSpec) {
+  const { shape, normalization } = input;
   let bytes: Buffer;
   try {
     bytes = await readFile(file);
@@ -27,8 +29,7 @@ async function loadInput(file: string, shape: { height: number; width: number; c
   }
   const { height, width, channels } = shape;
   if (imageFormat(new Uint8Array(bytes)) !== null) {
-    let image = decodeImage(new Uint8Array(bytes), file, channels as 1 | 3);
-    if (image.height !== height || image.width !== width) image = centerCrop(resizeShorterSide(image, Math.max(height, width)), height, width);
+    const image = preprocessImage(await decodeImage(new Uint8Array(bytes), file, channels as 1 | 3), inputPreprocessing(input), shape);
     const images = new Float32Array(image.data.length);
     normalizeInto(images, image.data, normalization);
     return { images, count: 1 };
@@ -61,7 +62,7 @@ export function predictCommand(program: Command): void {
     const k = Math.min(flags.top, names.length);
     const predictions: { input: string; index: number; top: { class: number; label: string; probability: number }[]; logits: number[] }[] = [];
     for (const file of inputs) {
-      const { images, count } = await loadInput(file, config.input.shape, config.input.normalization);
+      const { images, count } = await loadInput(file, config.input);
       const { height, width, channels } = config.input.shape;
       const [l, p] = tf.tidy(() => {
         const out = model.predict(tf.tensor4d(images, [count, height, width, channels]));

@@ -45,15 +45,26 @@ interface TrainFlags extends ModelFlags, BackendFlags {
   valLabels?: string;
   skipBadImages?: boolean;
   normalization?: 'cifar' | 'imagenet' | 'measured';
+  preprocess?: 'center-crop' | 'stretch';
   quiet?: boolean;
   json?: boolean;
   init?: string;
   freeze?: 'none' | 'body' | 'all-but-last-stage';
   headLrMultiplier?: number;
+  progressEvery: number;
 }
 
 const MODEL_FLAGS: (keyof ModelFlags)[] = ['preset', 'dataset', 'depth', 'alpha', 'bottleneck', 'widening', 'classes', 'input', 'design', 'shortcut', 'shakedrop', 'rounding'];
 const RECIPE_FLAGS: (keyof TrainFlags)[] = ['testFraction', 'dataDir', 'dataArchive', 'valLabels', 'skipBadImages', 'normalization', 'recipe', 'epochs', 'batchSize', 'lr', 'schedule', 'milestones', 'gamma', 'warmup', 'momentum', 'nesterov', 'weightDecay', 'bnDecay', 'labelSmoothing', 'augment', 'cutout', 'mixup', 'cutmix', 'cutmixBeta', 'freeze', 'headLrMultiplier'];
+
+function parsePositive(flag: string) {
+  const number = parseNumber(flag);
+  return (value: string) => {
+    const n = number(value);
+    if (n <= 0) throw new UsageError(`${flag} must be a positive number of seconds, got '${value}'`);
+    return n;
+  };
+}
 
 function recipeFromFlags(flags: TrainFlags, dataset: string): { name: string; recipe: Recipe } {
   const { name, recipe } = flags.recipe ? { name: flags.recipe, recipe: findRecipe(flags.recipe) } : defaultRecipeFor(dataset);
@@ -188,6 +199,11 @@ export function trainCommand(program: Command): void {
     .option('--val-labels <file>', 'imagenet: label file of a flat val/ folder')
     .option('--skip-bad-images', 'image folders: skip images that cannot be decoded, with a warning')
     .addOption(new Option('--normalization <which>', "image folders: the paper's CIFAR or ImageNet constants, or the images' own statistics").choices(['cifar', 'imagenet', 'measured']))
+    .option('--progress-every <seconds>', 'without a terminal, a progress line at most every so many seconds', parsePositive('--progress-every'), 30)
+    .addOption(
+      new Option('--preprocess <how>', "image folders: images of another size than --input get their shorter side resized and the centre cropped, or are stretched; recorded in checkpoints for eval and predict")
+        .choices(['center-crop', 'stretch']),
+    )
     .option('--quiet', 'print only the outcome')
     .option('--json', 'print events as JSON lines on stdout');
   addBackendOptions(addModelOptions(command)).action(async (flags: TrainFlags) => {
@@ -202,6 +218,7 @@ export function trainCommand(program: Command): void {
       valLabels: flags.valLabels,
       skipBad: flags.skipBadImages,
       normalization: flags.normalization,
+      preprocessing: flags.preprocess,
     };
     if (flags.resume) {
       if (flags.run) throw new UsageError('--resume continues an existing run folder; --run starts a new one: give only one');
@@ -229,6 +246,7 @@ export function trainCommand(program: Command): void {
     if (flags.resume) {
       const saved = readRunConfig<RunConfig>(runDir!);
       dataOptions.size = { ...saved.architecture.input, channels: saved.architecture.input.channels as 1 | 3 };
+      dataOptions.sizeChosen = true;
     } else {
       initSource = flags.init ? readInitSource(flags.init, mode !== 'human') : null;
       const checkpoint = initSource?.checkpoint;
@@ -244,6 +262,7 @@ export function trainCommand(program: Command): void {
       chosenRecipe = recipeFromFlags(flags, choice.preset?.dataset ?? flags.dataset ?? (checkpoint ? '' : 'mnist'));
       const input = resolveArchitecture(choice.architecture).input;
       dataOptions.size = { ...input, channels: input.channels as 1 | 3 };
+      dataOptions.sizeChosen = flags.input !== undefined;
     }
     const data = await loadData(dataSpec, { ...dataOptions, quiet: mode !== 'human' });
     const info = await activateBackend(flags, mode !== 'human');
@@ -259,12 +278,12 @@ export function trainCommand(program: Command): void {
         choice = { preset: null, architecture: { ...choice.architecture, classes: folderClasses } };
       }
       if (initSource) init = await initialWeights(initSource);
-      const { size: _size, ...recorded } = data.options;
+      const { size: _size, sizeChosen: _chosen, ...recorded } = data.options;
       const created = createRunConfig(
         {
           preset: choice.preset?.name ?? null,
           architecture: choice.architecture,
-          data: { name: data.name, source: data.source, options: recorded, trainImages: dataSize(data.train), testImages: dataSize(data.test), classNames: data.train.classNames, normalization: data.train.normalization },
+          data: { name: data.name, source: data.source, options: recorded, trainImages: dataSize(data.train), testImages: dataSize(data.test), classNames: data.train.classNames, normalization: data.train.normalization, preprocessing: data.preprocessing },
           recipeName,
           recipe,
           seed: flags.seed,
@@ -277,7 +296,7 @@ export function trainCommand(program: Command): void {
       runDir = flags.run ?? join('runs', `${created.preset ?? `pyramidnet${created.architecture.depth}-a${created.architecture.alpha}`}-${timestamp()}`);
     }
 
-    const reporter = new TrainingReporter(mode);
+    const reporter = new TrainingReporter(mode, { plainIntervalSeconds: flags.progressEvery });
     const controller = new AbortController();
     let interrupts = 0;
     const onSignal = (signal: NodeJS.Signals) => {

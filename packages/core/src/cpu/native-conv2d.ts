@@ -11,6 +11,10 @@ type Rounding = 'floor' | 'round' | 'ceil';
 
 /** The convolution kernels on the native addon (oneDNN); other cases go to the stock kernels. */
 export function nativeConv2dKernels(native: NativeKernels, stock: (name: string) => KernelFunc): KernelConfig[] {
+  // The dy of the last input-gradient call: tfjs asks for a convolution's input and filter
+  // gradients one after the other with the same dy, and a data id always names the same values.
+  let lastDiffDst: object | null = null;
+
   const conv2D: KernelFunc = (args) => {
     const { inputs, attrs } = args;
     const backend = args.backend as unknown as CpuBackend;
@@ -31,7 +35,9 @@ export function nativeConv2dKernels(native: NativeKernels, stock: (name: string)
     const { inputShape, strides, pad, dimRoundingMode } = attrs as unknown as { inputShape: Shape4; strides: number | [number, number]; pad: never; dimRoundingMode?: Rounding };
     const info = backend_util.computeConv2DInfo(inputShape, filter.shape as Shape4, strides, 1, pad, dimRoundingMode, false, 'channelsLast');
     const dx = outputArray(backend, info.batchSize * info.inHeight * info.inWidth * info.inChannels);
+    lastDiffDst = null;
     native.convBackwardData(values(backend, dy), values(backend, filter), dx, Int32Array.from(geometry(info)));
+    lastDiffDst = dy.dataId;
     return backend.makeTensorInfo(info.inShape, 'float32', dx);
   };
 
@@ -43,7 +49,7 @@ export function nativeConv2dKernels(native: NativeKernels, stock: (name: string)
     const { filterShape, strides, pad, dimRoundingMode } = attrs as unknown as { filterShape: Shape4; strides: number | [number, number]; pad: never; dimRoundingMode?: Rounding };
     const info = backend_util.computeConv2DInfo(x.shape as Shape4, filterShape, strides, 1, pad, dimRoundingMode, false, 'channelsLast');
     const dFilter = outputArray(backend, info.filterHeight * info.filterWidth * info.inChannels * info.outChannels);
-    native.convBackwardWeights(values(backend, x), values(backend, dy), dFilter, Int32Array.from(geometry(info)));
+    native.convBackwardWeights(values(backend, x), values(backend, dy), dFilter, Int32Array.from(geometry(info)), dy.dataId === lastDiffDst);
     return backend.makeTensorInfo(filterShape, 'float32', dFilter);
   };
 

@@ -70,4 +70,20 @@ describe('native CPU kernels in use: outputs reused without touching what users 
     expect(seen[0]).toBe(64);
     tf.dispose([x, filter]);
   });
+
+  it('reorders a convolution\'s output gradient once for both of its gradients', async () => {
+    const tf = await import('@tensorflow/tfjs-core');
+    const { cpuBackendPlugin } = await import('../backends/cpu');
+    const { nativeKernels } = await import('./kernels');
+    const { kernels: native } = await nativeKernels();
+    if (!native) return expect(process.env.CI, 'the native kernels must load in CI').toBeFalsy();
+    await cpuBackendPlugin.setup({ threads: 1 });
+    // 5 and 7 channels: oneDNN wants both padded to blocks of 8, so dy is reordered.
+    const x = tf.randomNormal([2, 6, 6, 5], 0, 1, 'float32', 1) as import('@tensorflow/tfjs-core').Tensor4D;
+    const filter = tf.randomNormal([3, 3, 5, 7], 0, 1, 'float32', 2) as import('@tensorflow/tfjs-core').Tensor4D;
+    const before = native.info().reusedDiffDst;
+    const grads = tf.grads((a, b) => tf.sum(tf.square(tf.conv2d(a as typeof x, b as typeof filter, 1, 'same'))))([x, filter]);
+    expect(native.info().reusedDiffDst).toBe(before + 1);
+    tf.dispose([x, filter, ...grads]);
+  });
 });

@@ -11,7 +11,11 @@ export interface NativeKernels {
   /** `geometry`: [N, H, W, C, FH, FW, K, strideH, strideW, padTop, padLeft, OH, OW]. */
   convForward(x: Float32Array, filter: Float32Array, y: Float32Array, geometry: Int32Array): void;
   convBackwardData(dy: Float32Array, filter: Float32Array, dx: Float32Array, geometry: Int32Array): void;
-  convBackwardWeights(x: Float32Array, dy: Float32Array, dFilter: Float32Array, geometry: Int32Array): void;
+  /**
+   * `sameDiffDst`: dy is the tensor of the previous convBackwardData call, whose blocked copy the
+   * addon then reuses instead of reordering dy again (it checks geometry and array as well).
+   */
+  convBackwardWeights(x: Float32Array, dy: Float32Array, dFilter: Float32Array, geometry: Int32Array, sameDiffDst: boolean): void;
   /** Inference: y = conv(x, filter) + bias per output channel, then ReLU if asked, in one pass. */
   convForwardAffine(x: Float32Array, filter: Float32Array, bias: Float32Array, y: Float32Array, geometry: Int32Array, relu: boolean): void;
   /** out = a + b over `count` floats. */
@@ -37,6 +41,8 @@ export interface NativeInfo {
   threads: number;
   /** Bytes held in the reused buffers of blocked layouts. */
   bufferBytes: number;
+  /** Backward-weights calls that reused the output gradient reordered by backward-data. */
+  reusedDiffDst: number;
 }
 
 export type NativeLoad = { kernels: NativeKernels; packageName: string } | { kernels: null; packageName: string | null; reason: string };

@@ -111,4 +111,21 @@ describe.each(MODES)('batchNormTraining with %s', (_, options) => {
     );
     expect(relativeError(dx.dataSync(), referenceGradients(xv, dyv, scale.dataSync() as Float32Array, 5, 1e-5).dx)).toBeLessThan(1e-4);
   });
+
+  it.runIf(options.kernels === 'project')('keeps its output for the backward pass only when a ReLU masks the gradient', async () => {
+    await cpuBackendPlugin.setup(options);
+    // What the gradient tape holds after the forward pass: without the ReLU the output is the
+    // shortcut's input, and holding it would keep one more activation per unit alive.
+    const tape = () => (tf.engine() as unknown as { state: { activeTape: { saved?: tf.Tensor[] }[] } }).state.activeTape;
+    for (const relu of [false, true]) {
+      let outputSaved: boolean | undefined;
+      tf.grad((x: tf.Tensor) => {
+        const { y } = batchNormTraining(x as tf.Tensor4D, tf.ones([3]) as tf.Tensor1D, tf.zeros([3]) as tf.Tensor1D, 1e-5, relu);
+        const dataId = y.dataId;
+        outputSaved = tape().some((node) => node.saved?.some((t) => t.dataId === dataId));
+        return tf.sum(y);
+      })(tf.randomNormal([2, 2, 2, 3], 0, 1, 'float32', 5));
+      expect(outputSaved, `relu: ${relu}`).toBe(relu);
+    }
+  });
 });

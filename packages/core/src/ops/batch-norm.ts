@@ -15,35 +15,6 @@ export { BATCH_NORM_TRAINING, BATCH_NORM_GRAD_PARAMS, BATCH_NORM_GRAD_INPUT };
  * running statistics only: no gradient flows back through them.
  */
 
-let gradientRegistered = false;
-
-function registerGradient(): void {
-  if (gradientRegistered) return;
-  gradientRegistered = true;
-  tf.registerGradient({
-    kernelName: BATCH_NORM_TRAINING,
-    inputsToSave: ['x', 'params'],
-    outputsToSave: [true, true, true],
-    gradFunc: (dys, saved, attrs) => {
-      const dy = (dys as tf.Tensor[])[0];
-      const [x, params, output, mean, variance] = saved;
-      const y: tf.NamedTensorMap = (attrs as { relu?: boolean }).relu ? { y: output } : {};
-      // tfjs calls the thunks in input order, params first (see the inputs below), and keeps the
-      // returned gradient alive, so the input gradient can reuse the parameter sums.
-      let dParams: tf.Tensor | null = null;
-      return {
-        params: () => (dParams = tf.engine().runKernel(BATCH_NORM_GRAD_PARAMS, { dy, x, mean, variance, ...y }, attrs) as tf.Tensor),
-        x: () =>
-          tf.engine().runKernel(
-            BATCH_NORM_GRAD_INPUT,
-            dParams && !dParams.isDisposed ? { dy, x, params, mean, variance, ...y, dParams } : { dy, x, params, mean, variance, ...y },
-            attrs,
-          ) as tf.Tensor,
-      };
-    },
-  });
-}
-
 export interface BatchNormTrainingResult {
   y: tf.Tensor4D;
   mean: tf.Tensor1D;
@@ -57,9 +28,31 @@ export function batchNormTraining(x: tf.Tensor4D, scale: tf.Tensor1D, offset: tf
     const normalized = tf.batchNorm4d(x, mean as tf.Tensor1D, variance as tf.Tensor1D, offset, scale, epsilon);
     return { y: relu ? tf.relu(normalized) : normalized, mean: mean as tf.Tensor1D, variance: variance as tf.Tensor1D };
   }
-  registerGradient();
   const params = tf.stack([scale, offset]);
-  // params before x: the gradient's thunks run in this order.
-  const [y, mean, variance] = tf.engine().runKernel(BATCH_NORM_TRAINING, { params, x }, { epsilon, relu }) as tf.Tensor[];
-  return { y: y as tf.Tensor4D, mean: mean as tf.Tensor1D, variance: variance as tf.Tensor1D };
+  let mean!: tf.Tensor1D;
+  let variance!: tf.Tensor1D;
+  // A custom gradient rather than a registered one so that the output is kept for the backward
+  // pass only when a ReLU needs it as its mask: without the ReLU it is the shortcut's input, and
+  // saving it would hold one more activation per unit until the backward pass reaches it.
+  const normalize = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [input, stacked, save] = args as [tf.Tensor, tf.Tensor, tf.GradSaveFunc];
+    const [y, batchMean, batchVariance] = tf.engine().runKernel(BATCH_NORM_TRAINING, { params: stacked, x: input }, { epsilon, relu }) as tf.Tensor[];
+    mean = tf.keep(batchMean as tf.Tensor1D);
+    variance = tf.keep(batchVariance as tf.Tensor1D);
+    save(relu ? [input, stacked, batchMean, batchVariance, y] : [input, stacked, batchMean, batchVariance]);
+    return {
+      value: y,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [savedX, savedParams, savedMean, savedVariance, savedY] = saved;
+        const mask: tf.NamedTensorMap = savedY ? { y: savedY } : {};
+        const attrs = { epsilon, relu };
+        const inputs = { dy, x: savedX, mean: savedMean, variance: savedVariance, ...mask };
+        const dParams = tf.engine().runKernel(BATCH_NORM_GRAD_PARAMS, inputs, attrs) as tf.Tensor;
+        const dx = tf.engine().runKernel(BATCH_NORM_GRAD_INPUT, { ...inputs, params: savedParams, dParams }, attrs) as tf.Tensor;
+        return [dx, dParams];
+      },
+    };
+  });
+  const y = normalize(x, params) as tf.Tensor4D;
+  return { y, mean, variance };
 }

@@ -1,4 +1,4 @@
-import { DataError } from '@pyramid/core';
+import { DataError, isMissingModule } from '@pyramid/core';
 import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
 
@@ -16,30 +16,36 @@ export function imageFormat(bytes: Uint8Array): 'jpeg' | 'png' | null {
   return null;
 }
 
-/** Drops alpha and converts to the wanted channel count (1: ITU-R 601 luma, 3: RGB). */
-function toChannels(rgba: Uint8Array, width: number, height: number, from: number, to: 1 | 3): Uint8Array {
+/**
+ * Converts decoded pixels of `from` channels (1 grey, 2 grey and alpha, 3 RGB, 4 RGBA) to `to`
+ * as PIL's convert('RGB') and convert('L') do: alpha dropped, grey replicated, and luma in PIL's
+ * fixed point, (19595 R + 38470 G + 7471 B + 2^15) >> 16 (ITU-R 601).
+ */
+function toChannels(pixels: Uint8Array, width: number, height: number, from: number, to: 1 | 3): Uint8Array {
   const n = width * height;
+  if (from === to) return pixels.length === n * to ? pixels : pixels.slice(0, n * to);
   const out = new Uint8Array(n * to);
-  for (let i = 0; i < n; i++) {
-    const r = rgba[i * from];
-    const g = from >= 3 ? rgba[i * from + 1] : r;
-    const b = from >= 3 ? rgba[i * from + 2] : r;
-    if (to === 3) {
-      out[3 * i] = r;
-      out[3 * i + 1] = g;
-      out[3 * i + 2] = b;
+  const grey = from <= 2;
+  for (let i = 0, s = 0; i < n; i++, s += from) {
+    if (grey) {
+      if (to === 1) out[i] = pixels[s];
+      else out[3 * i] = out[3 * i + 1] = out[3 * i + 2] = pixels[s];
+    } else if (to === 3) {
+      out[3 * i] = pixels[s];
+      out[3 * i + 1] = pixels[s + 1];
+      out[3 * i + 2] = pixels[s + 2];
     } else {
-      out[i] = Math.round(0.299 * r + 0.587 * g + 0.114 * b);
+      out[i] = (pixels[s] * 19595 + pixels[s + 1] * 38470 + pixels[s + 2] * 7471 + 0x8000) >>> 16;
     }
   }
   return out;
 }
 
 /**
- * Decodes a JPEG (jpeg-js) or PNG (pngjs), both pure JavaScript from the npm registry, into
- * `channels` channels. Errors name `source`.
+ * Decodes a JPEG (jpeg-js) or PNG (pngjs) in pure JavaScript, for where sharp does not run. Its
+ * JPEG pixels differ from libjpeg-turbo's (PIL's, torchvision's) by a few levels. Errors name `source`.
  */
-export function decodeImage(bytes: Uint8Array, source: string, channels: 1 | 3 = 3): RasterImage {
+export function decodeImageJs(bytes: Uint8Array, source: string, channels: 1 | 3 = 3): RasterImage {
   const format = imageFormat(bytes);
   if (!format) throw new DataError(`${source}: not a JPEG or PNG image`);
   try {
@@ -49,6 +55,76 @@ export function decodeImage(bytes: Uint8Array, source: string, channels: 1 | 3 =
     }
     const png = PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
     return { data: toChannels(new Uint8Array(png.data.buffer, png.data.byteOffset, png.data.length), png.width, png.height, 4, channels), width: png.width, height: png.height, channels };
+  } catch (error) {
+    throw new DataError(`${source}: cannot decode ${format.toUpperCase()} (${(error as Error).message})`);
+  }
+}
+
+type Sharp = (typeof import('sharp'))['default'];
+let sharpLoad: Promise<Sharp | null> | undefined;
+
+/**
+ * sharp (libvips with libjpeg-turbo's decoder, prebuilt per platform) when it loads; else null,
+ * once warned, and decoding falls back to jpeg-js and pngjs.
+ */
+function loadSharp(): Promise<Sharp | null> {
+  sharpLoad ??= import('sharp').then(
+    (module) => module.default,
+    (error: unknown) => {
+      const why = isMissingModule(error, 'sharp') ? 'sharp is not installed' : `sharp does not load here (${String((error as Error).message).split('\n')[0]})`;
+      if (typeof process !== 'undefined') process.emitWarning(
+        `${why}: decoding JPEG and PNG with jpeg-js and pngjs, whose JPEG pixels differ from PIL's and torchvision's by a few levels; install sharp's binary for this platform with npm install --include=optional sharp`,
+        'PyramidImageDecoder',
+      );
+      return null;
+    },
+  );
+  return sharpLoad;
+}
+
+/** Which decoder decodeImage uses on this machine. */
+export async function imageDecoder(): Promise<'sharp' | 'jpeg-js'> {
+  return (await loadSharp()) ? 'sharp' : 'jpeg-js';
+}
+
+/**
+ * Decodes a JPEG or PNG into `channels` channels with exactly PIL's pixels (Image.open(f)
+ * .convert('RGB' or 'L')): through sharp, embedded colour profiles ignored and no EXIF rotation,
+ * as PIL does. Errors name `source`.
+ */
+export async function decodeImage(bytes: Uint8Array, source: string, channels: 1 | 3 = 3): Promise<RasterImage> {
+  const format = imageFormat(bytes);
+  if (!format) throw new DataError(`${source}: not a JPEG or PNG image`);
+  const sharp = await loadSharp();
+  if (!sharp) return decodeImageJs(bytes, source, channels);
+  let decoded: { data: Buffer; info: { width: number; height: number; channels: number } };
+  try {
+    decoded = await sharp(bytes, { ignoreIcc: true, limitInputPixels: false, sequentialRead: true }).raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+  } catch (error) {
+    throw new DataError(`${source}: cannot decode ${format.toUpperCase()} (${(error as Error).message})`);
+  }
+  const { data, info } = decoded;
+  const pixels = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  return { data: toChannels(pixels, info.width, info.height, info.channels, channels), width: info.width, height: info.height, channels };
+}
+
+/**
+ * Size and kind of an image without decoding its pixels (sharp; the pure-JavaScript fallback
+ * decodes): channels 1 for greyscale (with or without alpha), 3 for colour or a palette.
+ */
+export async function inspectImage(bytes: Uint8Array, source: string): Promise<{ width: number; height: number; channels: 1 | 3 }> {
+  const format = imageFormat(bytes);
+  if (!format) throw new DataError(`${source}: not a JPEG or PNG image`);
+  const sharp = await loadSharp();
+  if (!sharp) {
+    const image = decodeImageJs(bytes, source, 3);
+    let grey = true;
+    for (let i = 0; i < image.data.length && grey; i += 3) grey = image.data[i] === image.data[i + 1] && image.data[i] === image.data[i + 2];
+    return { width: image.width, height: image.height, channels: grey ? 1 : 3 };
+  }
+  try {
+    const meta = await sharp(bytes).metadata();
+    return { width: meta.width, height: meta.height, channels: meta.channels <= 2 && !meta.isPalette ? 1 : 3 };
   } catch (error) {
     throw new DataError(`${source}: cannot decode ${format.toUpperCase()} (${(error as Error).message})`);
   }

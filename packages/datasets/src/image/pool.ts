@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import type { TransformSpec } from './transforms';
-import { processImage } from './process';
+import { processAll } from './process';
 
 export interface DecodeItem {
   bytes: Uint8Array;
@@ -19,9 +19,10 @@ export interface DecodeRequest {
 export type DecodeResult = { data: Uint8Array } | { error: string };
 
 /**
- * Decoding threads: JPEG decoding in JavaScript costs milliseconds per ImageNet-size image, so it
- * runs beside the training step. Results come back in request order. Without worker threads (a
- * browser, the package's sources under a test runner, threads: 1) the same code runs inline.
+ * Decoding threads: decoding (sharp) and transforming (resizing, augmentation in JavaScript) cost
+ * milliseconds per ImageNet-size image, so they run beside the training step. Results come back in
+ * request order. Without worker threads (a browser, the package's sources under a test runner,
+ * threads: 1) the same code runs inline.
  */
 export class DecodePool {
   private readonly idle: import('node:worker_threads').Worker[] = [];
@@ -46,15 +47,7 @@ export class DecodePool {
   }
 
   async run(items: DecodeItem[], channels: 1 | 3, transform: TransformSpec): Promise<DecodeResult[]> {
-    if (this.workers.length === 0) {
-      return items.map(({ bytes, source, uniforms }) => {
-        try {
-          return { data: processImage(bytes, source, channels, transform, uniforms) };
-        } catch (error) {
-          return { error: (error as Error).message };
-        }
-      });
-    }
+    if (this.workers.length === 0) return processAll(items, channels, transform);
     const worker = this.idle.pop() ?? (await new Promise<import('node:worker_threads').Worker>((resolve) => this.waiting.push(resolve)));
     try {
       const id = this.nextId++;

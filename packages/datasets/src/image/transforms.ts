@@ -1,5 +1,6 @@
+import type { Preprocessing } from '@pyramid/core';
 import type { RasterImage } from './decode';
-import { centerCrop, crop, resizeBilinear, resizeShorterSide } from './resize';
+import { centerCrop, crop, resizeBilinear, resizeShorterSide, roundHalfEven } from './resize';
 
 /** The random draws a transform needs; core's Rng is one, a pre-drawn array is another. */
 export interface RandomSource {
@@ -32,23 +33,30 @@ function normal(random: RandomSource): number {
 /**
  * torchvision's RandomResizedCrop(size, scale, ratio): a window covering `scale` of the area with
  * aspect ratio in `ratio` (log-uniform), up to 10 attempts, else the largest centred window of an
- * allowed ratio; resized to size x size.
+ * allowed ratio; cropped and resized to size x size as its resized_crop does on a PIL image.
  */
 export function randomResizedCrop(image: RasterImage, size: number, random: RandomSource, scale: [number, number] = [0.08, 1], ratio: [number, number] = [3 / 4, 4 / 3]): RasterImage {
   const box = randomResizedCropBox(image.width, image.height, random, scale, ratio);
   return resizeBilinear(crop(image, box.top, box.left, box.height, box.width), size, size);
 }
 
-/** The window randomResizedCrop takes, before resizing. */
+/**
+ * The window randomResizedCrop takes, drawn as torchvision's RandomResizedCrop.get_params draws it,
+ * with each of its random numbers taken from `random` in the same order: the area fraction and the
+ * log aspect ratio as float32 uniforms (torch.empty(1).uniform_), the ratio bounds' logarithms and
+ * the exponential in float32 as torch computes them, sides rounded half to even (Python's round),
+ * the corner as torch.randint(0, n) = floor(u * n), and the fallback centred with floor division.
+ */
 export function randomResizedCropBox(width: number, height: number, random: RandomSource, scale: [number, number] = [0.08, 1], ratio: [number, number] = [3 / 4, 4 / 3]): { top: number; left: number; height: number; width: number } {
   const area = width * height;
-  const logRatio = [Math.log(ratio[0]), Math.log(ratio[1])];
+  const logLow = Math.fround(Math.log(Math.fround(ratio[0])));
+  const logHigh = Math.fround(Math.log(Math.fround(ratio[1])));
   for (let attempt = 0; attempt < 10; attempt++) {
-    const target = area * (scale[0] + (scale[1] - scale[0]) * random.uniform());
-    const aspect = Math.exp(logRatio[0] + (logRatio[1] - logRatio[0]) * random.uniform());
-    const w = Math.round(Math.sqrt(target * aspect));
-    const h = Math.round(Math.sqrt(target / aspect));
-    if (w > 0 && h > 0 && w <= width && h <= height) {
+    const target = area * Math.fround(scale[0] + (scale[1] - scale[0]) * random.uniform());
+    const aspect = Math.fround(Math.exp(Math.fround(logLow + (logHigh - logLow) * random.uniform())));
+    const w = roundHalfEven(Math.sqrt(target * aspect));
+    const h = roundHalfEven(Math.sqrt(target / aspect));
+    if (w > 0 && w <= width && h > 0 && h <= height) {
       const top = Math.floor(random.uniform() * (height - h + 1));
       const left = Math.floor(random.uniform() * (width - w + 1));
       return { top, left, height: h, width: w };
@@ -57,18 +65,17 @@ export function randomResizedCropBox(width: number, height: number, random: Rand
   const inRatio = width / height;
   let w = width;
   let h = height;
-  if (inRatio < ratio[0]) h = Math.round(width / ratio[0]);
-  else if (inRatio > ratio[1]) w = Math.round(height * ratio[1]);
-  return { top: Math.round((height - h) / 2), left: Math.round((width - w) / 2), height: h, width: w };
+  if (inRatio < Math.min(...ratio)) h = roundHalfEven(width / Math.min(...ratio));
+  else if (inRatio > Math.max(...ratio)) w = roundHalfEven(height * Math.max(...ratio));
+  return { top: Math.floor((height - h) / 2), left: Math.floor((width - w) / 2), height: h, width: w };
 }
 
 export function horizontalFlip(image: RasterImage): RasterImage {
   const { data, width, height, channels: C } = image;
   const out = new Uint8Array(data.length);
   for (let y = 0; y < height; y++) {
-    for (let x = 0; x < width; x++) {
-      const s = (y * width + x) * C;
-      const d = (y * width + (width - 1 - x)) * C;
+    const row = y * width * C;
+    for (let x = 0, s = row, d = row + (width - 1) * C; x < width; x++, s += C, d -= C) {
       for (let c = 0; c < C; c++) out[d + c] = data[s + c];
     }
   }
@@ -96,21 +103,27 @@ export function colorJitter(image: RasterImage, strength: number, random: Random
     [order[i], order[j]] = [order[j], order[i]];
   }
   let data = image.data;
+  const table = new Uint8Array(256);
   for (const op of order) {
     const alpha = 1 + strength * (2 * random.uniform() - 1);
     const out = new Uint8Array(data.length);
-    if (op === 0) {
-      for (let i = 0; i < data.length; i++) out[i] = clamp(data[i] * alpha);
-    } else if (op === 1) {
-      let mean = 0;
-      for (let i = 0; i < data.length; i += 3) mean += gray(data, i);
-      mean /= data.length / 3;
-      for (let i = 0; i < data.length; i++) out[i] = clamp(data[i] * alpha + mean * (1 - alpha));
-    } else {
+    if (op === 2) {
       for (let i = 0; i < data.length; i += 3) {
-        const g = gray(data, i);
-        for (let c = 0; c < 3; c++) out[i + c] = clamp(data[i + c] * alpha + g * (1 - alpha));
+        const g = gray(data, i) * (1 - alpha);
+        out[i] = clamp(data[i] * alpha + g);
+        out[i + 1] = clamp(data[i + 1] * alpha + g);
+        out[i + 2] = clamp(data[i + 2] * alpha + g);
       }
+    } else {
+      // Brightness and contrast map each value alike: through a table of the 256 results.
+      let offset = 0;
+      if (op === 1) {
+        let mean = 0;
+        for (let i = 0; i < data.length; i += 3) mean += gray(data, i);
+        offset = (mean / (data.length / 3)) * (1 - alpha);
+      }
+      for (let v = 0; v < 256; v++) table[v] = clamp(v * alpha + offset);
+      for (let i = 0; i < data.length; i++) out[i] = table[data[i]];
     }
     data = out;
   }
@@ -130,8 +143,14 @@ export function pcaLighting(image: RasterImage, std: number, random: RandomSourc
   if (image.channels !== 3 || std === 0) return image;
   const alpha = [normal(random) * std, normal(random) * std, normal(random) * std];
   const shift = EIGENVECTORS.map((row) => 255 * row.reduce((s, v, k) => s + v * alpha[k] * EIGENVALUES[k], 0));
+  const tables = shift.map((d) => Uint8Array.from({ length: 256 }, (_, v) => clamp(v + d)));
   const out = new Uint8Array(image.data.length);
-  for (let i = 0; i < out.length; i++) out[i] = clamp(image.data[i] + shift[i % 3]);
+  const [r, g, b] = tables;
+  for (let i = 0; i < out.length; i += 3) {
+    out[i] = r[image.data[i]];
+    out[i + 1] = g[image.data[i + 1]];
+    out[i + 2] = b[image.data[i + 2]];
+  }
   return { ...image, data: out };
 }
 
@@ -141,8 +160,8 @@ export type TransformSpec =
   | { kind: 'resize'; height: number; width: number }
   /** ImageNet training: random-resized crop, flip, colour jitter, PCA lighting. */
   | { kind: 'imagenet-train'; size: number; jitter: number; lighting: number }
-  /** ImageNet evaluation: resize the shorter side, centre crop. */
-  | { kind: 'imagenet-eval'; size: number; resize: number };
+  /** Evaluation: resize the shorter side to `resize`, centre crop (torchvision's Resize and CenterCrop). */
+  | { kind: 'center-crop'; height: number; width: number; resize: number };
 
 export function applyTransform(image: RasterImage, spec: TransformSpec, random: RandomSource): RasterImage {
   switch (spec.kind) {
@@ -154,8 +173,9 @@ export function applyTransform(image: RasterImage, spec: TransformSpec, random: 
       if (spec.jitter > 0) out = colorJitter(out, spec.jitter, random);
       return pcaLighting(out, spec.lighting, random);
     }
-    case 'imagenet-eval':
-      return centerCrop(resizeShorterSide(image, spec.resize), spec.size, spec.size);
+    case 'center-crop':
+      if (image.height === spec.height && image.width === spec.width) return image;
+      return centerCrop(resizeShorterSide(image, spec.resize), spec.height, spec.width);
   }
 }
 
@@ -166,5 +186,16 @@ export function imagenetTrainSpec(size = 224): TransformSpec {
 
 /** Resize 256, centre crop 224 (scaled alike for other sizes). */
 export function imagenetEvalSpec(size = 224): TransformSpec {
-  return { kind: 'imagenet-eval', size, resize: Math.round((size * 256) / 224) };
+  return { kind: 'center-crop', height: size, width: size, resize: Math.round((size * 256) / 224) };
+}
+
+/** The transform that brings an image to `shape` as `preprocessing` says. */
+export function preprocessingSpec(preprocessing: Preprocessing, shape: { height: number; width: number }): TransformSpec {
+  if (preprocessing.kind === 'stretch') return { kind: 'resize', height: shape.height, width: shape.width };
+  return { kind: 'center-crop', height: shape.height, width: shape.width, resize: preprocessing.resize };
+}
+
+/** One image brought to `shape` as `preprocessing` says: what evaluation, prediction and serving apply. */
+export function preprocessImage(image: RasterImage, preprocessing: Preprocessing, shape: { height: number; width: number }): RasterImage {
+  return applyTransform(image, preprocessingSpec(preprocessing, shape), new UniformTape(new Float64Array(0)));
 }
