@@ -3,12 +3,12 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { useBackend } from '@pyramid/core';
+import { relativeError, useBackend } from '@pyramid/core';
 import { encodePng, writeNpy } from '@pyramid/datasets';
-import { PyramidNet } from '@pyramid/pyramidnet';
+import { PyramidNet, readSafetensors, toFloat32, toIntegers } from '@pyramid/pyramidnet';
 import { saveCheckpoint } from '@pyramid/pyramidnet/node';
 import { afterAll, describe, expect, it } from 'vitest';
-import { referenceStateDict, tensorsOf } from './test-fixtures';
+import { referenceStateDict, tensorsOf, torchFixture } from './test-fixtures';
 
 // The built CLI in plain Node child processes, as users run it: gradients, kernels and plugins
 // must work there, not only under vitest's module loader.
@@ -223,6 +223,158 @@ describe('pyramid', () => {
     // alpha 24 over 9 units widens by 8/3 per unit: the first unit has 19 channels, alpha 12's 17.
     expect(bad.stderr).toMatch(/reference\.safetensors: shape mismatch for 'layer1\.0\.conv1\.weight': expected \[19, 16, 3, 3\] \(PyTorch layout\), found \[17, 16, 3, 3\]/);
     expect(existsSync(join(dir, 'wrong'))).toBe(false);
+  });
+});
+
+const PYTHON = '/usr/bin/python3';
+const hasTorch = existsSync(PYTHON) && spawnSync(PYTHON, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0;
+/** The model of the torch.save fixtures: PyramidNet-8, alpha 12, on 17x17 images. */
+const TORCH_FIXTURE_MODEL = ['--dataset', 'cifar10', '--depth', '8', '--alpha', '12', '--input', '17x17x3'];
+
+describe('pyramid import and export of torch.save files', () => {
+  it("imports the reference code's checkpoint dict to the weights of its safetensors twin", () => {
+    const dir = folder('torch-import');
+    const i = pyramid('import', torchFixture('reference-checkpoint.pth.tar'), ...TORCH_FIXTURE_MODEL, '--out', join(dir, 'imported'));
+    expect(i.status, i.stderr).toBe(0);
+    expect(i.stdout).toContain(
+      "reference-checkpoint.pth.tar: read its 'state_dict' entry (epoch 12, arch pyramidnet, best_err1 4.31, best_err5 0.12); removed DataParallel's 'module.' prefixes\n",
+    );
+    const x = pyramid('export', '--checkpoint', join(dir, 'imported'), '--out', join(dir, 'exported.safetensors'));
+    expect(x.status, x.stderr).toBe(0);
+    expect(tensorsOf(readFileSync(join(dir, 'exported.safetensors')))).toEqual(tensorsOf(referenceStateDict('cifar-basic-8-a12-odd')));
+  });
+
+  it('re-initialises the head when --classes asks for another class count, and suggests it otherwise', () => {
+    const dir = folder('torch-classes');
+    const i = pyramid('import', torchFixture('state-dict.pt'), ...TORCH_FIXTURE_MODEL, '--classes', '3', '--out', join(dir, 'three'));
+    expect(i.status, i.stderr).toBe(0);
+    expect(i.stdout).toContain("re-initialised fc.weight, fc.bias for 3 classes (the file's head has 10)\n");
+    expect(JSON.parse(readFileSync(join(dir, 'three', 'config.json'), 'utf8')).architecture.classes).toBe(3);
+    const x = pyramid('export', '--checkpoint', join(dir, 'three'), '--out', join(dir, 'three.safetensors'));
+    expect(x.status, x.stderr).toBe(0);
+    const exported = tensorsOf(readFileSync(join(dir, 'three.safetensors')));
+    const original = tensorsOf(referenceStateDict('cifar-basic-8-a12-odd'));
+    expect(exported['conv1.weight']).toEqual(original['conv1.weight']);
+    expect(exported['fc.weight'][1]).toBe('3x28');
+    const hint = pyramid('import', torchFixture('state-dict.pt'), '--dataset', 'cifar100', '--depth', '8', '--alpha', '12', '--out', join(dir, 'hundred'));
+    expect(hint.status).toBe(2);
+    expect(hint.stderr).toMatch(/state-dict\.pt has a 10-class head but the model has 100 classes: give --classes 10, or --classes 100 to re-initialise the head\n$/);
+    expect(existsSync(join(dir, 'hundred'))).toBe(false);
+  });
+
+  it('refuses a pickle that calls os.system, in one line, creating nothing', () => {
+    const dir = folder('torch-malicious');
+    const r = pyramid('import', torchFixture('malicious.pt'), ...TORCH_FIXTURE_MODEL, '--out', join(dir, 'imported'));
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/^pyramid: error: .*malicious\.pt\/data\.pkl: refusing to load: the pickle uses posix\.system, which a state_dict never needs .*\n$/);
+    expect(readdirSync(dir)).toEqual([]);
+    expect(existsSync(join(scratch, 'pyramid-torch-pwned.txt'))).toBe(false);
+  });
+
+  it.skipIf(!hasTorch)('exports a .pt that torch.load(weights_only=True) reads as the fixture state_dict (needs /usr/bin/python3 with torch)', () => {
+    const dir = folder('torch-export');
+    expect(pyramid('import', torchFixture('state-dict.pt'), ...TORCH_FIXTURE_MODEL, '--out', join(dir, 'imported')).status).toBe(0);
+    const x = pyramid('export', '--checkpoint', join(dir, 'imported'), '--out', join(dir, 'exported.pt'));
+    expect(x.status, x.stderr).toBe(0);
+    expect(x.stdout).toContain("torch.load('");
+    const check = `
+import json, sys, torch
+got = torch.load(sys.argv[1], weights_only=True)
+want = torch.load(sys.argv[2], weights_only=True)
+print(json.dumps({'keys': sorted(got) == sorted(want),
+  'different': [k for k in want if got[k].dtype != want[k].dtype or got[k].shape != want[k].shape or not torch.equal(got[k], want[k])]}))`;
+    const run = spawnSync(PYTHON, ['-c', check, join(dir, 'exported.pt'), torchFixture('state-dict.pt')], { encoding: 'utf8' });
+    expect(run.stderr).toBe('');
+    expect(JSON.parse(run.stdout)).toEqual({ keys: true, different: [] });
+  });
+});
+
+describe('pyramid train --init (fine-tuning)', () => {
+  it('fine-tunes DataParallel weights from torch.save on a 3-class folder: classes from the folder, head re-initialised, body frozen', () => {
+    const root = brightnessFolder();
+    const dir = folder('fine-tune');
+    const run = join(dir, 'run');
+    const r = pyramid('train', '--init', torchFixture('data-parallel.pth'), ...TORCH_FIXTURE_MODEL.slice(0, -1), '8x8x3', '--data', root,
+      '--freeze', 'body', '--head-lr-multiplier', '10', '--epochs', '1', '--batch-size', '8', '--lr', '0.01', '--run', run, '--json');
+    expect(r.status, r.stderr).toBe(0);
+    const start = JSON.parse(r.stdout.split('\n')[0]);
+    expect(start.kind).toBe('start');
+    expect(start.init.source).toBe(torchFixture('data-parallel.pth'));
+    expect(start.init.reinitialised).toEqual(['fc.weight', 'fc.bias']);
+    expect(start.init.skipped).toEqual([]);
+    // 62 of the file's 64 tensors: all but the 10-class head.
+    expect(start.init.loaded.length).toBe(62);
+    const recorded = JSON.parse(readFileSync(join(run, 'run.json'), 'utf8'));
+    expect(recorded.architecture.classes).toBe(3);
+    expect([recorded.recipe.freeze, recorded.recipe.headLrMultiplier]).toEqual(['body', 10]);
+    // Frozen convolutions still hold the file's values after the epoch.
+    expect(pyramid('export', '--checkpoint', join(run, 'checkpoints', 'last'), '--out', join(dir, 'tuned.safetensors')).status).toBe(0);
+    const tuned = tensorsOf(readFileSync(join(dir, 'tuned.safetensors')));
+    const original = tensorsOf(referenceStateDict('cifar-basic-8-a12-odd'));
+    const convs = Object.keys(original).filter((k) => /conv\d\.weight$/.test(k));
+    expect(convs.length).toBe(7);
+    for (const name of convs) expect(tuned[name], name).toEqual(original[name]);
+    // The head: 3 classes of the final 16 + 12 channels.
+    expect(tuned['fc.weight'][1]).toBe('3x28');
+  });
+
+  it('takes the architecture from a checkpoint folder and refuses a pickle that runs code before loading data', () => {
+    const root = brightnessFolder();
+    const dir = folder('init-checkpoint');
+    expect(pyramid('import', torchFixture('state-dict.pt'), ...TORCH_FIXTURE_MODEL, '--out', join(dir, 'imported')).status).toBe(0);
+    const r = pyramid('train', '--init', join(dir, 'imported'), '--data', root, '--input', '8x8x3', '--epochs', '1', '--batch-size', '8', '--run', join(dir, 'run'), '--json');
+    expect(r.status, r.stderr).toBe(0);
+    const start = JSON.parse(r.stdout.split('\n')[0]);
+    expect([start.init.loaded.length, start.init.reinitialised]).toEqual([62, ['fc.weight', 'fc.bias']]);
+    const recorded = JSON.parse(readFileSync(join(dir, 'run', 'run.json'), 'utf8'));
+    expect([recorded.architecture.depth, recorded.architecture.alpha, recorded.architecture.classes]).toEqual([8, 12, 3]);
+    const bad = pyramid('train', '--init', torchFixture('malicious.pt'), ...TORCH_FIXTURE_MODEL, '--data', join(dir, 'no-such-folder'), '--run', join(dir, 'bad'));
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toMatch(/refusing to load: the pickle uses posix\.system/);
+    expect(existsSync(join(dir, 'bad'))).toBe(false);
+  });
+});
+
+/** tools/reference/make_fine_tune_fixture.py: starting weights, a 3-class folder of 8x8 PNGs, the reference's weights after 3 steps. */
+const fineTune = fileURLToPath(new URL('../../../packages/pyramidnet/test/fixtures/fine-tune/', import.meta.url));
+
+describe('pyramid train --init reaches the reference PyTorch weights', () => {
+  it.each([
+    ['basic-8-a12', ['--depth', '8', '--alpha', '12']],
+    ['bottleneck-11-a8', ['--depth', '11', '--alpha', '8', '--bottleneck']],
+  ])('%s: 3 full-batch steps from a torch.save file, every tensor within 1e-4 of the float64 reference', (name, model) => {
+    const dir = folder(`reference-fine-tune-${name}`);
+    const r = pyramid('train', '--init', `${fineTune}${name}-init.pt`, '--dataset', 'cifar10', ...model, '--input', '8x8x3', '--data', `${fineTune}images`,
+      '--normalization', 'cifar', '--augment', 'none', '--batch-size', '12', '--epochs', '3', '--schedule', 'constant', '--lr', '0.05',
+      '--momentum', '0.9', '--nesterov', '--weight-decay', '0.0001', '--label-smoothing', '0', '--eval-every', '3', '--run', join(dir, 'run'), '--json');
+    expect(r.status, r.stderr).toBe(0);
+    const start = JSON.parse(r.stdout.split('\n')[0]);
+    expect([start.stepsPerEpoch, start.init.reinitialised, start.init.skipped]).toEqual([1, [], []]);
+    expect(pyramid('export', '--checkpoint', join(dir, 'run', 'checkpoints', 'last'), '--out', join(dir, 'after.safetensors')).status).toBe(0);
+    const got = readSafetensors(new Uint8Array(readFileSync(join(dir, 'after.safetensors'))), 'after').tensors;
+    const want = readSafetensors(new Uint8Array(readFileSync(`${fineTune}${name}-after.safetensors`)), 'reference').tensors;
+    expect([...got.keys()].sort()).toEqual([...want.keys()].sort());
+    for (const [key, expected] of want) {
+      if (expected.dtype === 'I64') expect(toIntegers(got.get(key)!), key).toEqual(toIntegers(expected));
+      else expect(relativeError(toFloat32(got.get(key)!), toFloat32(expected)), key).toBeLessThan(1e-4);
+    }
+  });
+});
+
+describe('pyramid train --resume RUN --epochs N', () => {
+  it('extends a finished run, saying the schedule is recomputed; other recipe flags stay refused', () => {
+    const root = brightnessFolder();
+    const run = join(folder('extend'), 'run');
+    const common = ['--data', root, '--batch-size', '8', '--lr', '0.05'];
+    expect(pyramid('train', ...BRIGHTNESS_MODEL, ...common, '--epochs', '1', '--run', run, '--quiet').status).toBe(0);
+    const r = pyramid('train', '--resume', run, '--epochs', '2');
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toContain('extending the run from 1 to 2 epochs: the learning-rate schedule is recomputed for 2 epochs (rate ');
+    expect(r.stderr).toMatch(/done: 2 epochs, 18 steps/);
+    expect(JSON.parse(readFileSync(join(run, 'run.json'), 'utf8')).recipe.epochs).toBe(2);
+    const refused = pyramid('train', '--resume', run, '--epochs', '3', '--lr', '0.1');
+    expect(refused.status).toBe(2);
+    expect(refused.stderr).toBe('pyramid: error: --resume takes the model and recipe from the run folder; remove --lr\n');
   });
 });
 

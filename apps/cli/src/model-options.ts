@@ -58,7 +58,7 @@ export function parseNumber(flag: string, range: FlagRange = {}) {
   };
 }
 
-function parseInput(value: string): { height: number; width: number; channels: number } {
+export function parseInput(value: string): { height: number; width: number; channels: number } {
   const m = /^(\d+)x(\d+)x(\d+)$/.exec(value);
   if (!m) throw new UsageError(`--input must look like HxWxC (e.g. 32x32x3), got '${value}'`);
   return { height: Number(m[1]), width: Number(m[2]), channels: Number(m[3]) };

@@ -76,8 +76,8 @@ export class TrainingReporter {
     if (this.mode === 'json') {
       const { kind } = event;
       if (kind === 'start') {
-        const { config, stepsPerEpoch, resumedAt, parameters } = event;
-        process.stdout.write(`${JSON.stringify({ kind, preset: config.preset, data: config.data.name, epochs: config.recipe.epochs, stepsPerEpoch, resumedAt, parameters })}\n`);
+        const { config, stepsPerEpoch, resumedAt, parameters, init, extended } = event;
+        process.stdout.write(`${JSON.stringify({ kind, preset: config.preset, data: config.data.name, epochs: config.recipe.epochs, stepsPerEpoch, resumedAt, parameters, init, extended })}\n`);
       } else if (kind === 'epoch') {
         const { evaluation, ...rest } = event;
         const test = evaluation ? { testLoss: evaluation.loss, top1: evaluation.top1, top5: evaluation.top5, top1Error: evaluation.top1Error, top5Error: evaluation.top5Error } : {};
@@ -97,6 +97,18 @@ export class TrainingReporter {
           `${where}: ${event.config.preset ?? 'custom model'} (${event.parameters.toLocaleString('en-US')} parameters) on ${event.config.data.name} ` +
             `(${event.config.data.trainImages} train / ${event.config.data.testImages} test images), ${this.epochs} epoch${this.epochs === 1 ? '' : 's'} of ${event.stepsPerEpoch} steps, batch ${event.config.recipe.batchSize}`,
         );
+        if (event.extended) {
+          const { from, to, lr } = event.extended;
+          this.line(`extending the run from ${from} to ${to} epochs: the learning-rate schedule is recomputed for ${to} epochs (rate ${lr.toPrecision(3)} where it resumes)`);
+        }
+        if (event.init) {
+          const { source, loaded, reinitialised, skipped } = event.init;
+          this.line(
+            `initial weights from ${source}: ${loaded.length} tensors loaded` +
+              (reinitialised.length ? `; re-initialised (another class count): ${reinitialised.join(', ')}` : '') +
+              (skipped.length ? `; skipped (not in this model): ${skipped.join(', ')}` : ''),
+          );
+        }
         break;
       }
       case 'step': {

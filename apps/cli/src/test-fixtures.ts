@@ -5,7 +5,10 @@ import { fileURLToPath } from 'node:url';
  * Test helpers over the reference fixtures that tools/reference/make_fixtures.py wrote from the
  * PyTorch model: a PyTorch PyramidNet-20 (alpha 12) with its state_dict under 'weights.'.
  */
-const referenceFixture = fileURLToPath(new URL('../../../packages/pyramidnet/test/fixtures/cifar-basic-20-a12.safetensors', import.meta.url));
+const fixtures = fileURLToPath(new URL('../../../packages/pyramidnet/test/fixtures/', import.meta.url));
+
+/** Files torch.save wrote (tools/reference/make_torch_files.py) from the weights of cifar-basic-8-a12-odd. */
+export const torchFixture = (name: string) => `${fixtures}torch/${name}`;
 
 interface Safetensors {
   head: Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }>;
@@ -21,8 +24,8 @@ export function parseSafetensors(bytes: Buffer): Safetensors {
 }
 
 /** The fixture's PyTorch state_dict as a safetensors file of its own, as `torch.save` users export it. */
-export function referenceStateDict(): Buffer {
-  const { head, data } = parseSafetensors(readFileSync(referenceFixture));
+export function referenceStateDict(fixture = 'cifar-basic-20-a12'): Buffer {
+  const { head, data } = parseSafetensors(readFileSync(`${fixtures}${fixture}.safetensors`));
   const out: Record<string, unknown> = {};
   const parts: Buffer[] = [];
   let offset = 0;

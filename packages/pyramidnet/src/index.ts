@@ -21,7 +21,8 @@ export {
   type TensorToWrite,
 } from './safetensors';
 export { exportOnnx, ONNX_OPSET, type OnnxExportOptions, type OnnxInputLayout } from './onnx';
-export { exportStateDict, importStateDict, importPytorchWeights, exportPytorchWeights, type WeightLayout } from './weights';
+export { exportStateDict, importStateDict, importPytorchWeights, exportPytorchWeights, readPytorchStateDict, transferWeights, type WeightTransfer, type WeightLayout } from './weights';
+export { readTorchFile, writeTorchFile, isTorchFile, type TorchFileInfo } from './torch-file';
 export {
   CHECKPOINT_FORMAT,
   CHECKPOINT_VERSION,

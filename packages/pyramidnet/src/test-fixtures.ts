@@ -24,6 +24,20 @@ export function snapshot(model: PyramidNet): Map<string, number[]> {
   return new Map(model.namedTensors().map((t) => [t.name, Array.from(t.variable.dataSync())]));
 }
 
+/** The fixture's input batch (NHWC) and the reference model's eval-mode logits for it. */
+export function referenceBatch(): { input: tf.Tensor4D; evalLogits: Float32Array } {
+  const { tensors } = readSafetensors(new Uint8Array(readFileSync(fixture)));
+  const x = tensors.get('input.nchw')!;
+  const [n, c, h, w] = x.shape;
+  const input = tf.tidy(() => tf.transpose(tf.tensor4d(toFloat32(x), [n, c, h, w]), [0, 2, 3, 1]) as tf.Tensor4D);
+  return { input, evalLogits: toFloat32(tensors.get('eval_logits')!) };
+}
+
+/** Files torch.save wrote, made by tools/reference/make_torch_files.py from the fixture's weights. */
+export function torchFixture(name: string): Uint8Array {
+  return new Uint8Array(readFileSync(fileURLToPath(new URL(`../test/fixtures/torch/${name}`, import.meta.url))));
+}
+
 /**
  * Fixtures written by tools/reference/make_fixtures.py from the reference PyTorch implementation
  * (dyhan0920/PyramidNet-PyTorch, PyramidNet.py, PyTorch 1.13 on CPU): weights with random BN

@@ -13,6 +13,7 @@ import {
   toFloat32,
   toIntegers,
 } from './safetensors';
+import { isTorchFile, readTorchFile, writeTorchFile } from './torch-file';
 
 /**
  * 'native': tfjs layouts, NHWC activations with HWIO convolution kernels and [in, out] fc weights.
@@ -93,7 +94,12 @@ function listNames(names: string[]): string {
  * so a bad file leaves the model as it was.
  */
 export function importStateDict(model: PyramidNet, file: SafetensorsFile, layout: WeightLayout, source: string): void {
-  const targets = model.namedTensors();
+  loadStateDict(model, file, layout, source, new Set());
+}
+
+/** `importStateDict` leaving the tensors named in `except` as they are. */
+function loadStateDict(model: PyramidNet, file: SafetensorsFile, layout: WeightLayout, source: string, except: ReadonlySet<string>): void {
+  const targets = model.namedTensors().filter((t) => !except.has(t.name));
   const norms = batchNorms(model);
   const expectedNames = new Set(targets.map((t) => t.name));
   const counterNames = new Map(norms.map(([prefix, bn]) => [`${prefix}${BATCHES_TRACKED}`, bn]));
@@ -137,12 +143,68 @@ export function importStateDict(model: PyramidNet, file: SafetensorsFile, layout
   for (const [bn, count] of counters) bn.batchesTracked = count;
 }
 
-/** Loads weights saved from the reference PyTorch implementation (`safetensors.torch.save_file(model.state_dict())`). */
-export function importPytorchWeights(model: PyramidNet, bytes: Uint8Array, source = 'weights.safetensors'): void {
-  importStateDict(model, readSafetensors(bytes, source), 'pytorch', source);
+/**
+ * A state_dict in PyTorch layout from either kind of file people have: safetensors, or what
+ * `torch.save` wrote (read safely, wrappers and 'module.' prefixes removed; see `readTorchFile`).
+ */
+export function readPytorchStateDict(bytes: Uint8Array, source: string): SafetensorsFile {
+  return isTorchFile(bytes) ? readTorchFile(bytes, source) : readSafetensors(bytes, source);
 }
 
-/** The model's weights as a reference-PyTorch state_dict in safetensors (num_batches_tracked included). */
-export async function exportPytorchWeights(model: PyramidNet): Promise<Uint8Array> {
-  return writeSafetensors(await exportStateDict(model, 'pytorch'), { format: 'pt' });
+/**
+ * Loads weights of the reference PyTorch implementation: `safetensors.torch.save_file(model.state_dict())`,
+ * or a `torch.save` file (a state_dict, the reference code's checkpoint dict, a DataParallel model's).
+ */
+export function importPytorchWeights(model: PyramidNet, bytes: Uint8Array, source = 'weights.safetensors'): void {
+  importStateDict(model, readPytorchStateDict(bytes, source), 'pytorch', source);
+}
+
+/**
+ * The model's weights as a reference-PyTorch state_dict (num_batches_tracked included): in
+ * safetensors, or as a `torch.save` file that `torch.load(path, weights_only=True)` reads.
+ */
+export async function exportPytorchWeights(model: PyramidNet, format: 'safetensors' | 'torch' = 'safetensors'): Promise<Uint8Array> {
+  const state = await exportStateDict(model, 'pytorch');
+  return format === 'torch' ? writeTorchFile(state) : writeSafetensors(state, { format: 'pt' });
+}
+
+/** What `transferWeights` did with each tensor, by name. */
+export interface WeightTransfer {
+  /** Model tensors (and BN batch counters) given the file's values. */
+  loaded: string[];
+  /** Head tensors of another shape in the file (another class count): left as freshly initialised. */
+  reinitialised: string[];
+  /** File tensors the model has no use for. */
+  skipped: string[];
+}
+
+/** The classifier: the one part whose shape depends on the class count. */
+const HEAD = new Set(['fc.weight', 'fc.bias']);
+
+/**
+ * Starts a model from another one's weights, for fine-tuning: every tensor of the body must be in
+ * the file with its shape; the head, when the file's has another class count, keeps the model's
+ * own initialisation (the reference code's: nn.Linear's default), and file tensors the model lacks
+ * are skipped. Everything is checked before any variable changes.
+ */
+export function transferWeights(model: PyramidNet, file: SafetensorsFile, layout: WeightLayout, source: string): WeightTransfer {
+  const reinitialised: string[] = [];
+  const kept = new Map(file.tensors);
+  for (const { name, variable } of model.namedTensors()) {
+    const entry = file.tensors.get(name);
+    const expected = layoutShape(variable.shape, layout);
+    if (HEAD.has(name) && entry && entry.shape.join('x') !== expected.join('x')) {
+      reinitialised.push(name);
+      kept.delete(name);
+    }
+  }
+  if (reinitialised.length === 1) {
+    // A head with the model's class count in one tensor but not the other is a broken file.
+    throw new WeightsError(`${source}: '${reinitialised[0]}' has another class count than the rest of the head`);
+  }
+  const expectedNames = new Set([...model.namedTensors().map((t) => t.name), ...batchNorms(model).map(([prefix]) => `${prefix}${BATCHES_TRACKED}`)]);
+  const skipped = [...kept.keys()].filter((name) => !expectedNames.has(name));
+  for (const name of skipped) kept.delete(name);
+  loadStateDict(model, { tensors: kept, metadata: file.metadata }, layout, source, new Set(reinitialised));
+  return { loaded: [...kept.keys()], reinitialised, skipped };
 }

@@ -9,6 +9,8 @@ export interface SgdOptions {
   weightDecay: number;
   /** Names of parameters exempt from weight decay (e.g. BN scales and shifts). */
   noDecay?: ReadonlySet<string>;
+  /** Learning-rate multipliers by parameter name (PyTorch: a param group with its own lr); others 1. */
+  lrScale?: ReadonlyMap<string, number>;
 }
 
 export interface NamedVariable {
@@ -43,7 +45,7 @@ export class Sgd {
 
   /** One update with learning rate `lr`; `grads` maps tfjs variable names to gradients. */
   step(grads: Record<string, tf.Tensor>, lr: number): void {
-    const { momentum, dampening, nesterov, weightDecay, noDecay } = this.options;
+    const { momentum, dampening, nesterov, weightDecay, noDecay, lrScale } = this.options;
     for (const { name, variable } of this.params) {
       const grad = grads[variable.name];
       if (!grad) continue;
@@ -53,7 +55,7 @@ export class Sgd {
         this.buffers.set(name, buffer);
       }
       // First step: torch initialises the buffer with g itself, whatever the dampening.
-      sgdUpdate(variable, grad, buffer, { lr, momentum, dampening, nesterov, weightDecay: noDecay?.has(name) ? 0 : weightDecay, first: !this.started });
+      sgdUpdate(variable, grad, buffer, { lr: lr * (lrScale?.get(name) ?? 1), momentum, dampening, nesterov, weightDecay: noDecay?.has(name) ? 0 : weightDecay, first: !this.started });
     }
     this.started = true;
   }

@@ -28,6 +28,14 @@ export interface Recipe {
   cutmix: number;
   /** CutMix: beta of Beta(beta, beta) for the kept share. */
   cutmixBeta: number;
+  /**
+   * Fine-tuning: parameters left out of the updates. 'body': all but the classifier;
+   * 'all-but-last-stage': the stem and every stage but the last. BN running statistics still
+   * follow the data, as in PyTorch with requires_grad off. Absent: none.
+   */
+  freeze?: 'none' | 'body' | 'all-but-last-stage';
+  /** Fine-tuning: the classifier's learning rate as a multiple of the schedule's (PyTorch: its own param group). Absent: 1. */
+  headLrMultiplier?: number;
 }
 
 /**

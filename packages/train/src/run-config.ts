@@ -33,6 +33,8 @@ export interface RunConfig {
   evalEvery: number;
   /** Also checkpoint every this many steps (0: at epoch ends only). */
   checkpointEvery: number;
+  /** Fine-tuning runs: the weights they started from, and the tensors not taken from them. */
+  init?: { source: string; reinitialised: string[]; skipped: string[] };
 }
 
 /**
@@ -51,7 +53,7 @@ const isCount = (n: number, least: number) => Number.isInteger(n) && n >= least;
  * before Cutout, mixup and CutMix existed have none of their settings: they are off.
  */
 export function validateRecipe(recipe: Recipe, name: SettingNames = keyNames): void {
-  const { cutout = 0, mixup = 0, cutmix = 0, cutmixBeta = 1 } = recipe;
+  const { cutout = 0, mixup = 0, cutmix = 0, cutmixBeta = 1, freeze = 'none', headLrMultiplier = 1 } = recipe;
   if (!isCount(recipe.batchSize, 1)) throw new ConfigError(`${name('batchSize')} must be a positive integer, got ${recipe.batchSize}`);
   if (!(recipe.labelSmoothing >= 0 && recipe.labelSmoothing < 1)) throw new ConfigError(`${name('labelSmoothing')} must be in [0, 1), got ${recipe.labelSmoothing}`);
   if (!isCount(cutout, 0)) throw new ConfigError(`${name('cutout')} must be a whole number of pixels (0: off), got ${cutout}`);
@@ -60,6 +62,8 @@ export function validateRecipe(recipe: Recipe, name: SettingNames = keyNames): v
   if (!(cutmixBeta > 0)) throw new ConfigError(`${name('cutmixBeta')} must be positive, got ${cutmixBeta}`);
   if (mixup > 0 && cutmix > 0) throw new ConfigError(`${name('mixup')} and ${name('cutmix')} both mix the batch: give one`);
   if (!['cifar', 'imagenet', 'none'].includes(recipe.augment)) throw new ConfigError(`${name('augment')} must be cifar, imagenet or none, got ${JSON.stringify(recipe.augment)}`);
+  if (!['none', 'body', 'all-but-last-stage'].includes(freeze)) throw new ConfigError(`${name('freeze')} must be none, body or all-but-last-stage, got ${JSON.stringify(freeze)}`);
+  if (!(headLrMultiplier > 0 && Number.isFinite(headLrMultiplier))) throw new ConfigError(`${name('headLrMultiplier')} must be a positive number, got ${headLrMultiplier}`);
   if (!(recipe.momentum >= 0)) throw new ConfigError(`${name('momentum')} must be non-negative, got ${recipe.momentum}`);
   if (!(recipe.weightDecay >= 0)) throw new ConfigError(`${name('weightDecay')} must be non-negative, got ${recipe.weightDecay}`);
   if (recipe.nesterov && (recipe.momentum <= 0 || recipe.dampening !== 0)) throw new ConfigError(`${name('nesterov')} needs momentum > 0 and dampening 0`);
@@ -104,10 +108,13 @@ const runConfigSchema = z.object({
     mixup: z.number().optional(),
     cutmix: z.number().optional(),
     cutmixBeta: z.number().optional(),
+    freeze: z.enum(['none', 'body', 'all-but-last-stage']).optional(),
+    headLrMultiplier: z.number().optional(),
   }),
   seed: z.number(),
   evalEvery: z.number(),
   checkpointEvery: z.number(),
+  init: z.object({ source: z.string(), reinitialised: z.array(z.string()), skipped: z.array(z.string()) }).optional(),
 });
 
 /**

@@ -8,7 +8,7 @@ import { LOCK_FILE } from './run-lock';
 
 /**
  * A run folder:
- *   run.json                 the full run configuration, written once
+ *   run.json                 the full run configuration (rewritten only when a resumed run is extended)
  *   metrics.jsonl            one JSON record per line: steps, epochs, evaluations
  *   checkpoints/last/        the latest checkpoint (a loadable model checkpoint + training state)
  *   checkpoints/best/        the checkpoint with the best test top-1 so far
@@ -39,6 +39,11 @@ export function assertRunFolderFree(dir: string): void {
 export async function createRunFolder(dir: string, config: unknown): Promise<void> {
   assertRunFolderFree(dir);
   await mkdir(join(dir, 'checkpoints'), { recursive: true });
+  await writeFileAtomically(join(dir, RUN_FILE), `${JSON.stringify(config, null, 2)}\n`);
+}
+
+/** Replaces an existing run's run.json atomically (a run extended to more epochs). */
+export async function writeRunConfig(dir: string, config: unknown): Promise<void> {
   await writeFileAtomically(join(dir, RUN_FILE), `${JSON.stringify(config, null, 2)}\n`);
 }
 

@@ -97,3 +97,48 @@ describe('TrainingStep', () => {
     step.dispose();
   });
 });
+
+describe('TrainingStep for fine-tuning', () => {
+  const values = (model: PyramidNet) => new Map(model.namedTensors().map((t) => [t.name, Array.from(t.variable.dataSync())]));
+
+  it.each([
+    ['body', (name: string) => !name.startsWith('fc.')],
+    ['all-but-last-stage', (name: string) => /^(conv1|bn1|layer1|layer2)\./.test(name)],
+  ] as const)("freeze '%s' leaves exactly those parameters as they were", async (freeze, frozen) => {
+    const model = new PyramidNet(architecture, { seed: 3 });
+    const before = values(model);
+    const step = new TrainingStep(model, { ...settings, freeze });
+    await step.run(batch(), 0.1);
+    const after = values(model);
+    for (const { name, kind } of model.namedTensors()) {
+      if (kind !== 'parameter') continue;
+      if (frozen(name)) expect(after.get(name), name).toEqual(before.get(name));
+      else expect(after.get(name), name).not.toEqual(before.get(name));
+    }
+    // Running statistics still follow the data, as in PyTorch with requires_grad off.
+    expect(after.get('layer1.0.bn1.running_mean')).not.toEqual(before.get('layer1.0.bn1.running_mean'));
+    step.dispose();
+  });
+
+  it('headLrMultiplier scales the classifier update alone (compared with a twin at multiplier 1)', async () => {
+    const plain: StepSettings = { ...settings, momentum: 0, nesterov: false, weightDecay: 0 };
+    const updates = async (headLrMultiplier: number) => {
+      const model = new PyramidNet(architecture, { seed: 3 });
+      const before = values(model);
+      const step = new TrainingStep(model, { ...plain, headLrMultiplier });
+      await step.run(batch(), 0.1);
+      const after = values(model);
+      step.dispose();
+      return new Map([...after].map(([name, v]) => [name, v.map((x, i) => x - before.get(name)![i])]));
+    };
+    const one = await updates(1);
+    const ten = await updates(10);
+    for (const [name, delta] of ten) {
+      const scale = name.startsWith('fc.') ? 10 : 1;
+      const expected = one.get(name)!.map((d) => d * scale);
+      const worst = Math.max(...delta.map((d, i) => Math.abs(d - expected[i])));
+      const size = Math.max(...expected.map(Math.abs), 1e-12);
+      expect(worst / size, name).toBeLessThan(1e-4);
+    }
+  });
+});

@@ -10,7 +10,7 @@ import type { Recipe } from './recipes';
 export type StepBatch = Pick<Batch, 'images' | 'labels' | 'size' | 'mix'>;
 
 /** The parts of a recipe a single step uses; the learning rate comes with each step. */
-export type StepSettings = Pick<Recipe, 'labelSmoothing' | 'momentum' | 'dampening' | 'nesterov' | 'weightDecay' | 'noBnDecay'>;
+export type StepSettings = Pick<Recipe, 'labelSmoothing' | 'momentum' | 'dampening' | 'nesterov' | 'weightDecay' | 'noBnDecay' | 'freeze' | 'headLrMultiplier'>;
 
 /** Forward, loss and backward of one batch, as tensors the caller disposes. */
 export type StepGradients = {
@@ -28,8 +28,22 @@ export interface StepResult {
   applied: boolean;
 }
 
-export function trainableParameters(model: PyramidNet): NamedVariable[] {
-  return model.namedTensors().filter((t) => t.kind === 'parameter').map(({ name, variable }) => ({ name, variable }));
+const HEAD = ['fc.weight', 'fc.bias'];
+
+/** Whether `name` is frozen by `freeze`: the stem and stages ('body'), or all but the last stage. */
+function isFrozen(model: PyramidNet, name: string, freeze: StepSettings['freeze']): boolean {
+  if (!freeze || freeze === 'none') return false;
+  if (freeze === 'body') return !HEAD.includes(name);
+  const lastStage = `layer${model.stages.length}.`;
+  return !HEAD.includes(name) && !name.startsWith(lastStage) && !name.startsWith('bn_final.');
+}
+
+/** The parameters SGD updates: all of them, or those `freeze` leaves. */
+export function trainableParameters(model: PyramidNet, freeze?: StepSettings['freeze']): NamedVariable[] {
+  return model
+    .namedTensors()
+    .filter((t) => t.kind === 'parameter' && !isFrozen(model, t.name, freeze))
+    .map(({ name, variable }) => ({ name, variable }));
 }
 
 /**
@@ -46,14 +60,16 @@ export class TrainingStep {
     readonly model: PyramidNet,
     readonly settings: StepSettings,
   ) {
-    const params = trainableParameters(model);
+    const params = trainableParameters(model, settings.freeze);
     this.variables = params.map((p) => p.variable);
+    const headLr = settings.headLrMultiplier ?? 1;
     this.optimizer = new Sgd(params, {
       momentum: settings.momentum,
       dampening: settings.dampening,
       nesterov: settings.nesterov,
       weightDecay: settings.weightDecay,
       noDecay: settings.noBnDecay ? batchNormParameterNames(model) : undefined,
+      lrScale: headLr !== 1 ? new Map(HEAD.map((name) => [name, headLr])) : undefined,
     });
   }
 

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { Rng, useBackend } from '@pyramid/core';
 import { DecodePool, type ImageDataset, encodePng } from '@pyramid/datasets';
-import { architectureConfig, resolveArchitecture } from '@pyramid/pyramidnet';
+import { PyramidNet, architectureConfig, resolveArchitecture } from '@pyramid/pyramidnet';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { RECIPES } from './recipes';
 import { RUN_FORMAT, type RunConfig } from './run-config';
@@ -375,5 +375,66 @@ describe('thread count of a run', () => {
       await useBackend('cpu', { threads: 2 });
     }
     await expect(train({ runDir: dir, resume: true, train: data })).resolves.toMatchObject({ status: 'finished' });
+  });
+});
+
+describe('train from initial weights', () => {
+  it('starts a new run from a model of another class count: body loaded (kept by freeze), head re-initialised, all reported', async () => {
+    const source = new PyramidNet({ ...config().architecture, classes: 7 }, { seed: 11 });
+    const events: TrainEvent[] = [];
+    const runDir = join(scratch, 'fine-tune');
+    const outcome = await train({
+      runDir,
+      config: config({ epochs: 1, freeze: 'body' }),
+      resume: false,
+      train: toyData(),
+      init: { model: source, source: 'pretrained' },
+      onEvent: (e) => events.push(e),
+    });
+    const start = events.find((e) => e.kind === 'start') as Extract<TrainEvent, { kind: 'start' }>;
+    expect(start.init?.source).toBe('pretrained');
+    expect(start.init?.reinitialised).toEqual(['fc.weight', 'fc.bias']);
+    expect(start.init?.skipped).toEqual([]);
+    const tensors = source.namedTensors();
+    const counters = tensors.filter((t) => t.name.endsWith('.running_mean')).length;
+    expect(start.init?.loaded.length).toBe(tensors.length - 2 + counters);
+    // Frozen, the body's parameters are still the source's after a whole epoch; the head was trained.
+    const final = new Map(outcome.model.namedTensors().map((t) => [t.name, Array.from(t.variable.dataSync())]));
+    for (const { name, kind, variable } of tensors) {
+      if (kind === 'parameter' && !name.startsWith('fc.')) expect(final.get(name), name).toEqual(Array.from(variable.dataSync()));
+    }
+    expect(final.get('fc.weight')!.length).toBe(source.fc.inFeatures * 4);
+    const recorded = JSON.parse(readFileSync(join(runDir, 'run.json'), 'utf8'));
+    expect(recorded.init).toEqual({ source: 'pretrained', reinitialised: ['fc.weight', 'fc.bias'], skipped: [] });
+    await expect(train({ runDir, resume: true, train: toyData(), init: { model: source, source: 'pretrained' } })).rejects.toThrow(
+      'a resumed run continues from its own checkpoint; initial weights are for new runs',
+    );
+  });
+});
+
+describe('extending a finished run', () => {
+  it('continues to more epochs and reaches the weights of a run trained that long from the start (step schedule)', async () => {
+    const recipe = { epochs: 2, schedule: { type: 'step' as const, milestones: [1], gamma: 0.1 } };
+    const extendedDir = join(scratch, 'two-epochs-extended');
+    await train({ runDir: extendedDir, config: config(recipe), resume: false, train: toyData(), plots: false });
+    const events: TrainEvent[] = [];
+    await train({ runDir: extendedDir, resume: true, epochs: 3, train: toyData(), plots: false, onEvent: (e) => events.push(e) });
+    const start = events.find((e) => e.kind === 'start') as Extract<TrainEvent, { kind: 'start' }>;
+    // After the milestone at epoch 1 the rate is 0.1 of the recipe's.
+    expect(start.extended).toEqual({ from: 2, to: 3, lr: expect.closeTo(RECIPES.quick.lr * 0.1, 12) });
+    expect(events.filter((e) => e.kind === 'epoch').map((e) => (e as { epoch: number }).epoch)).toEqual([2]);
+    expect(JSON.parse(readFileSync(join(extendedDir, 'run.json'), 'utf8')).recipe.epochs).toBe(3);
+
+    const straightDir = join(scratch, 'three-epochs-straight');
+    await train({ runDir: straightDir, config: config({ ...recipe, epochs: 3 }), resume: false, train: toyData(), plots: false });
+    expect(weightsOf(extendedDir).equals(weightsOf(straightDir))).toBe(true);
+  });
+
+  it('refuses an epoch count the run has already reached, changing nothing', async () => {
+    const runDir = join(scratch, 'not-extended');
+    await train({ runDir, config: config({ epochs: 1 }), resume: false, train: toyData(), plots: false });
+    const before = readFileSync(join(runDir, 'run.json'), 'utf8');
+    await expect(train({ runDir, resume: true, epochs: 0, train: toyData() })).rejects.toThrow(`${runDir} has trained 1 epoch already; epochs must be a whole number above that, got 0`);
+    expect(readFileSync(join(runDir, 'run.json'), 'utf8')).toBe(before);
   });
 });

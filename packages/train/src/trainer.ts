@@ -5,12 +5,12 @@ import * as tf from '@tensorflow/tfjs-core';
 import { ConfigError, PyramidError, projectKernelThreads } from '@pyramid/core';
 import { type BatchTransform, DecodePool, type TrainingData, composeBatch, cutMix, cutout, dataSize, epochBatches, isFileDataset, mixup } from '@pyramid/datasets';
 import { writeError } from '@pyramid/core/node';
-import { PyramidNet } from '@pyramid/pyramidnet';
+import { PyramidNet, type SafetensorsFile, type WeightLayout, type WeightTransfer, exportStateDict, transferWeights } from '@pyramid/pyramidnet';
 import type { TensorValues } from '@pyramid/pyramidnet/node';
 import { type Evaluation, evaluate } from './evaluate';
 import type { Recipe } from './recipes';
 import { type RunConfig, validateRunConfig } from './run-config';
-import { BEST, LAST, METRICS_FILE, MetricsLog, RUN_FILE, assertRunFolderFree, createRunFolder, readRunConfig } from './run-folder';
+import { BEST, LAST, METRICS_FILE, MetricsLog, RUN_FILE, assertRunFolderFree, createRunFolder, readRunConfig, writeRunConfig } from './run-folder';
 import { lockRunFolder, recoverRunFolder } from './run-lock';
 import { RunStreams, type TrainState, initialState } from './run-state';
 import { writePlots } from './plots';
@@ -18,8 +18,29 @@ import { type LrPolicy, learningRate } from './schedule';
 import { TrainingStep } from './step';
 import { loadTrainingCheckpoint, saveTrainingCheckpoint } from './training-checkpoint';
 
+/** Where a fine-tuning run's weights came from and what was made of each tensor. */
+export interface InitReport extends WeightTransfer {
+  source: string;
+}
+
+/**
+ * Weights a new run starts from instead of a fresh initialisation: a model (e.g. a loaded
+ * checkpoint's), or a state_dict in either layout (e.g. read from a PyTorch file). The body must fit
+ * the run's architecture; a head of another class count is re-initialised (see `transferWeights`).
+ */
+export type InitialWeights = { model: PyramidNet; source: string } | { stateDict: SafetensorsFile; layout: WeightLayout; source: string };
+
 export type TrainEvent =
-  | { kind: 'start'; config: RunConfig; stepsPerEpoch: number; resumedAt: { epoch: number; step: number } | null; parameters: number }
+  | {
+      kind: 'start';
+      config: RunConfig;
+      stepsPerEpoch: number;
+      resumedAt: { epoch: number; step: number } | null;
+      parameters: number;
+      init: InitReport | null;
+      /** A resumed run given another epoch count: the counts, and the schedule's rate where it resumes. */
+      extended: { from: number; to: number; lr: number } | null;
+    }
   | { kind: 'step'; epoch: number; step: number; stepInEpoch: number; stepsPerEpoch: number; loss: number; accuracy: number; lr: number; imagesPerSecond: number }
   | { kind: 'evaluating'; epoch: number; done: number; total: number }
   | { kind: 'epoch'; epoch: number; step: number; trainLoss: number; trainAccuracy: number; lr: number; seconds: number; imagesPerSecond: number; evaluation: Evaluation | null; best: boolean }
@@ -33,6 +54,17 @@ export interface TrainOptions {
   /** New runs: the configuration (see `createRunConfig`). Resumed runs read it from run.json. */
   config?: RunConfig;
   resume: boolean;
+  /**
+   * New runs: start from these weights (fine-tuning). The recipe, its schedule and the optimizer
+   * start afresh; run.json records the source and the re-initialised and skipped tensors.
+   */
+  init?: InitialWeights;
+  /**
+   * Resumed runs: train to this many epochs in all, e.g. to extend a finished run. The schedule is
+   * recomputed for the new count (step milestones stay where they are; cosine decays over the new
+   * length) and run.json is updated before the first step.
+   */
+  epochs?: number;
   train: TrainingData;
   test?: TrainingData;
   /** Threads that decode image files (default: all cores). */
@@ -136,8 +168,11 @@ const lastDir = (run: Run) => join(run.runDir, LAST);
 /** Reads or creates the run folder, builds or restores the model, the step and the state. */
 async function openRun(options: TrainOptions): Promise<Run> {
   const { runDir, resume } = options;
-  const config = resume ? readRunConfig<RunConfig>(runDir) : options.config;
-  if (!config) throw new ConfigError('a new run needs a configuration');
+  const given = resume ? readRunConfig<RunConfig>(runDir) : options.config;
+  if (!given) throw new ConfigError('a new run needs a configuration');
+  if (resume && options.init) throw new ConfigError('a resumed run continues from its own checkpoint; initial weights are for new runs');
+  if (!resume && options.epochs !== undefined) throw new ConfigError("a new run's epochs are its recipe's; epochs is for extending a resumed run");
+  const config = given;
   validateRunConfig(config, resume ? join(runDir, RUN_FILE) : 'the run configuration');
   checkRunMatchesData(config, options, resume ? runDir : null);
   const mixing = batchRegularisers(config.recipe);
@@ -166,16 +201,16 @@ async function openLockedRun(
   opened: Pick<Run, 'config' | 'mixing' | 'streams' | 'metrics' | 'emit' | 'unlock'>,
 ): Promise<Run> {
   const { runDir, resume } = options;
-  const { config, streams, metrics, emit } = opened;
-  const { recipe } = config;
+  const { streams, metrics, emit } = opened;
+  let { config } = opened;
   let model: PyramidNet;
   let state: TrainState;
   let optimizer: TensorValues | null = null;
+  let init: InitReport | null = null;
+  let extended: { from: number; to: number; lr: number } | null = null;
   if (resume) {
     const changes = recoverRunFolder(runDir);
     if (changes.length) emit({ kind: 'recovered', changes });
-  } else {
-    await createRunFolder(runDir, config);
   }
   if (resume && existsSync(join(runDir, LAST))) {
     ({ model, state, optimizer } = await loadTrainingCheckpoint(join(runDir, LAST)));
@@ -187,13 +222,44 @@ async function openLockedRun(
           `the kernels' sums, and so the weights, depend on the count; resume with --threads ${state.threads} (or PYRAMID_CPU_THREADS=${state.threads})`,
       );
     }
+    if (options.epochs !== undefined && options.epochs !== config.recipe.epochs) {
+      const to = options.epochs;
+      if (!(Number.isInteger(to) && to > state.epoch)) {
+        model.dispose();
+        throw new ConfigError(`${runDir} has trained ${state.epoch} epoch${state.epoch === 1 ? '' : 's'} already; epochs must be a whole number above that, got ${to}`);
+      }
+      const from = config.recipe.epochs;
+      config = { ...config, recipe: { ...config.recipe, epochs: to } };
+      try {
+        validateRunConfig(config, `${runDir} extended to ${to} epochs`);
+      } catch (error) {
+        model.dispose();
+        throw error;
+      }
+      const { recipe: r } = config;
+      extended = { from, to, lr: learningRate({ baseLr: r.lr, epochs: to, schedule: r.schedule, warmupEpochs: r.warmupEpochs }, state.epoch + state.stepInEpoch / Math.max(1, Math.floor(dataSize(options.train) / r.batchSize))) };
+      state.finished = false;
+      await writeRunConfig(runDir, config);
+    }
     await metrics.truncateAfter(state.step);
   } else {
     // A new run, or one stopped before its first checkpoint: that one starts over.
     if (resume) await metrics.truncateAfter(0);
     model = new PyramidNet(config.architecture, { rng: streams.fork('init') });
+    if (options.init) {
+      try {
+        init = await initialise(model, options.init);
+      } catch (error) {
+        model.dispose();
+        throw error;
+      }
+      const { source, reinitialised, skipped } = init;
+      config = { ...config, init: { source, reinitialised, skipped } };
+    }
+    if (!resume) await createRunFolder(runDir, config);
     state = initialState(config.seed);
   }
+  const { recipe } = config;
   const step = new TrainingStep(model, recipe);
   if (optimizer) step.optimizer.load(state.optimizerStarted, optimizer);
 
@@ -201,7 +267,7 @@ async function openLockedRun(
   const pool = await DecodePool.create(usesFiles ? (options.decodeThreads ?? (await import('node:os')).availableParallelism()) : 1);
   const stepsPerEpoch = Math.floor(dataSize(options.train) / recipe.batchSize);
   if (resume && options.plots !== false && state.epoch > 0) await writePlots(runDir, metrics.read());
-  emit({ kind: 'start', config, stepsPerEpoch, resumedAt: resume ? { epoch: state.epoch, step: state.step } : null, parameters: model.parameterCount() });
+  emit({ kind: 'start', config, stepsPerEpoch, resumedAt: resume ? { epoch: state.epoch, step: state.step } : null, parameters: model.parameterCount(), init, extended });
   return {
     ...opened,
     runDir,
@@ -219,6 +285,21 @@ async function openLockedRun(
     plots: options.plots !== false,
     afterEpochWrite: options.afterEpochWrite ?? (() => undefined),
   };
+}
+
+/** Loads the initial weights into a freshly initialised model. */
+async function initialise(model: PyramidNet, init: InitialWeights): Promise<InitReport> {
+  let file: SafetensorsFile;
+  let layout: WeightLayout;
+  if ('model' in init) {
+    const state = await exportStateDict(init.model, 'native');
+    const tensors = new Map([...state].map(([name, t]) => [name, { dtype: t.dtype, shape: t.shape, bytes: new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength) }]));
+    file = { tensors, metadata: {} };
+    layout = 'native';
+  } else {
+    ({ stateDict: file, layout } = init);
+  }
+  return { source: init.source, ...transferWeights(model, file, layout, init.source) };
 }
 
 /** The data must be what the configuration describes: its shape, classes and number of images. */

@@ -1,15 +1,18 @@
+import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError } from '@pyramid/core';
 import { dataSize } from '@pyramid/datasets';
-import { resolveArchitecture } from '@pyramid/pyramidnet';
+import { type ArchitectureConfig, CONFIG_FILE, type SafetensorsFile, type TorchFileInfo, parseCheckpointConfig, readPytorchStateDict, resolveArchitecture } from '@pyramid/pyramidnet';
+import { loadCheckpoint } from '@pyramid/pyramidnet/node';
 import { RECIPES, type Recipe, type RunConfig, type SettingNames, createRunConfig, defaultRecipeFor, findRecipe, validateRecipe } from '@pyramid/train';
-import { LAST, assertRunFolderFree, readRunConfig, train } from '@pyramid/train/node';
+import { type InitialWeights, LAST, assertRunFolderFree, readRunConfig, train } from '@pyramid/train/node';
 import { Option, type Command } from 'commander';
 import { type BackendFlags, activateBackend, addBackendOptions } from '../backend';
 import { DATA_NAMES, type DataOptions, loadData } from '../data';
-import { type ModelFlags, addModelOptions, modelFromFlags, parseInteger, parseNumber } from '../model-options';
+import { type ModelFlags, addModelOptions, modelFromFlags, parseInput, parseInteger, parseNumber } from '../model-options';
 import { UsageError } from '../output';
 import { type OutputMode, TrainingReporter } from '../progress';
+import { describeTorchFile } from './convert';
 
 interface TrainFlags extends ModelFlags, BackendFlags {
   data?: string;
@@ -45,11 +48,14 @@ interface TrainFlags extends ModelFlags, BackendFlags {
   preprocess?: 'center-crop' | 'stretch';
   quiet?: boolean;
   json?: boolean;
+  init?: string;
+  freeze?: 'none' | 'body' | 'all-but-last-stage';
+  headLrMultiplier?: number;
   progressEvery: number;
 }
 
 const MODEL_FLAGS: (keyof ModelFlags)[] = ['preset', 'dataset', 'depth', 'alpha', 'bottleneck', 'widening', 'classes', 'input', 'design', 'shortcut', 'shakedrop', 'rounding'];
-const RECIPE_FLAGS: (keyof TrainFlags)[] = ['testFraction', 'dataDir', 'dataArchive', 'valLabels', 'skipBadImages', 'normalization', 'recipe', 'epochs', 'batchSize', 'lr', 'schedule', 'milestones', 'gamma', 'warmup', 'momentum', 'nesterov', 'weightDecay', 'bnDecay', 'labelSmoothing', 'augment', 'cutout', 'mixup', 'cutmix', 'cutmixBeta'];
+const RECIPE_FLAGS: (keyof TrainFlags)[] = ['testFraction', 'dataDir', 'dataArchive', 'valLabels', 'skipBadImages', 'normalization', 'recipe', 'epochs', 'batchSize', 'lr', 'schedule', 'milestones', 'gamma', 'warmup', 'momentum', 'nesterov', 'weightDecay', 'bnDecay', 'labelSmoothing', 'augment', 'cutout', 'mixup', 'cutmix', 'cutmixBeta', 'freeze', 'headLrMultiplier'];
 
 function parsePositive(flag: string) {
   const number = parseNumber(flag);
@@ -87,6 +93,8 @@ function recipeFromFlags(flags: TrainFlags, dataset: string): { name: string; re
   if (flags.mixup !== undefined) recipe.mixup = flags.mixup;
   if (flags.cutmix !== undefined) recipe.cutmix = flags.cutmix;
   if (flags.cutmixBeta !== undefined) recipe.cutmixBeta = flags.cutmixBeta;
+  if (flags.freeze !== undefined) recipe.freeze = flags.freeze;
+  if (flags.headLrMultiplier !== undefined) recipe.headLrMultiplier = flags.headLrMultiplier;
   asUsageError(() => validateRecipe(recipe, flagNames));
   return { name, recipe };
 }
@@ -102,6 +110,49 @@ function asUsageError<T>(fn: () => T): T {
     if (error instanceof ConfigError) throw new UsageError(error.message);
     throw error;
   }
+}
+
+/** What --init names: a checkpoint folder (with its architecture) or a weights file, read before any data. */
+interface InitSource {
+  source: string;
+  checkpoint: { architecture: ArchitectureConfig } | null;
+  stateDict: SafetensorsFile | null;
+}
+
+function readInitSource(source: string, quiet: boolean): InitSource {
+  let isFolder: boolean;
+  try {
+    isFolder = statSync(source).isDirectory();
+  } catch {
+    throw new UsageError(`--init ${source}: no such file or folder`);
+  }
+  if (isFolder) {
+    const configPath = join(source, CONFIG_FILE);
+    let text: string;
+    try {
+      text = readFileSync(configPath, 'utf8');
+    } catch {
+      throw new UsageError(`--init ${source}: a folder without ${CONFIG_FILE}, so not a checkpoint`);
+    }
+    const config = parseCheckpointConfig(text, configPath);
+    return { source, checkpoint: { architecture: config.architecture }, stateDict: null };
+  }
+  const bytes = readFileSync(source);
+  const stateDict = readPytorchStateDict(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), source);
+  const found = 'info' in stateDict ? describeTorchFile(stateDict.info as TorchFileInfo) : '';
+  if (found && !quiet) process.stderr.write(`${source}: ${found}\n`);
+  return { source, checkpoint: null, stateDict };
+}
+
+/** The weights themselves, once the backend is active: a checkpoint's model, or the file's tensors. */
+async function initialWeights(from: InitSource): Promise<InitialWeights> {
+  if (from.stateDict) {
+    // The project's own model.safetensors holds native layouts; anything else is a PyTorch state_dict.
+    const layout = from.stateDict.metadata.producer === '@pyramid/pyramidnet' ? 'native' : 'pytorch';
+    return { stateDict: from.stateDict, layout, source: from.source };
+  }
+  const { model } = await loadCheckpoint(from.source);
+  return { model, source: from.source };
 }
 
 function timestamp(): string {
@@ -136,7 +187,10 @@ export function trainCommand(program: Command): void {
     .option('--cutmix-beta <b>', 'CutMix: Beta(b, b) of the kept share', parseNumber('--cutmix-beta', { above: 0 }))
     .option('--seed <n>', 'seed of every random draw', parseInteger('--seed', { min: 0 }), 0)
     .option('--run <dir>', 'run folder (default: runs/<model>-<time>)')
-    .option('--resume <dir>', 'continue the run in this folder from its last checkpoint')
+    .option('--resume <dir>', 'continue the run in this folder from its last checkpoint (with --epochs N: to N epochs in all, e.g. extending a finished run)')
+    .option('--init <source>', 'fine-tune: start from these weights (a checkpoint folder, a safetensors state_dict or a torch.save .pt/.pth); a head of another class count is re-initialised')
+    .addOption(new Option('--freeze <part>', 'fine-tune: leave the body (all but the classifier) or all but the last stage as they are').choices(['none', 'body', 'all-but-last-stage']))
+    .option('--head-lr-multiplier <x>', "fine-tune: the classifier's learning rate as a multiple of the schedule's", parseNumber('--head-lr-multiplier', { above: 0 }))
     .option('--eval-every <n>', 'evaluate on the test set every n epochs', parseInteger('--eval-every', { min: 1 }), 1)
     .option('--checkpoint-every <n>', 'also checkpoint every n steps (0: at epoch ends)', parseInteger('--checkpoint-every', { min: 0 }), 0)
     .option('--test-fraction <x>', 'mnist-sample and single-split image folders: share of images held out for testing', parseNumber('--test-fraction', { above: 0, below: 1 }))
@@ -168,7 +222,9 @@ export function trainCommand(program: Command): void {
     };
     if (flags.resume) {
       if (flags.run) throw new UsageError('--resume continues an existing run folder; --run starts a new one: give only one');
-      const given = [...MODEL_FLAGS, ...RECIPE_FLAGS].filter((k) => (k === 'bnDecay' ? flags.bnDecay === false : flags[k] !== undefined));
+      if (flags.init) throw new UsageError('--resume continues from the run\'s own checkpoint; --init starts a new run: give only one');
+      // --epochs alone may change: it extends (or shortens) the run, the schedule recomputed.
+      const given = [...MODEL_FLAGS, ...RECIPE_FLAGS].filter((k) => k !== 'epochs' && (k === 'bnDecay' ? flags.bnDecay === false : flags[k] !== undefined));
       if (given.length) {
         const flag = given[0] === 'bnDecay' ? 'no-bn-decay' : given[0].replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
         throw new UsageError(`--resume takes the model and recipe from the run folder; remove --${flag}`);
@@ -185,14 +241,25 @@ export function trainCommand(program: Command): void {
     }
     // Model and recipe first: their mistakes are reported before any data is loaded.
     let choice: ReturnType<typeof modelFromFlags> = null;
+    let initSource: InitSource | null = null;
     let chosenRecipe: { name: string; recipe: Recipe } | null = null;
     if (flags.resume) {
       const saved = readRunConfig<RunConfig>(runDir!);
       dataOptions.size = { ...saved.architecture.input, channels: saved.architecture.input.channels as 1 | 3 };
       dataOptions.sizeChosen = true;
     } else {
-      choice = modelFromFlags(flags)!;
-      chosenRecipe = recipeFromFlags(flags, choice.preset?.dataset ?? flags.dataset ?? 'mnist');
+      initSource = flags.init ? readInitSource(flags.init, mode !== 'human') : null;
+      const checkpoint = initSource?.checkpoint;
+      choice = modelFromFlags(flags, !checkpoint) ?? { preset: null, architecture: checkpoint!.architecture };
+      if (checkpoint && choice.architecture === checkpoint.architecture) {
+        // The CIFAR layout pools globally, so its weights fit other input sizes.
+        if (flags.classes !== undefined) choice.architecture = { ...choice.architecture, classes: flags.classes };
+        if (flags.input !== undefined) choice.architecture = { ...choice.architecture, input: parseInput(flags.input) };
+      } else if (initSource?.stateDict && !MODEL_FLAGS.some((k) => flags[k] !== undefined)) {
+        throw new UsageError(`--init ${flags.init} holds weights without their architecture: give the model flags it was trained with (--preset, or --dataset, --depth and --alpha)`);
+      }
+      // A checkpoint's model without flags names no dataset: image folders' defaults then.
+      chosenRecipe = recipeFromFlags(flags, choice.preset?.dataset ?? flags.dataset ?? (checkpoint ? '' : 'mnist'));
       const input = resolveArchitecture(choice.architecture).input;
       dataOptions.size = { ...input, channels: input.channels as 1 | 3 };
       dataOptions.sizeChosen = flags.input !== undefined;
@@ -201,8 +268,16 @@ export function trainCommand(program: Command): void {
     const info = await activateBackend(flags, mode !== 'human');
     if (mode === 'human') process.stderr.write(`backend: ${info.name} (${info.detail})\n`);
 
+    let init: InitialWeights | undefined;
     if (choice && chosenRecipe) {
       const { name: recipeName, recipe } = chosenRecipe;
+      // An image folder says how many classes it has: unless --classes is given, the model gets that many.
+      const folderClasses = data.train.classNames.length;
+      if (flags.classes === undefined && folderClasses !== resolveArchitecture(choice.architecture).classes) {
+        if (mode === 'human') process.stderr.write(`classes: ${folderClasses}, from ${data.name} (--classes to choose)\n`);
+        choice = { preset: null, architecture: { ...choice.architecture, classes: folderClasses } };
+      }
+      if (initSource) init = await initialWeights(initSource);
       const { size: _size, sizeChosen: _chosen, ...recorded } = data.options;
       const created = createRunConfig(
         {
@@ -237,6 +312,8 @@ export function trainCommand(program: Command): void {
         runDir: runDir!,
         config,
         resume: Boolean(flags.resume),
+        init,
+        epochs: flags.resume ? flags.epochs : undefined,
         train: data.train,
         test: data.test,
         signal: controller.signal,
