@@ -18,7 +18,13 @@ export interface WebGpuOptions extends BackendOptions {
 }
 
 type Gpu = { requestAdapter(options?: unknown): Promise<Adapter | null> };
-type Adapter = { info?: AdapterInfo; requestAdapterInfo?: () => Promise<AdapterInfo> };
+type Adapter = {
+  info?: AdapterInfo;
+  requestAdapterInfo?: () => Promise<AdapterInfo>;
+  features?: ReadonlySet<string>;
+  limits?: Record<string, number>;
+  requestDevice?: (descriptor?: unknown) => Promise<unknown>;
+};
 type AdapterInfo = { vendor?: string; architecture?: string; device?: string; description?: string };
 
 const SOFTWARE_ADAPTERS = /llvmpipe|lavapipe|swiftshader|software/i;
@@ -38,10 +44,16 @@ async function importOptional(importer: Importer, specifier: string): Promise<un
   }
 }
 
+/** Whether these options choose among Dawn's adapters or backends, which only a new Dawn instance can. */
+function choosesDawn(options: WebGpuOptions): boolean {
+  return Boolean(options.adapter || options.dawnBackend || options.dawnFlags?.length);
+}
+
 async function navigatorGpu(importer: Importer, options: WebGpuOptions): Promise<{ gpu: Gpu } | { reason: string }> {
   const existing = (globalThis as { navigator?: { gpu?: Gpu } }).navigator?.gpu;
-  if (existing) return { gpu: existing };
-  if (typeof process === 'undefined' || !process.versions?.node) {
+  const node = typeof process !== 'undefined' && Boolean(process.versions?.node);
+  if (existing && !(node && choosesDawn(options))) return { gpu: existing };
+  if (!node) {
     return { reason: 'this browser does not offer WebGPU (navigator.gpu is undefined)' };
   }
   const dawn = (await importOptional(importer, 'webgpu')) as { create(flags: string[]): Gpu; globals: object } | null;
@@ -68,7 +80,7 @@ function describeAdapter(info: AdapterInfo): string {
   return more.length ? `${name} (${more.join(', ')})` : name;
 }
 
-async function findAdapter(importer: Importer, options: WebGpuOptions): Promise<{ adapter: Adapter; name: string } | { reason: string }> {
+async function findAdapter(importer: Importer, options: WebGpuOptions): Promise<{ adapter: Adapter; name: string; info: AdapterInfo } | { reason: string }> {
   const found = await navigatorGpu(importer, options);
   if ('reason' in found) return found;
   const adapter = await found.gpu.requestAdapter({ powerPreference: options.powerPreference });
@@ -80,7 +92,23 @@ async function findAdapter(importer: Importer, options: WebGpuOptions): Promise<
     };
   }
   const info = adapter.info ?? (await adapter.requestAdapterInfo?.()) ?? {};
-  return { adapter, name: describeAdapter(info) };
+  return { adapter, name: describeAdapter(info), info };
+}
+
+/**
+ * The device the backend runs on, requested from the adapter the options chose: the features and
+ * limits tfjs-backend-webgpu asks for (its kernels size their workgroups and buffers by them).
+ */
+async function requestDevice(adapter: Adapter): Promise<GPUDevice> {
+  const features = adapter.features ?? new Set<string>();
+  const limits = adapter.limits ?? {};
+  const requiredFeatures = ['timestamp-query'].filter((f) => features.has(f));
+  const requiredLimits: Record<string, number> = {};
+  for (const name of ['maxComputeWorkgroupStorageSize', 'maxComputeWorkgroupsPerDimension', 'maxStorageBufferBindingSize', 'maxBufferSize', 'maxComputeWorkgroupSizeX', 'maxComputeInvocationsPerWorkgroup', 'maxStorageBuffersPerShaderStage']) {
+    if (typeof limits[name] === 'number') requiredLimits[name] = limits[name];
+  }
+  if (!adapter.requestDevice) throw new Error('the WebGPU adapter cannot create a device');
+  return (await adapter.requestDevice({ requiredFeatures, requiredLimits })) as GPUDevice;
 }
 
 /** The plugin; `importer` loads its optional packages (replaced in tests to simulate them missing). */
@@ -104,10 +132,12 @@ export function createWebGpuPlugin(importer: Importer = defaultImporter): Backen
       const found = await findAdapter(importer, options);
       if ('reason' in found) throw new Error(found.reason);
       const tf = await import('@tensorflow/tfjs-core');
-      await import('@tensorflow/tfjs-backend-webgpu');
-      // tfjs-backend-webgpu (which registers this flag) requests its own adapter, high-performance
-      // unless the flag says otherwise.
-      tf.env().set('WEBGPU_USE_LOW_POWER_GPU', options.powerPreference === 'low-power');
+      const { WebGPUBackend } = await import('@tensorflow/tfjs-backend-webgpu');
+      // The backend runs on the device of the adapter chosen here (tfjs's own registration would
+      // request another adapter from navigator.gpu, ignoring the options).
+      const device = await requestDevice(found.adapter);
+      if (tf.findBackendFactory('webgpu')) tf.removeBackend('webgpu');
+      tf.registerBackend('webgpu', () => new WebGPUBackend(device, found.info as GPUAdapterInfo), 3);
       if (!(await tf.setBackend('webgpu'))) throw new Error('tfjs could not initialise the webgpu backend');
       await tf.ready();
       const kernels = options.kernels ?? 'project';
@@ -119,3 +149,4 @@ export function createWebGpuPlugin(importer: Importer = defaultImporter): Backen
 }
 
 export const backendPlugin: BackendPlugin = createWebGpuPlugin();
+export { watchGpuWork, emptyGpuWork, type GpuWork, type GpuWorkWatch } from './gpu-work';
