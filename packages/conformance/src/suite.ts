@@ -141,6 +141,30 @@ export const KERNEL_CHECKS: Check[] = [
       return { p: out };
     },
   },
+  {
+    name: 'SGD update of several parameters, one exempt from weight decay, three steps',
+    tolerance: 1e-6,
+    inputs: (rng) => {
+      const shapes = { a: [10], b: [3, 4], c: [5], d: [2, 2, 3] };
+      const out: Record<string, { shape: number[]; values: Float32Array }> = {};
+      for (const [name, shape] of Object.entries(shapes)) {
+        out[name] = normal(rng, shape);
+        for (const step of [1, 2, 3]) out[`${name}${step}`] = normal(rng, shape);
+      }
+      return out;
+    },
+    run: (t) => {
+      const names = ['a', 'b', 'c', 'd'];
+      const vars = names.map((name) => ({ name, variable: tf.variable(tf.clone(t[name])) }));
+      const sgd = new Sgd(vars, { momentum: 0.9, dampening: 0, nesterov: true, weightDecay: 1e-2, noDecay: new Set(['c']) });
+      for (const step of [1, 2, 3]) sgd.step(Object.fromEntries(vars.map((v) => [v.variable.name, t[`${v.name}${step}`]])), 0.1);
+      const out = Object.fromEntries(vars.map((v) => [v.name, tf.clone(v.variable)]));
+      for (const [name, b] of sgd.state().buffers) out[`momentum ${name}`] = tf.clone(b);
+      sgd.dispose();
+      for (const v of vars) v.variable.dispose();
+      return out;
+    },
+  },
 ];
 
 /**
@@ -180,12 +204,47 @@ export function modelCheck(name: string, config: ArchitectureConfig, batch: numb
   };
 }
 
+/**
+ * The trainer's step run `steps` times on one batch (the paper's settings, so Nesterov momentum and
+ * batch norms exempt from weight decay): every parameter, momentum buffer and running statistic
+ * after the last update.
+ */
+export function trainingStepsCheck(name: string, config: ArchitectureConfig, batch: number, seed: number, steps: number): Check {
+  const { height, width, channels } = config.input!;
+  return {
+    name,
+    tolerance: 1e-3,
+    seed,
+    inputs: (rng) => ({
+      x: normal(rng, [batch, height, width, channels]),
+      labels: { shape: [batch], values: Float32Array.from({ length: batch }, () => rng.int(config.classes)) },
+    }),
+    run: ({ x, labels }) => {
+      const model = new PyramidNet(config, { seed: 11 });
+      const y = tf.cast(labels, 'int32') as tf.Tensor1D;
+      const step = new TrainingStep(model, RECIPES['paper-cifar10']);
+      for (let i = 0; i < steps; i++) {
+        const { loss, predicted, grads } = step.tensorGradients(x as tf.Tensor4D, y);
+        step.apply(grads, STEP_LR);
+        tf.dispose([loss, predicted, ...Object.values(grads)]);
+      }
+      const out: Record<string, tf.Tensor> = {};
+      for (const t of model.namedTensors()) out[t.name] = tf.clone(t.variable);
+      for (const [name, b] of step.optimizer.state().buffers) out[`momentum ${name}`] = tf.clone(b);
+      step.dispose();
+      model.dispose();
+      return out;
+    },
+  };
+}
+
 /** The learning rate of the model checks' update: the paper's CIFAR-10 rate. */
 const STEP_LR = 0.1;
 
 export const MODEL_CHECKS: Check[] = [
   modelCheck('PyramidNet-8 (CIFAR, basic, odd 17x17 input)', { layout: 'cifar', depth: 8, alpha: 12, classes: 10, input: { height: 17, width: 17, channels: 3 } }, 4, 17),
   modelCheck('PyramidNet-14 (ImageNet layout, bottleneck, 35x35)', { layout: 'imagenet', depth: 14, alpha: 8, classes: 7, input: { height: 35, width: 35, channels: 3 } }, 2, 34),
+  trainingStepsCheck('PyramidNet-8 (CIFAR, basic, odd 17x17 input), three training steps', { layout: 'cifar', depth: 8, alpha: 12, classes: 10, input: { height: 17, width: 17, channels: 3 } }, 4, 17, 3),
 ];
 
 export interface CheckResult {

@@ -38,7 +38,7 @@ export const useBackend = (name: string, options?: BackendOptions, onNotice?: (n
   backends.use(name, options, onNotice);
 export { batchNormTraining, type BatchNormTrainingResult, BATCH_NORM_TRAINING, BATCH_NORM_GRAD_INPUT, BATCH_NORM_GRAD_PARAMS } from './ops/batch-norm';
 export { shortcutAdd, averagePool2x2CeilMode, appendZeroChannels, SHORTCUT_ADD, SHORTCUT_GRAD } from './ops/shortcut-add';
-export { sgdUpdate, SGD_MOMENTUM, SGD_APPLY, type SgdUpdateOptions } from './ops/sgd';
+export { sgdUpdate, sgdUpdateAll, SGD_MOMENTUM, SGD_APPLY, SGD_STEP, type SgdUpdateOptions, type SgdUpdateAllOptions } from './ops/sgd';
 export { isMissingModule } from './modules';
 export { nativeKernels, projectKernelThreads, type InstalledKernels } from './cpu/kernels';
 export { type NativeInfo, type NativeKernels, type NativeLoad } from './cpu/native';
@@ -55,6 +55,7 @@ export type {
   SgdInputs,
   SgdMomentumAttrs,
   SgdApplyAttrs,
+  SgdStepAttrs,
   ConvBatchNormInputs,
   ConvBatchNormAttrs,
 } from './ops/kernel-names';

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { ConfigError, sgdUpdate } from '@pyramid/core';
+import { ConfigError, sgdUpdateAll } from '@pyramid/core';
 
 export interface SgdOptions {
   momentum: number;
@@ -46,6 +46,8 @@ export class Sgd {
   /** One update with learning rate `lr`; `grads` maps tfjs variable names to gradients. */
   step(grads: Record<string, tf.Tensor>, lr: number): void {
     const { momentum, dampening, nesterov, weightDecay, noDecay, lrScale } = this.options;
+    // Parameters by learning-rate scale (a fine-tuned head's own rate): one update per group.
+    const groups = new Map<number, { params: tf.Variable[]; gradients: tf.Tensor[]; buffers: (tf.Variable | null)[]; weightDecays: number[] }>();
     for (const { name, variable } of this.params) {
       const grad = grads[variable.name];
       if (!grad) continue;
@@ -54,8 +56,18 @@ export class Sgd {
         buffer = tf.variable(tf.zerosLike(variable), false);
         this.buffers.set(name, buffer);
       }
-      // First step: torch initialises the buffer with g itself, whatever the dampening.
-      sgdUpdate(variable, grad, buffer, { lr: lr * (lrScale?.get(name) ?? 1), momentum, dampening, nesterov, weightDecay: noDecay?.has(name) ? 0 : weightDecay, first: !this.started });
+      const scale = lrScale?.get(name) ?? 1;
+      const group = groups.get(scale) ?? { params: [], gradients: [], buffers: [], weightDecays: [] };
+      groups.set(scale, group);
+      group.params.push(variable);
+      group.gradients.push(grad);
+      group.buffers.push(buffer);
+      group.weightDecays.push(noDecay?.has(name) ? 0 : weightDecay);
+    }
+    // Each group in one update, which a GPU backend runs in a dispatch or two. First step: torch
+    // initialises the buffer with g itself, whatever the dampening.
+    for (const [scale, g] of groups) {
+      sgdUpdateAll(g.params, g.gradients, g.buffers, { lr: lr * scale, momentum, dampening, nesterov, weightDecays: g.weightDecays, first: !this.started });
     }
     this.started = true;
   }

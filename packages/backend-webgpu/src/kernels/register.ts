@@ -1,8 +1,9 @@
 import type { KernelConfig } from '@tensorflow/tfjs-core';
-import { BATCH_NORM_GRAD_INPUT, BATCH_NORM_GRAD_PARAMS, BATCH_NORM_TRAINING, KernelOverlay, SGD_APPLY, SGD_MOMENTUM, SHORTCUT_ADD, SHORTCUT_GRAD } from '@pyramid/core';
+import { BATCH_NORM_GRAD_INPUT, BATCH_NORM_GRAD_PARAMS, BATCH_NORM_TRAINING, KernelOverlay, SGD_APPLY, SGD_MOMENTUM, SGD_STEP, SHORTCUT_ADD, SHORTCUT_GRAD } from '@pyramid/core';
 import { batchNormGradInput, batchNormGradParams, batchNormTraining } from './batch-norm';
 import { conv2dBackpropFilterKernel } from './conv-filter-grad';
 import { sgdApply, sgdMomentum } from './sgd';
+import { sgdStep } from './sgd-step';
 import { shortcutAdd, shortcutGrad } from './shortcut';
 
 /**
@@ -21,6 +22,7 @@ function kernels(): Omit<KernelConfig, 'backendName'>[] {
     { kernelName: SHORTCUT_GRAD, kernelFunc: shortcutGrad },
     { kernelName: SGD_MOMENTUM, kernelFunc: sgdMomentum },
     { kernelName: SGD_APPLY, kernelFunc: sgdApply },
+    { kernelName: SGD_STEP, kernelFunc: sgdStep },
   ];
 }
 

@@ -78,6 +78,24 @@ export interface SgdApplyAttrs {
   nesterov: boolean;
 }
 
+/**
+ * The whole SGD update of many parameters at once, each as PyramidSgdMomentum then PyramidSgdApply
+ * compute it, so that a backend can run it in one or two dispatches instead of two per parameter.
+ * Inputs `param0`, `grad0`, `buffer0`, `param1`, ... (`count` of each) -> [param'0 .. param'(count-1),
+ * buffer'0 .. buffer'(count-1)].
+ */
+export const SGD_STEP = 'PyramidSgdStep';
+export interface SgdStepAttrs {
+  count: number;
+  lr: number;
+  momentum: number;
+  dampening: number;
+  nesterov: boolean;
+  first: boolean;
+  /** The weight decay of each parameter. */
+  weightDecays: number[];
+}
+
 /** Inference: conv (HWIO filter), then batch norm with the given statistics, then ReLU when `relu`. */
 export const CONV_BATCH_NORM = 'PyramidConv2DBatchNorm';
 export interface ConvBatchNormInputs {

@@ -1,9 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '../tfjs-registrations';
 import { hasKernels } from './has-kernel';
-import { SGD_MOMENTUM, SGD_APPLY } from './kernel-names';
+import { SGD_MOMENTUM, SGD_APPLY, SGD_STEP, type SgdStepAttrs } from './kernel-names';
 
-export { SGD_MOMENTUM, SGD_APPLY };
+export { SGD_MOMENTUM, SGD_APPLY, SGD_STEP };
 
 /**
  * One parameter's SGD update as torch.optim.SGD computes it, in two kernels so that a backend can
@@ -46,4 +46,39 @@ export function sgdUpdate(param: tf.Variable, grad: tf.Tensor, buffer: tf.Variab
     }
     param.assign(tf.sub(param, tf.mul(g, o.lr)));
   });
+}
+
+export type SgdUpdateAllOptions = Omit<SgdUpdateOptions, 'weightDecay'> & {
+  /** The weight decay of each parameter, in the order of `params`. */
+  weightDecays: number[];
+};
+
+/**
+ * `sgdUpdate` of every parameter (with its gradient and momentum buffer at the same index), in one
+ * PyramidSgdStep kernel where the backend has it: a GPU backend then runs the whole update in a
+ * dispatch or two instead of two per parameter. Without it, or without momentum, one parameter at
+ * a time.
+ */
+export function sgdUpdateAll(params: tf.Variable[], grads: tf.Tensor[], buffers: (tf.Variable | null)[], o: SgdUpdateAllOptions): void {
+  if (grads.length !== params.length || buffers.length !== params.length || o.weightDecays.length !== params.length) {
+    throw new Error(`sgdUpdateAll: ${params.length} parameters, ${grads.length} gradients, ${buffers.length} buffers, ${o.weightDecays.length} weight decays`);
+  }
+  const withBuffers = buffers.every((b): b is tf.Variable => b !== null);
+  if (params.length > 0 && withBuffers && o.momentum > 0 && hasKernels(SGD_STEP)) {
+    const inputs: Record<string, tf.Tensor> = {};
+    params.forEach((p, i) => {
+      inputs[`param${i}`] = p;
+      inputs[`grad${i}`] = grads[i];
+      inputs[`buffer${i}`] = buffers[i]!;
+    });
+    const attrs: SgdStepAttrs = { count: params.length, lr: o.lr, momentum: o.momentum, dampening: o.dampening, nesterov: o.nesterov, first: o.first, weightDecays: o.weightDecays };
+    const outputs = tf.engine().runKernel(SGD_STEP, inputs, attrs as unknown as tf.NamedAttrMap) as tf.Tensor[];
+    params.forEach((p, i) => {
+      p.assign(outputs[i]);
+      buffers[i]!.assign(outputs[params.length + i]);
+    });
+    tf.dispose(outputs);
+    return;
+  }
+  params.forEach((p, i) => sgdUpdate(p, grads[i], buffers[i], { ...o, weightDecay: o.weightDecays[i] }));
 }
