@@ -36,7 +36,7 @@ export const registerBackendPlugin = (plugin: BackendPlugin): void => backends.r
 export const listBackends = () => backends.list();
 export const useBackend = (name: string, options?: BackendOptions, onNotice?: (notice: string) => void) =>
   backends.use(name, options, onNotice);
-export { batchNormTraining, type BatchNormTrainingResult, BATCH_NORM_TRAINING, BATCH_NORM_GRAD_INPUT, BATCH_NORM_GRAD_PARAMS } from './ops/batch-norm';
+export { batchNormTraining, updateRunningStatistics, type BatchNormTrainingResult, BATCH_NORM_TRAINING, BATCH_NORM_GRAD_INPUT, BATCH_NORM_GRAD_PARAMS, BATCH_NORM_RUNNING_STATS } from './ops/batch-norm';
 export { shortcutAdd, averagePool2x2CeilMode, appendZeroChannels, SHORTCUT_ADD, SHORTCUT_GRAD } from './ops/shortcut-add';
 export { sgdUpdate, sgdUpdateAll, SGD_MOMENTUM, SGD_APPLY, SGD_STEP, type SgdUpdateOptions, type SgdUpdateAllOptions } from './ops/sgd';
 export { isMissingModule } from './modules';
@@ -48,6 +48,8 @@ export type {
   BatchNormAttrs,
   BatchNormGradParamsInputs,
   BatchNormGradInputInputs,
+  BatchNormRunningStatsInputs,
+  BatchNormRunningStatsAttrs,
   ShortcutAddInputs,
   ShortcutAttrs,
   ShortcutGradInputs,

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { type BatchNormStatistics, type Rng, batchNormTraining, conv2dBatchNorm } from '@pyramid/core';
+import { type BatchNormStatistics, type Rng, batchNormTraining, conv2dBatchNorm, updateRunningStatistics } from '@pyramid/core';
 import { type ForwardContext, Module } from './module';
 
 /** What defines a convolution's shape, apart from its input size. */
@@ -90,16 +90,7 @@ export class BatchNorm2d extends Module {
 
   /** running = (1 - momentum) * running + momentum * batch, with the batch variance unbiased. */
   private updateRunningStats(mean: tf.Tensor, variance: tf.Tensor, count: number): void {
-    const m = this.momentum;
-    const unbias = count > 1 ? count / (count - 1) : 1;
-    const [newMean, newVar] = tf.tidy(() => [
-      tf.add(tf.mul(this.runningMean, 1 - m), tf.mul(mean, m)),
-      tf.add(tf.mul(this.runningVar, 1 - m), tf.mul(variance, m * unbias)),
-    ]);
-    this.runningMean.assign(newMean);
-    this.runningVar.assign(newVar);
-    newMean.dispose();
-    newVar.dispose();
+    updateRunningStatistics(this.runningMean, this.runningVar, mean, variance, this.momentum, count);
     this.batchesTracked++;
   }
 }

@@ -1,6 +1,6 @@
 import type { KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
-import type { BatchNormAttrs, BatchNormGradInputInputs, BatchNormGradParamsInputs, BatchNormTrainingInputs } from '@pyramid/core';
+import type { BatchNormAttrs, BatchNormGradInputInputs, BatchNormGradParamsInputs, BatchNormRunningStatsAttrs, BatchNormRunningStatsInputs, BatchNormTrainingInputs } from '@pyramid/core';
 import { FlatProgram, run } from './program';
 
 /**
@@ -173,4 +173,26 @@ export const batchNormGradInput: KernelFunc = (args) => {
   );
   if (!dParams) backend.disposeData(sums.dataId);
   return dx;
+};
+
+// running' = (1 - momentum) running + factor statistic: factor = momentum for the mean,
+// momentum n / (n - 1) for the variance. Products rounded as the CPU's separate multiplies are.
+const RUNNING = `
+  let kept = running[index] * uniforms.keep;
+  let added = statistic[index] * uniforms.factor;
+  result[index] = kept + added;
+`;
+
+export const batchNormRunningStats: KernelFunc = (args) => {
+  const backend = args.backend as unknown as WebGPUBackend;
+  const { runningMean, runningVar, mean, variance } = args.inputs as unknown as BatchNormRunningStatsInputs;
+  const { momentum, unbias } = args.attrs as unknown as BatchNormRunningStatsAttrs;
+  const update = (running: TensorInfo, statistic: TensorInfo, factor: number) =>
+    run(
+      backend,
+      new FlatProgram({ name: 'bn_running_stats', inputs: ['running', 'statistic'], outputShape: [...running.shape], uniforms: 'keep : f32, factor : f32,', body: RUNNING }),
+      [running, statistic],
+      [{ type: 'float32', data: [1 - momentum, factor] }],
+    );
+  return [update(runningMean, mean, momentum), update(runningVar, variance, momentum * unbias)];
 };

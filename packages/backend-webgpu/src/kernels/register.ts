@@ -1,6 +1,6 @@
 import type { KernelConfig } from '@tensorflow/tfjs-core';
-import { BATCH_NORM_GRAD_INPUT, BATCH_NORM_GRAD_PARAMS, BATCH_NORM_TRAINING, KernelOverlay, SGD_APPLY, SGD_MOMENTUM, SGD_STEP, SHORTCUT_ADD, SHORTCUT_GRAD } from '@pyramid/core';
-import { batchNormGradInput, batchNormGradParams, batchNormTraining } from './batch-norm';
+import { BATCH_NORM_GRAD_INPUT, BATCH_NORM_GRAD_PARAMS, BATCH_NORM_RUNNING_STATS, BATCH_NORM_TRAINING, KernelOverlay, SGD_APPLY, SGD_MOMENTUM, SGD_STEP, SHORTCUT_ADD, SHORTCUT_GRAD } from '@pyramid/core';
+import { batchNormGradInput, batchNormGradParams, batchNormRunningStats, batchNormTraining } from './batch-norm';
 import { conv2dBackpropFilterKernel } from './conv-filter-grad';
 import { sgdApply, sgdMomentum } from './sgd';
 import { sgdStep } from './sgd-step';
@@ -18,6 +18,7 @@ function kernels(): Omit<KernelConfig, 'backendName'>[] {
     { kernelName: BATCH_NORM_TRAINING, kernelFunc: batchNormTraining },
     { kernelName: BATCH_NORM_GRAD_PARAMS, kernelFunc: batchNormGradParams },
     { kernelName: BATCH_NORM_GRAD_INPUT, kernelFunc: batchNormGradInput },
+    { kernelName: BATCH_NORM_RUNNING_STATS, kernelFunc: batchNormRunningStats },
     { kernelName: SHORTCUT_ADD, kernelFunc: shortcutAdd },
     { kernelName: SHORTCUT_GRAD, kernelFunc: shortcutGrad },
     { kernelName: SGD_MOMENTUM, kernelFunc: sgdMomentum },

@@ -36,6 +36,24 @@ export interface BatchNormGradInputInputs extends BatchNormGradParamsInputs {
   dParams?: TensorInfo;
 }
 
+/**
+ * The running statistics' update after a training-mode batch norm, PyTorch's:
+ *   running' = (1 - momentum) running + momentum unbias statistic, unbias = 1 for the mean and
+ *   n / (n - 1) for the variance -> [runningMean', runningVar'].
+ */
+export const BATCH_NORM_RUNNING_STATS = 'PyramidBatchNormRunningStats';
+export interface BatchNormRunningStatsInputs {
+  runningMean: TensorInfo;
+  runningVar: TensorInfo;
+  mean: TensorInfo;
+  variance: TensorInfo;
+}
+export interface BatchNormRunningStatsAttrs {
+  momentum: number;
+  /** n / (n - 1) for n values per channel (1 when n is 1). */
+  unbias: number;
+}
+
 /** out = residual + appendZeroChannels(stride 2 ? averagePool2x2CeilMode(x) : x). */
 export const SHORTCUT_ADD = 'PyramidShortcutAdd';
 export interface ShortcutAddInputs {
