@@ -2,6 +2,7 @@ import type { KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 import type { BatchNormAttrs, BatchNormGradInputInputs, BatchNormGradParamsInputs, BatchNormRunningStatsAttrs, BatchNormRunningStatsInputs, BatchNormTrainingInputs } from '@pyramid/core';
 import { FlatProgram, run } from './program';
+import { splitRows } from './stack-copies';
 
 /**
  * The project's fused batch norm (PyramidBatchNorm* kernels of @pyramid/core) on WebGPU: per-channel
@@ -37,17 +38,19 @@ const STATS_PARTIAL = `
   result[(s * 2 + 1) * uniforms.C + c] = b;
 `;
 
-// which = 0: mean; 1: biased variance.
+// result[0][c]: the mean; result[1][c]: the biased variance.
 const STATS_FINAL = `
+  let c = index % uniforms.C;
+  let which = index / uniforms.C;
   var a = 0.0;
   var b = 0.0;
   for (var s = 0; s < uniforms.S; s++) {
-    a += partial[(s * 2) * uniforms.C + index];
-    b += partial[(s * 2 + 1) * uniforms.C + index];
+    a += partial[(s * 2) * uniforms.C + c];
+    b += partial[(s * 2 + 1) * uniforms.C + c];
   }
   let n = f32(uniforms.rows);
   let m = a / n;
-  if (uniforms.which == 0) { result[index] = x[index] + m; } else { result[index] = max(b / n - m * m, 0.0); }
+  if (which == 0) { result[index] = x[c] + m; } else { result[index] = max(b / n - m * m, 0.0); }
 `;
 
 const APPLY = `
@@ -109,10 +112,10 @@ function stats(backend: WebGPUBackend, x: TensorInfo): { mean: TensorInfo; varia
     [x],
     [{ type: 'int32', data: [rows, C, chunk, S] }],
   );
-  const final = (which: number) =>
-    run(backend, new FlatProgram({ name: 'bn_stats_final', inputs: ['partial', 'x'], outputShape: [C], uniforms: 'rows : i32, C : i32, S : i32, which : i32,', body: STATS_FINAL }), [partial, x], [{ type: 'int32', data: [rows, C, S, which] }]);
-  const mean = final(0);
-  const variance = final(1);
+  const both = run(backend, new FlatProgram({ name: 'bn_stats_final', inputs: ['partial', 'x'], outputShape: [2, C], uniforms: 'rows : i32, C : i32, S : i32,', body: STATS_FINAL }), [partial, x], [{ type: 'int32', data: [rows, C, S] }]);
+  // The two rows become the mean and variance tensors by buffer copies, not dispatches.
+  const [mean, variance] = splitRows(backend, both);
+  backend.disposeData(both.dataId);
   backend.disposeData(partial.dataId);
   return { mean, variance };
 }

@@ -5,6 +5,7 @@ import { conv2dBackpropFilterKernel } from './conv-filter-grad';
 import { sgdApply, sgdMomentum } from './sgd';
 import { sgdStep } from './sgd-step';
 import { shortcutAdd, shortcutGrad } from './shortcut';
+import { packKernel, unpackKernel } from './stack-copies';
 
 /**
  * The project's WebGPU kernels, registered for the 'webgpu' backend by kernel name over (or
@@ -15,6 +16,8 @@ const overlay = new KernelOverlay('webgpu');
 function kernels(): Omit<KernelConfig, 'backendName'>[] {
   return [
     { kernelName: 'Conv2DBackpropFilter', kernelFunc: conv2dBackpropFilterKernel((args) => overlay.original('Conv2DBackpropFilter')(args)) },
+    { kernelName: 'Pack', kernelFunc: packKernel((args) => overlay.original('Pack')(args)) },
+    { kernelName: 'Unpack', kernelFunc: unpackKernel((args) => overlay.original('Unpack')(args)) },
     { kernelName: BATCH_NORM_TRAINING, kernelFunc: batchNormTraining },
     { kernelName: BATCH_NORM_GRAD_PARAMS, kernelFunc: batchNormGradParams },
     { kernelName: BATCH_NORM_GRAD_INPUT, kernelFunc: batchNormGradInput },
