@@ -178,24 +178,33 @@ export const batchNormGradInput: KernelFunc = (args) => {
   return dx;
 };
 
-// running' = (1 - momentum) running + factor statistic: factor = momentum for the mean,
-// momentum n / (n - 1) for the variance. Products rounded as the CPU's separate multiplies are.
+// result[0] = running mean', result[1] = running var': (1 - momentum) running + factor statistic,
+// factor = momentum for the mean, momentum n / (n - 1) for the variance. The products are rounded
+// as the CPU's separate multiplies round them.
 const RUNNING = `
-  let kept = running[index] * uniforms.keep;
-  let added = statistic[index] * uniforms.factor;
+  let c = index % uniforms.C;
+  var kept = runningMean[c] * uniforms.keep;
+  var added = mean[c] * uniforms.meanFactor;
+  if (index >= uniforms.C) {
+    kept = runningVar[c] * uniforms.keep;
+    added = variance[c] * uniforms.varFactor;
+  }
   result[index] = kept + added;
 `;
 
+/** Both running statistics in one dispatch, split into their two tensors by buffer copies. */
 export const batchNormRunningStats: KernelFunc = (args) => {
   const backend = args.backend as unknown as WebGPUBackend;
   const { runningMean, runningVar, mean, variance } = args.inputs as unknown as BatchNormRunningStatsInputs;
   const { momentum, unbias } = args.attrs as unknown as BatchNormRunningStatsAttrs;
-  const update = (running: TensorInfo, statistic: TensorInfo, factor: number) =>
-    run(
-      backend,
-      new FlatProgram({ name: 'bn_running_stats', inputs: ['running', 'statistic'], outputShape: [...running.shape], uniforms: 'keep : f32, factor : f32,', body: RUNNING }),
-      [running, statistic],
-      [{ type: 'float32', data: [1 - momentum, factor] }],
-    );
-  return [update(runningMean, mean, momentum), update(runningVar, variance, momentum * unbias)];
+  const C = runningMean.shape[0];
+  const both = run(
+    backend,
+    new FlatProgram({ name: 'bn_running_stats', inputs: ['runningMean', 'runningVar', 'mean', 'variance'], outputShape: [2, C], uniforms: 'C : i32, keep : f32, meanFactor : f32, varFactor : f32,', body: RUNNING }),
+    [runningMean, runningVar, mean, variance],
+    [{ type: 'int32', data: [C] }, { type: 'float32', data: [1 - momentum, momentum, momentum * unbias] }],
+  );
+  const rows = splitRows(backend, both);
+  backend.disposeData(both.dataId);
+  return rows;
 };
