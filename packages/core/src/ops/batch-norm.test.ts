@@ -3,7 +3,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { cpuBackendPlugin } from '../backends/cpu';
 import { relativeError } from '../numeric';
 import { Rng } from '../random';
-import { batchNormTraining } from './batch-norm';
+import { batchNormTraining, updateRunningStatistics } from './batch-norm';
 
 const MODES = [
   ['composite ops', { kernels: 'stock' as const }],
@@ -127,5 +127,33 @@ describe.each(MODES)('batchNormTraining with %s', (_, options) => {
       })(tf.randomNormal([2, 2, 2, 3], 0, 1, 'float32', 5));
       expect(outputSaved, `relu: ${relu}`).toBe(relu);
     }
+  });
+
+  it('updates the running statistics as PyTorch does: (1 - m) running + m batch, the variance unbiased', async () => {
+    await cpuBackendPlugin.setup(options);
+    const runningMean = tf.variable(tf.tensor1d([0.5, -1, 2]));
+    const runningVar = tf.variable(tf.tensor1d([1, 0.25, 4]));
+    // 8 values per channel: the variance is unbiased by 8 / 7. By hand, in float64.
+    updateRunningStatistics(runningMean, runningVar, tf.tensor1d([1, 2, -3]), tf.tensor1d([0.7, 1.4, 0.07]), 0.1, 8);
+    const expectedMean = [0.9 * 0.5 + 0.1 * 1, 0.9 * -1 + 0.1 * 2, 0.9 * 2 + 0.1 * -3];
+    const expectedVar = [0.9 * 1 + 0.1 * 0.8, 0.9 * 0.25 + 0.1 * 1.6, 0.9 * 4 + 0.1 * 0.08];
+    expect(relativeError(runningMean.dataSync(), Float64Array.from(expectedMean))).toBeLessThan(1e-6);
+    expect(relativeError(runningVar.dataSync(), Float64Array.from(expectedVar))).toBeLessThan(1e-6);
+    tf.dispose([runningMean, runningVar]);
+  });
+
+  it('rounds the running statistics exactly as the composite ops do', async () => {
+    // The second method: tfjs's stock multiplies and adds, float32 at every step, bit for bit.
+    const rng = Rng.fromSeed(9);
+    const values = [rng.fillNormal(new Float32Array(37)), rng.fillNormal(new Float32Array(37)), rng.fillNormal(new Float32Array(37)), rng.fillUniform(new Float32Array(37), 0.1, 3)];
+    const run = async (kernels: typeof options) => {
+      await cpuBackendPlugin.setup(kernels);
+      const [mean, variance] = [tf.variable(tf.tensor1d(values[0])), tf.variable(tf.tensor1d(values[3]))];
+      updateRunningStatistics(mean, variance, tf.tensor1d(values[1]), tf.tensor1d(values[2].map(Math.abs)), 0.1, 128 * 32 * 32);
+      const out = [Array.from(mean.dataSync()), Array.from(variance.dataSync())];
+      tf.dispose([mean, variance]);
+      return out;
+    };
+    expect(await run(options)).toEqual(await run({ kernels: 'stock' }));
   });
 });
