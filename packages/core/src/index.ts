@@ -62,3 +62,4 @@ export type {
   ConvBatchNormAttrs,
 } from './ops/kernel-names';
 export { KernelOverlay } from './kernel-overlay';
+export { variableGradsReleasing } from './gradients';

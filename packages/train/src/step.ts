@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import type { Rng } from '@pyramid/core';
+import { type Rng, variableGradsReleasing } from '@pyramid/core';
 import type { Batch } from '@pyramid/datasets';
 import { type PyramidNet, batchNormParameterNames } from '@pyramid/pyramidnet';
 import { crossEntropy, mixedCrossEntropy } from './loss';
@@ -94,7 +94,7 @@ export class TrainingStep {
   tensorGradients(images: tf.Tensor4D, labels: tf.Tensor1D, mix?: StepBatch['mix'], rng?: Rng): StepGradients {
     return tf.tidy(() => {
       let predicted: tf.Tensor1D | null = null;
-      const { value, grads } = tf.variableGrads(() => {
+      const { value, grads } = variableGradsReleasing(() => {
         const logits = this.model.forward(images, { training: true, rng });
         predicted = tf.keep(tf.argMax(logits, 1)) as tf.Tensor1D;
         return this.loss(logits, labels, mix);
