@@ -86,8 +86,14 @@ export class PyramidNet extends Module {
     const { maxPool } = this.geometry.stem;
     let h = this.bn1.forward(this.conv1.forward(x), ctx, maxPool !== null);
     if (maxPool) h = tf.maxPool(h, maxPool.kernelSize, maxPool.stride, maxPool.padding);
+    // A scope per unit: what the backward pass needs is held by the gradient tape, and the rest
+    // (the residual branch's last output, batch statistics) goes as soon as the unit is done
+    // instead of at the end of the forward pass.
     for (const stage of this.stages) {
-      for (const unit of stage.items) h = unit.forward(h, ctx);
+      for (const unit of stage.items) {
+        const input = h;
+        h = tf.tidy(() => unit.forward(input, ctx));
+      }
     }
     h = this.bnFinal.forward(h, ctx, true);
     return this.fc.forward(tf.mean(h, [1, 2]) as tf.Tensor2D);

@@ -37,6 +37,33 @@ describe('ArrayPool: reusing kernel outputs of disposed tensors', () => {
     expect(pool.take(LENGTH)).not.toBe(first);
   });
 
+  it('serves a shorter request from a free array at most a quarter longer, as a view, and takes the whole back', () => {
+    const pool = new ArrayPool(1 << 30);
+    const backend = fakeBackend();
+    pool.attach(backend);
+    const long = pool.take(LENGTH);
+    backend.disposeData(backend.write(long));
+    // Too short a request for it: more than a quarter would go unused.
+    expect(pool.take(LENGTH / 2).buffer).not.toBe(long.buffer);
+    const view = pool.take(LENGTH - 1000);
+    expect(view.buffer).toBe(long.buffer);
+    expect(view.length).toBe(LENGTH - 1000);
+    backend.disposeData(backend.write(view));
+    // Back whole: the full length serves again, exactly.
+    expect(pool.take(LENGTH)).toBe(long);
+  });
+
+  it('picks the shortest free array that fits', () => {
+    const pool = new ArrayPool(1 << 30);
+    const backend = fakeBackend();
+    pool.attach(backend);
+    const [a, b, c] = [LENGTH + 3000, LENGTH + 1000, LENGTH + 2000].map((n) => pool.take(n));
+    for (const array of [a, b, c]) backend.disposeData(backend.write(array));
+    expect(pool.take(LENGTH).buffer).toBe(b.buffer);
+    expect(pool.take(LENGTH).buffer).toBe(c.buffer);
+    expect(pool.take(LENGTH).buffer).toBe(a.buffer);
+  });
+
   it('keeps an array while any data entry still holds it', () => {
     const pool = new ArrayPool(1 << 30);
     const backend = fakeBackend();

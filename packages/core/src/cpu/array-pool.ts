@@ -24,11 +24,21 @@ interface PooledBackend {
 /** Smaller arrays are cheap to allocate and not worth tracking. */
 const MIN_POOLED_LENGTH = 1 << 14;
 
+/**
+ * A free array up to this much longer than asked serves the request as a view of its start.
+ * PyramidNet's widths grow by about one channel per unit, so each layer's activations have a
+ * length of their own: exact lengths only would leave most freed arrays waiting for a shape
+ * that comes back only in the next step, about a third more memory than the step needs.
+ */
+const MAX_SLACK = 1.25;
+
 export class ArrayPool {
   /** Free arrays by length, most recently freed last. */
   private readonly free = new Map<number, Float32Array[]>();
-  /** Arrays handed out, by their buffer, with how many data entries hold them. */
-  private readonly owned = new WeakMap<ArrayBufferLike, { array: Float32Array; holders: number }>();
+  /** Arrays handed out (`array`, a view of `whole` when a longer one served), by buffer, with how many data entries hold them. */
+  private readonly owned = new WeakMap<ArrayBufferLike, { array: Float32Array; whole: Float32Array; holders: number }>();
+  /** The lengths in `free`, ascending, for the best fit. */
+  private lengths: number[] = [];
   private freeBytes = 0;
   private readonly limitBytes: number;
 
@@ -39,11 +49,33 @@ export class ArrayPool {
   /** An array of `length` floats with arbitrary contents: the kernel must write every element. */
   take(length: number): Float32Array {
     if (length < MIN_POOLED_LENGTH) return new Float32Array(length);
-    const reused = this.free.get(length)?.pop();
-    if (reused) this.freeBytes -= reused.byteLength;
-    const array = reused ?? new Float32Array(length);
-    this.owned.set(array.buffer, { array, holders: 0 });
+    const whole = this.bestFit(length) ?? new Float32Array(length);
+    const array = whole.length === length ? whole : whole.subarray(0, length);
+    this.owned.set(whole.buffer, { array, whole, holders: 0 });
     return array;
+  }
+
+  /** The shortest free array of at least `length` and at most MAX_SLACK times it, taken out. */
+  private bestFit(length: number): Float32Array | null {
+    let lo = 0;
+    let hi = this.lengths.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.lengths[mid] < length) lo = mid + 1;
+      else hi = mid;
+    }
+    const fit = this.lengths[lo];
+    if (fit === undefined || fit > length * MAX_SLACK) return null;
+    const list = this.free.get(fit)!;
+    const whole = list.pop()!;
+    if (list.length === 0) this.forget(fit);
+    this.freeBytes -= whole.byteLength;
+    return whole;
+  }
+
+  private forget(length: number): void {
+    this.free.delete(length);
+    this.lengths.splice(this.lengths.indexOf(length), 1);
   }
 
   /** Bytes held for reuse. */
@@ -68,19 +100,25 @@ export class ArrayPool {
     const entry = this.owned.get(values.buffer);
     if (!entry || entry.array !== values || --entry.holders > 0) return;
     this.owned.delete(values.buffer);
-    if (values.byteLength > this.limitBytes) return;
-    while (this.freeBytes + values.byteLength > this.limitBytes) this.dropOldest();
-    const list = this.free.get(values.length) ?? [];
-    list.push(values);
-    this.free.set(values.length, list);
-    this.freeBytes += values.byteLength;
+    const { whole } = entry;
+    if (whole.byteLength > this.limitBytes) return;
+    while (this.freeBytes + whole.byteLength > this.limitBytes) this.dropOldest();
+    let list = this.free.get(whole.length);
+    if (!list) {
+      list = [];
+      this.free.set(whole.length, list);
+      const at = this.lengths.findIndex((l) => l > whole.length);
+      this.lengths.splice(at < 0 ? this.lengths.length : at, 0, whole.length);
+    }
+    list.push(whole);
+    this.freeBytes += whole.byteLength;
   }
 
   private dropOldest(): void {
     for (const [length, list] of this.free) {
       const dropped = list.shift();
       if (dropped) this.freeBytes -= dropped.byteLength;
-      if (list.length === 0) this.free.delete(length);
+      if (list.length === 0) this.forget(length);
       if (dropped) return;
     }
   }
