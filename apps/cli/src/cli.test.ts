@@ -59,6 +59,17 @@ describe('pyramid', () => {
     for (const command of ['train', 'eval', 'predict', 'info', 'import', 'export', 'backends', 'bench']) expect(r.stdout).toContain(command);
   });
 
+  it("groups train's options by what they set", () => {
+    const r = pyramid('train', '--help');
+    expect(r.status).toBe(0);
+    const headings = r.stdout.split('\n').filter((line) => /^[A-Z][a-z -]+:$/.test(line));
+    expect(headings).toEqual(['Data:', 'Recipe:', 'Augmentation and regularisation:', 'Fine-tuning:', 'Run folder:', 'Output:', 'Model:', 'Backend:', 'Options:']);
+    // Each flag in its group: the learning rate under the recipe, --init under fine-tuning.
+    expect(r.stdout.indexOf('--lr <x>')).toBeGreaterThan(r.stdout.indexOf('Recipe:'));
+    expect(r.stdout.indexOf('--lr <x>')).toBeLessThan(r.stdout.indexOf('Augmentation and regularisation:'));
+    expect(r.stdout.indexOf('--init <source>')).toBeGreaterThan(r.stdout.indexOf('Fine-tuning:'));
+  });
+
   it('rejects an unknown flag with one line and status 2', () => {
     const r = pyramid('info', '--bogus');
     expect(r.status).toBe(2);

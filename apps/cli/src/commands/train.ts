@@ -165,7 +165,19 @@ export function trainCommand(program: Command): void {
   const command = program
     .command('train')
     .description('train a PyramidNet: the paper\'s recipe by default, every part overridable; resumable')
+    .optionsGroup('Data:')
     .option('--data <name>', `training data: a dataset name (${DATA_NAMES.join(', ')}) or an image folder or archive`)
+    .option('--data-dir <dir>', 'where the dataset is: cifar10/100 extracted folder, mnist or fashion-mnist idx folder')
+    .option('--data-archive <file>', 'a CIFAR archive you already have (nothing is downloaded)')
+    .option('--val-labels <file>', 'imagenet: label file of a flat val/ folder')
+    .option('--test-fraction <x>', 'mnist-sample and single-split image folders: share of images held out for testing', parseNumber('--test-fraction', { above: 0, below: 1 }))
+    .option('--skip-bad-images', 'image folders: skip images that cannot be decoded, with a warning')
+    .addOption(new Option('--normalization <which>', "image folders: the paper's CIFAR or ImageNet constants, or the images' own statistics").choices(['cifar', 'imagenet', 'measured']))
+    .addOption(
+      new Option('--preprocess <how>', "image folders: images of another size than --input get their shorter side resized and the centre cropped, or are stretched; recorded in checkpoints for eval and predict")
+        .choices(['center-crop', 'stretch']),
+    )
+    .optionsGroup('Recipe:')
     .option('--recipe <name>', `${Object.keys(RECIPES).join(', ')} (default: by dataset)`)
     .option('--epochs <n>', 'epochs', parseInteger('--epochs', { min: 1 }))
     .option('--batch-size <n>', 'images per step', parseInteger('--batch-size', { min: 1 }))
@@ -180,33 +192,28 @@ export function trainCommand(program: Command): void {
     .option('--weight-decay <x>', 'L2 weight decay, added to the gradient as PyTorch does', parseNumber('--weight-decay', { min: 0 }))
     .option('--no-bn-decay', 'exempt BN scales and shifts from weight decay')
     .option('--label-smoothing <x>', 'label smoothing', parseNumber('--label-smoothing', { min: 0, below: 1 }))
+    .optionsGroup('Augmentation and regularisation:')
     .addOption(new Option('--augment <kind>', 'augmentation').choices(['cifar', 'imagenet', 'none']))
     .option('--cutout <pixels>', 'Cutout: side of the square hidden in each image (16 for CIFAR-10, 8 for CIFAR-100; 0: off)', parseInteger('--cutout', { min: 0 }))
     .option('--mixup <alpha>', 'mixup with Beta(alpha, alpha) (e.g. 1; 0: off)', parseNumber('--mixup', { min: 0 }))
     .option('--cutmix <p>', 'CutMix on this share of batches (e.g. 0.5; 0: off)', parseNumber('--cutmix', { min: 0, max: 1 }))
     .option('--cutmix-beta <b>', 'CutMix: Beta(b, b) of the kept share', parseNumber('--cutmix-beta', { above: 0 }))
-    .option('--seed <n>', 'seed of every random draw', parseInteger('--seed', { min: 0 }), 0)
-    .option('--run <dir>', 'run folder (default: runs/<model>-<time>)')
-    .option('--resume <dir>', 'continue the run in this folder from its last checkpoint (with --epochs N: to N epochs in all, e.g. extending a finished run)')
+    .optionsGroup('Fine-tuning:')
     .option('--init <source>', 'fine-tune: start from these weights (a checkpoint folder, a safetensors state_dict or a torch.save .pt/.pth); a head of another class count is re-initialised')
     .addOption(new Option('--freeze <part>', 'fine-tune: leave the body (all but the classifier) or all but the last stage as they are').choices(['none', 'body', 'all-but-last-stage']))
     .option('--head-lr-multiplier <x>', "fine-tune: the classifier's learning rate as a multiple of the schedule's", parseNumber('--head-lr-multiplier', { above: 0 }))
+    .optionsGroup('Run folder:')
+    .option('--run <dir>', 'run folder (default: runs/<model>-<time>)')
+    .option('--resume <dir>', 'continue the run in this folder from its last checkpoint (with --epochs N: to N epochs in all, e.g. extending a finished run)')
+    .option('--seed <n>', 'seed of every random draw', parseInteger('--seed', { min: 0 }), 0)
     .option('--eval-every <n>', 'evaluate on the test set every n epochs', parseInteger('--eval-every', { min: 1 }), 1)
     .option('--checkpoint-every <n>', 'also checkpoint every n steps (0: at epoch ends)', parseInteger('--checkpoint-every', { min: 0 }), 0)
-    .option('--test-fraction <x>', 'mnist-sample and single-split image folders: share of images held out for testing', parseNumber('--test-fraction', { above: 0, below: 1 }))
-    .option('--data-dir <dir>', 'where the dataset is: cifar10/100 extracted folder, mnist or fashion-mnist idx folder')
-    .option('--data-archive <file>', 'a CIFAR archive you already have (nothing is downloaded)')
-    .option('--val-labels <file>', 'imagenet: label file of a flat val/ folder')
-    .option('--skip-bad-images', 'image folders: skip images that cannot be decoded, with a warning')
-    .addOption(new Option('--normalization <which>', "image folders: the paper's CIFAR or ImageNet constants, or the images' own statistics").choices(['cifar', 'imagenet', 'measured']))
+    .optionsGroup('Output:')
     .option('--progress-every <seconds>', 'without a terminal, a progress line at most every so many seconds', parsePositive('--progress-every'), 30)
-    .addOption(
-      new Option('--preprocess <how>', "image folders: images of another size than --input get their shorter side resized and the centre cropped, or are stretched; recorded in checkpoints for eval and predict")
-        .choices(['center-crop', 'stretch']),
-    )
     .option('--quiet', 'print only the outcome')
     .option('--json', 'print events as JSON lines on stdout');
-  addBackendOptions(addModelOptions(command)).action(async (flags: TrainFlags) => {
+  command.optionsGroup('Model:');
+  addBackendOptions(addModelOptions(command).optionsGroup('Backend:')).action(async (flags: TrainFlags) => {
     const mode: OutputMode = flags.json ? 'json' : flags.quiet ? 'quiet' : 'human';
     let config: RunConfig | undefined;
     let runDir: string;
