@@ -63,3 +63,4 @@ export type {
 } from './ops/kernel-names';
 export { KernelOverlay } from './kernel-overlay';
 export { variableGradsReleasing } from './gradients';
+export { spatialMean, SPATIAL_MEAN_GRAD } from './ops/spatial-mean';

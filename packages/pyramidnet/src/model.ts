@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { ConfigError, Rng } from '@pyramid/core';
+import { ConfigError, Rng, spatialMean } from '@pyramid/core';
 import {
   BatchNorm2d,
   Conv2d,
@@ -96,7 +96,7 @@ export class PyramidNet extends Module {
       }
     }
     h = this.bnFinal.forward(h, ctx, true);
-    return this.fc.forward(tf.mean(h, [1, 2]) as tf.Tensor2D);
+    return this.fc.forward(spatialMean(h));
   }
 
   /** Eval-mode logits, with every intermediate tensor freed. */

@@ -10,6 +10,7 @@ import { nativeMeanKernels } from './native-mean';
 import { nativeShortcutKernels } from './native-shortcut';
 import { runningStatisticsKernels } from './running-statistics';
 import { sgdKernels } from './sgd';
+import { spatialMeanGradKernels } from './spatial-mean-grad';
 import { shortcutKernels } from './shortcut';
 import { KernelRuntime } from './runtime';
 
@@ -54,10 +55,10 @@ export async function installProjectKernels(threads: number, useNative = true): 
       // The native set covers everything the WebAssembly one does: no runtime, no worker threads.
       native.setThreads(threads);
       const nativeSet = [...nativeConv2dKernels(native, stock), ...nativeBatchNormKernels(native, stock), ...nativeAddKernels(native, stock), ...nativeShortcutKernels(native), ...nativeMeanKernels(native, stock)];
-      current = { requestedThreads: threads, threads, native, runtime: null, kernels: [...nativeSet, ...sgdKernels(), ...runningStatisticsKernels()], nativeNames: nativeSet.map((k) => k.kernelName) };
+      current = { requestedThreads: threads, threads, native, runtime: null, kernels: [...nativeSet, ...sgdKernels(), ...runningStatisticsKernels(), ...spatialMeanGradKernels()], nativeNames: nativeSet.map((k) => k.kernelName) };
     } else {
       const runtime = await KernelRuntime.create(threads);
-      const kernels = [...conv2dKernels(runtime, stock), ...batchNormKernels(runtime, stock), ...shortcutKernels(runtime), ...sgdKernels(), ...runningStatisticsKernels()];
+      const kernels = [...conv2dKernels(runtime, stock), ...batchNormKernels(runtime, stock), ...shortcutKernels(runtime), ...sgdKernels(), ...runningStatisticsKernels(), ...spatialMeanGradKernels()];
       current = { requestedThreads: threads, threads: runtime.threads, native: null, runtime, kernels, nativeNames: [] };
     }
   }

@@ -73,6 +73,16 @@ export interface ShortcutGradAttrs extends ShortcutAttrs {
   xShape: number[];
 }
 
+/** -> dx [N, H, W, C] of the global average pool: dy [N, C] / (H W) at every pixel. */
+export const SPATIAL_MEAN_GRAD = 'PyramidSpatialMeanGrad';
+export interface SpatialMeanGradInputs {
+  dy: TensorInfo;
+}
+export interface SpatialMeanGradAttrs {
+  height: number;
+  width: number;
+}
+
 /** -> the new momentum buffer: g = grad + weightDecay param; first ? g : momentum buffer + (1 - dampening) g. */
 export const SGD_MOMENTUM = 'PyramidSgdMomentum';
 export interface SgdInputs {
