@@ -16,7 +16,6 @@ from it by about 5e-4 over 3 steps. Writes, under packages/pyramidnet/test/fixtu
 
 usage: /usr/bin/python3 make_fine_tune_fixture.py PATH/TO/PyramidNet-PyTorch
 """
-import json
 import os
 import struct
 import sys
@@ -25,6 +24,8 @@ import zlib
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+from reference_io import load_reference, reference_weights, write_safetensors
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
 FIXTURES = os.path.join(ROOT, 'packages', 'pyramidnet', 'test', 'fixtures')
@@ -37,36 +38,10 @@ STEPS, LR, MOMENTUM, WEIGHT_DECAY = 3, 0.05, 0.9, 1e-4
 # name, source fixture, depth, alpha, bottleneck
 MODELS = [('basic-8-a12', 'cifar-basic-8-a12-odd', 8, 12, False), ('bottleneck-11-a8', 'cifar-bottleneck-11-a8', 11, 8, True)]
 
-DTYPES = {'F32': torch.float32, 'F64': torch.float64, 'I64': torch.int64}
-NAMES = {v: k for k, v in DTYPES.items()}
 
 
-def read_safetensors(path):
-    with open(path, 'rb') as f:
-        blob = f.read()
-    (length,) = struct.unpack('<Q', blob[:8])
-    header = json.loads(blob[8:8 + length])
-    data = blob[8 + length:]
-    out = {}
-    for name, info in header.items():
-        if name != '__metadata__':
-            begin, end = info['data_offsets']
-            out[name] = torch.frombuffer(bytearray(data[begin:end]), dtype=DTYPES[info['dtype']]).reshape(info['shape']).clone()
-    return out
 
 
-def write_safetensors(path, tensors):
-    header, blobs, offset = {}, [], 0
-    for name in sorted(tensors):
-        t = tensors[name].detach().contiguous()
-        data = t.numpy().tobytes()
-        header[name] = {'dtype': NAMES[t.dtype], 'shape': list(t.shape), 'data_offsets': [offset, offset + len(data)]}
-        blobs.append(data)
-        offset += len(data)
-    text = json.dumps(header).encode()
-    text += b' ' * ((8 - len(text) % 8) % 8)
-    with open(path, 'wb') as f:
-        f.write(struct.pack('<Q', len(text)) + text + b''.join(blobs))
 
 
 def write_png(path, pixels):
@@ -98,14 +73,12 @@ def make_images(gen):
 
 
 def main():
-    sys.path.insert(0, sys.argv[1])
-    torch.cuda.FloatTensor = torch.DoubleTensor  # the reference's zero channels, on the CPU, in float64
-    import PyramidNet  # noqa: E402
+    reference = load_reference(sys.argv[1], zeros=torch.DoubleTensor)  # its zero channels in float64
     os.makedirs(OUT, exist_ok=True)
     x, labels = make_images(torch.Generator().manual_seed(20240601))
     for index, (name, source, depth, alpha, bottleneck) in enumerate(MODELS):
-        weights = {k[len('weights.'):]: v for k, v in read_safetensors(os.path.join(FIXTURES, f'{source}.safetensors')).items() if k.startswith('weights.')}
-        model = PyramidNet.PyramidNet('cifar10', depth, alpha, 10, bottleneck)
+        weights = reference_weights(os.path.join(FIXTURES, f'{source}.safetensors'))
+        model = reference('cifar10', depth, alpha, 10, bottleneck)
         model.avgpool = nn.AdaptiveAvgPool2d(1)
         model.fc = nn.Linear(model.fc.in_features, weights['fc.weight'].shape[0])
         model.load_state_dict(weights)

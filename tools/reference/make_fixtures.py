@@ -14,43 +14,20 @@ needs: PyTorch (Debian: apt-get install python3-torch), run as /usr/bin/python3.
 """
 import json
 import os
-import struct
 import sys
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from reference_io import load_reference, write_safetensors
+
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
 OUT = os.path.join(ROOT, 'packages', 'pyramidnet', 'test', 'fixtures')
 
 
-def load_reference(checkout):
-    sys.path.insert(0, checkout)
-    # The reference allocates its zero channels with torch.cuda.FloatTensor; on a CPU-only machine
-    # the CPU tensor type computes the same zeros.
-    torch.cuda.FloatTensor = torch.FloatTensor
-    import PyramidNet  # noqa: E402
-    return PyramidNet.PyramidNet
 
 
-def write_safetensors(path, tensors, metadata):
-    """A minimal safetensors writer, independent of the project's TypeScript one."""
-    header, blobs, offset = {'__metadata__': metadata}, [], 0
-    dtypes = {torch.float32: 'F32', torch.int64: 'I64'}
-    for name in sorted(tensors):
-        t = tensors[name].detach().contiguous().cpu()
-        data = t.numpy().tobytes()
-        header[name] = {'dtype': dtypes[t.dtype], 'shape': list(t.shape), 'data_offsets': [offset, offset + len(data)]}
-        blobs.append(data)
-        offset += len(data)
-    text = json.dumps(header).encode()
-    text += b' ' * ((8 - len(text) % 8) % 8)
-    with open(path, 'wb') as f:
-        f.write(struct.pack('<Q', len(text)))
-        f.write(text)
-        for b in blobs:
-            f.write(b)
 
 
 # (name, dataset, depth, alpha, bottleneck, classes): every PyramidNet of the paper's Tables 4 and 5.

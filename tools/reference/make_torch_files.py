@@ -24,64 +24,29 @@ usage: /usr/bin/python3 make_torch_files.py PATH/TO/PyramidNet-PyTorch
 needs: PyTorch (Debian: apt-get install python3-torch).
 """
 import copy
-import json
 import os
-import struct
 import sys
 
 import torch
 import torch.nn as nn
+
+from reference_io import load_reference, reference_weights, write_safetensors
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
 FIXTURES = os.path.join(ROOT, 'packages', 'pyramidnet', 'test', 'fixtures')
 SOURCE = os.path.join(FIXTURES, 'cifar-basic-8-a12-odd.safetensors')
 OUT = os.path.join(FIXTURES, 'torch')
 
-DTYPES = {'F32': torch.float32, 'F16': torch.float16, 'BF16': torch.bfloat16, 'I64': torch.int64}
-NAMES = {v: k for k, v in DTYPES.items()}
 
 
-def read_safetensors(path):
-    """A minimal safetensors reader, independent of the project's TypeScript one."""
-    with open(path, 'rb') as f:
-        blob = f.read()
-    (length,) = struct.unpack('<Q', blob[:8])
-    header = json.loads(blob[8:8 + length])
-    data = blob[8 + length:]
-    out = {}
-    for name, info in header.items():
-        if name == '__metadata__':
-            continue
-        begin, end = info['data_offsets']
-        raw = bytearray(data[begin:end])
-        out[name] = torch.frombuffer(raw, dtype=DTYPES[info['dtype']]).reshape(info['shape']).clone()
-    return out
 
 
-def write_safetensors(path, tensors):
-    header, blobs, offset = {}, [], 0
-    for name in sorted(tensors):
-        t = tensors[name].contiguous()
-        data = t.view(torch.int16).numpy().tobytes() if t.dtype == torch.bfloat16 else t.numpy().tobytes()
-        header[name] = {'dtype': NAMES[t.dtype], 'shape': list(t.shape), 'data_offsets': [offset, offset + len(data)]}
-        blobs.append(data)
-        offset += len(data)
-    text = json.dumps(header).encode()
-    text += b' ' * ((8 - len(text) % 8) % 8)
-    with open(path, 'wb') as f:
-        f.write(struct.pack('<Q', len(text)))
-        f.write(text)
-        for b in blobs:
-            f.write(b)
 
 
 def reference_model(checkout):
-    sys.path.insert(0, checkout)
-    torch.cuda.FloatTensor = torch.FloatTensor  # the reference's zero channels, on the CPU
-    import PyramidNet  # noqa: E402
-    model = PyramidNet.PyramidNet('cifar10', 8, 12, 10, False)
+    model = load_reference(checkout)('cifar10', 8, 12, 10, False)
     model.avgpool = nn.AdaptiveAvgPool2d(1)
-    weights = {k[len('weights.'):]: v for k, v in read_safetensors(SOURCE).items() if k.startswith('weights.')}
+    weights = reference_weights(SOURCE)
     model.load_state_dict(weights)
     return model
 
