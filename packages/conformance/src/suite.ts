@@ -167,21 +167,26 @@ export const KERNEL_CHECKS: Check[] = [
   },
 ];
 
+/** A batch of normal images for `config` and a random label for each. */
+function labelledBatch(rng: Rng, config: ArchitectureConfig, batch: number) {
+  const { height, width, channels } = config.input!;
+  return {
+    x: normal(rng, [batch, height, width, channels]),
+    labels: { shape: [batch], values: Float32Array.from({ length: batch }, () => rng.int(config.classes)) },
+  };
+}
+
 /**
  * A whole PyramidNet: eval-mode logits, then the trainer's own step (`TrainingStep` with the
  * paper's settings): its loss, every parameter gradient, the running statistics it leaves and the
  * parameters after its SGD update.
  */
 export function modelCheck(name: string, config: ArchitectureConfig, batch: number, seed: number): Check {
-  const { height, width, channels } = config.input!;
   return {
     name,
     tolerance: 1e-3,
     seed,
-    inputs: (rng) => ({
-      x: normal(rng, [batch, height, width, channels]),
-      labels: { shape: [batch], values: Float32Array.from({ length: batch }, () => rng.int(config.classes)) },
-    }),
+    inputs: (rng) => labelledBatch(rng, config, batch),
     run: ({ x, labels }) => {
       const model = new PyramidNet(config, { seed: 11 });
       const y = tf.cast(labels, 'int32') as tf.Tensor1D;
@@ -210,15 +215,11 @@ export function modelCheck(name: string, config: ArchitectureConfig, batch: numb
  * after the last update.
  */
 export function trainingStepsCheck(name: string, config: ArchitectureConfig, batch: number, seed: number, steps: number): Check {
-  const { height, width, channels } = config.input!;
   return {
     name,
     tolerance: 1e-3,
     seed,
-    inputs: (rng) => ({
-      x: normal(rng, [batch, height, width, channels]),
-      labels: { shape: [batch], values: Float32Array.from({ length: batch }, () => rng.int(config.classes)) },
-    }),
+    inputs: (rng) => labelledBatch(rng, config, batch),
     run: ({ x, labels }) => {
       const model = new PyramidNet(config, { seed: 11 });
       const y = tf.cast(labels, 'int32') as tf.Tensor1D;
