@@ -57,14 +57,7 @@ export class ArrayPool {
 
   /** The shortest free array of at least `length` and at most MAX_SLACK times it, taken out. */
   private bestFit(length: number): Float32Array | null {
-    let lo = 0;
-    let hi = this.lengths.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (this.lengths[mid] < length) lo = mid + 1;
-      else hi = mid;
-    }
-    const fit = this.lengths[lo];
+    const fit = this.lengths[this.firstAtLeast(length)];
     if (fit === undefined || fit > length * MAX_SLACK) return null;
     const list = this.free.get(fit)!;
     const whole = list.pop()!;
@@ -73,9 +66,21 @@ export class ArrayPool {
     return whole;
   }
 
+  /** Where `length` is, or would go, in the ascending `lengths`. */
+  private firstAtLeast(length: number): number {
+    let lo = 0;
+    let hi = this.lengths.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.lengths[mid] < length) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
   private forget(length: number): void {
     this.free.delete(length);
-    this.lengths.splice(this.lengths.indexOf(length), 1);
+    this.lengths.splice(this.firstAtLeast(length), 1);
   }
 
   /** Bytes held for reuse. */
@@ -107,8 +112,7 @@ export class ArrayPool {
     if (!list) {
       list = [];
       this.free.set(whole.length, list);
-      const at = this.lengths.findIndex((l) => l > whole.length);
-      this.lengths.splice(at < 0 ? this.lengths.length : at, 0, whole.length);
+      this.lengths.splice(this.firstAtLeast(whole.length), 0, whole.length);
     }
     list.push(whole);
     this.freeBytes += whole.byteLength;
