@@ -1,4 +1,5 @@
-import type { Availability, BackendInfo, BackendOptions, BackendPlugin } from '@pyramid/core';
+import type { Availability, BackendInfo, BackendOptions, BackendPlugin, CompiledStepSettings, NetworkDescription } from '@pyramid/core';
+import { WebGpuCompiledStep } from './step/compiled-step';
 import { installWebGpuKernels, restoreStockWebGpuKernels } from './kernels/register';
 
 /**
@@ -113,6 +114,7 @@ async function requestDevice(adapter: Adapter): Promise<GPUDevice> {
 
 /** The plugin; `importer` loads its optional packages (replaced in tests to simulate them missing). */
 export function createWebGpuPlugin(importer: Importer = defaultImporter): BackendPlugin {
+  let active: GPUDevice | null = null;
   return {
     name: 'webgpu',
     packageName: '@pyramid/backend-webgpu',
@@ -136,6 +138,7 @@ export function createWebGpuPlugin(importer: Importer = defaultImporter): Backen
       // The backend runs on the device of the adapter chosen here (tfjs's own registration would
       // request another adapter from navigator.gpu, ignoring the options).
       const device = await requestDevice(found.adapter);
+      active = device;
       if (tf.findBackendFactory('webgpu')) tf.removeBackend('webgpu');
       tf.registerBackend('webgpu', () => new WebGPUBackend(device, found.info as GPUAdapterInfo), 3);
       if (!(await tf.setBackend('webgpu'))) throw new Error('tfjs could not initialise the webgpu backend');
@@ -144,6 +147,16 @@ export function createWebGpuPlugin(importer: Importer = defaultImporter): Backen
       if (kernels === 'project') installWebGpuKernels();
       else restoreStockWebGpuKernels();
       return { name: 'webgpu', tfjsBackend: 'webgpu', detail: found.name, kernels };
+    },
+
+    async compileTrainingStep(network: NetworkDescription, settings: CompiledStepSettings) {
+      if (!active) throw new Error('compileTrainingStep: set up the webgpu backend first');
+      // tfjs's recorded work goes first, so that the step's uploads follow it in queue order.
+      const tf = await import('@tensorflow/tfjs-core');
+      const backend = tf.findBackend('webgpu') as { commandEncoder?: object | null; endComputePassEncoder?(): void; submitQueue?(): void } | null;
+      backend?.endComputePassEncoder?.();
+      if (backend?.commandEncoder) backend.submitQueue?.();
+      return WebGpuCompiledStep.compile({ device: active, maxBinding: active.limits.maxStorageBufferBindingSize }, network, settings);
     },
   };
 }

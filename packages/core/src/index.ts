@@ -64,3 +64,15 @@ export type {
 export { KernelOverlay } from './kernel-overlay';
 export { variableGradsReleasing } from './gradients';
 export { spatialMean, SPATIAL_MEAN_GRAD } from './ops/spatial-mean';
+export type {
+  ConvolutionLayer,
+  BatchNormLayer,
+  SequenceLayer,
+  ResidualUnitDescription,
+  NetworkDescription,
+  CompiledStepSettings,
+  NetworkState,
+  CompiledStepResult,
+  CompiledTrainingStep,
+  CompileRefusal,
+} from './network';

@@ -1,3 +1,5 @@
+import type { CompileRefusal, CompiledStepSettings, CompiledTrainingStep, NetworkDescription } from '../network';
+
 /**
  * The contract every backend plugin fulfils. A plugin is a plain object, usually exported as
  * `backendPlugin` from its own npm package, so that the registry can find it by name through a
@@ -52,6 +54,11 @@ export interface BackendPlugin {
   probe(): Promise<Availability>;
   /** Loads and activates the backend in the shared tfjs engine. */
   setup(options?: BackendOptions): Promise<BackendInfo>;
+  /**
+   * Optional, after `setup`: a whole training step planned once for `network` and replayed, or
+   * why this network or recipe is not supported (the op-by-op step then runs it).
+   */
+  compileTrainingStep?(network: NetworkDescription, settings: CompiledStepSettings): Promise<CompiledTrainingStep | CompileRefusal>;
 }
 
 export function isBackendPlugin(value: unknown): value is BackendPlugin {

@@ -1,0 +1,560 @@
+import type {
+  BatchNormLayer,
+  CompileRefusal,
+  CompiledStepResult,
+  CompiledStepSettings,
+  CompiledTrainingStep,
+  ConvolutionLayer,
+  NetworkDescription,
+  NetworkState,
+} from '@pyramid/core';
+import * as shaders from './shaders';
+
+/**
+ * A PyramidNet training step planned once and replayed: every buffer, pipeline, bind group and
+ * uniform is made when the step is compiled, and a step re-records the same list of dispatches
+ * into a few compute passes. Per step the host writes the batch and the learning rate, records,
+ * submits, and reads the loss and predictions back; nothing else crosses to the GPU.
+ *
+ * What runs, per pyramidal unit (x its input, g the gradient of its output):
+ *   forward:  stats(x); conv1(bn1(x)); stats(c1); conv2(relu(bn2(c1))); stats(c2); out = bn3(c2) + shortcut(x)
+ *   backward: reduce and apply bn3 to g; conv2's filter and data gradients; reduce and apply bn2;
+ *             conv1's filter and data gradients; reduce and apply bn1, adding the shortcut's part of g
+ * A batch norm followed by a convolution is applied inside the convolution's loads, so its output
+ * is never stored; filter gradients are split-K slices that the SGD dispatch sums.
+ */
+
+/** Dispatches per compute pass, and passes per submit: encoding of the next overlaps the GPU's work. */
+const DISPATCHES_PER_PASS = 256;
+/** The most split-K slices of a filter gradient, and the fewest pixels a slice sums. */
+const MAX_SPLITS = 32;
+const MIN_SPLIT_PIXELS = 256;
+const UNIFORM_STRIDE = 256;
+
+type Kernel = 'convForward' | 'convBackwardData' | 'convBackwardFilter' | 'bnStatistics' | 'bnBackwardReduce' | 'bnBackwardApply' | 'bnApply' | 'residualAdd' | 'globalMean' | 'softmaxCrossEntropy' | 'classifierBackward' | 'sgd';
+
+const SOURCES: Record<Kernel, string> = {
+  convForward: shaders.CONV_FORWARD,
+  convBackwardData: shaders.CONV_BACKWARD_DATA,
+  convBackwardFilter: shaders.CONV_BACKWARD_FILTER,
+  bnStatistics: shaders.BATCH_NORM_STATISTICS,
+  bnBackwardReduce: shaders.BATCH_NORM_BACKWARD_REDUCE,
+  bnBackwardApply: shaders.BATCH_NORM_BACKWARD_APPLY,
+  bnApply: shaders.BATCH_NORM_APPLY,
+  residualAdd: shaders.RESIDUAL_ADD,
+  globalMean: shaders.GLOBAL_MEAN,
+  softmaxCrossEntropy: shaders.SOFTMAX_CROSS_ENTROPY,
+  classifierBackward: shaders.CLASSIFIER_BACKWARD,
+  sgd: shaders.SGD,
+};
+
+interface Dispatch {
+  kernel: Kernel;
+  bindGroup: GPUBindGroup;
+  groups: [number, number, number];
+}
+
+/** An activation: an NHWC tensor with its buffer. */
+interface Value {
+  buffer: GPUBuffer;
+  batch: number;
+  height: number;
+  width: number;
+  channels: number;
+}
+
+/** A batch norm's place in the flat buffers. */
+interface PlannedBatchNorm {
+  layer: BatchNormLayer;
+  gamma: number;
+  beta: number;
+  runningMean: number;
+  runningVar: number;
+  state: number;
+}
+
+/** A value as a convolution reads it: raw, or through the batch norm whose statistics are taken of it. */
+interface ConvInput {
+  value: Value;
+  bn: PlannedBatchNorm | null;
+}
+
+/** What is checked before planning: the network and recipe features the kernels implement. */
+export function refusal(network: NetworkDescription, settings: CompiledStepSettings): string | null {
+  if (network.stem.maxPool) return 'the ImageNet stem (ReLU and max-pool) is not compiled yet';
+  const [conv, bn, ...rest] = network.stem.layers;
+  if (conv?.op !== 'conv' || bn?.op !== 'batch-norm' || rest.length) return 'only a convolution and batch norm stem is compiled';
+  for (const [i, unit] of network.units.entries()) {
+    if (unit.shortcut.kind !== 'zero-pad') return `unit ${i} has a projection shortcut, which is not compiled`;
+    if (unit.shakeDrop) return 'ShakeDrop is not compiled';
+    const first = unit.branch[0];
+    if (first?.op !== 'batch-norm') return `unit ${i}'s branch does not start with a batch norm`;
+    for (let j = 1; j < unit.branch.length; j++) {
+      if (unit.branch[j].op === 'batch-norm' && unit.branch[j - 1].op === 'batch-norm') return `unit ${i} has two batch norms in a row`;
+    }
+    if (!unit.branch.some((l) => l.op === 'conv')) return `unit ${i} has no convolution`;
+  }
+  if (settings.batchSize < 2) return 'batch norm needs at least 2 images per batch';
+  return null;
+}
+
+interface Device {
+  device: GPUDevice;
+  maxBinding: number;
+}
+
+/** Flat offsets of every named parameter, convolution weights first (their gradients are split-K). */
+function layoutParameters(network: NetworkDescription, settings: CompiledStepSettings) {
+  const convs: ConvolutionLayer[] = [];
+  const bns: BatchNormLayer[] = [];
+  for (const layer of [...network.stem.layers, ...network.units.flatMap((u) => u.branch), network.head.batchNorm]) {
+    if (layer.op === 'conv') convs.push(layer);
+    else bns.push(layer);
+  }
+  const sizes = new Map<string, number>();
+  for (const c of convs) sizes.set(c.weight, c.kernelSize * c.kernelSize * c.inChannels * c.outChannels);
+  const { fc } = network.head;
+  sizes.set(fc.weight, fc.inFeatures * fc.outFeatures);
+  sizes.set(fc.bias, fc.outFeatures);
+  for (const b of bns) {
+    sizes.set(b.weight, b.channels);
+    sizes.set(b.bias, b.channels);
+  }
+  const noDecay = new Set(settings.noDecay);
+  const groupOf = (name: string) => `${noDecay.has(name) ? 0 : settings.weightDecay}/${settings.lrScale[name] ?? 1}`;
+  // Within the convolutions and then the rest, parameters sharing a decay and scale sit together.
+  const order = (names: string[]) => [...names].sort((a, b) => (groupOf(a) < groupOf(b) ? -1 : groupOf(a) > groupOf(b) ? 1 : 0));
+  const convNames = order(convs.map((c) => c.weight));
+  const restNames = order([...sizes.keys()].filter((n) => !convNames.includes(n)));
+  const offsets = new Map<string, number>();
+  let total = 0;
+  const ranges: { end: number; weightDecay: number; lrScale: number }[] = [];
+  for (const name of [...convNames, ...restNames]) {
+    offsets.set(name, total);
+    total += sizes.get(name)!;
+    const weightDecay = noDecay.has(name) ? 0 : settings.weightDecay;
+    const lrScale = settings.lrScale[name] ?? 1;
+    const last = ranges[ranges.length - 1];
+    if (last && last.weightDecay === weightDecay && last.lrScale === lrScale) last.end = total;
+    else ranges.push({ end: total, weightDecay, lrScale });
+  }
+  const convTotal = convNames.reduce((n, name) => n + sizes.get(name)!, 0);
+  return { offsets, sizes, total, convTotal, ranges, bns };
+}
+
+export class WebGpuCompiledStep implements CompiledTrainingStep {
+  readonly dispatchesPerStep: number;
+  private readonly device: GPUDevice;
+  private readonly dispatches: Dispatch[];
+  private readonly pipelines: Record<Kernel, GPUComputePipeline>;
+  private readonly buffers: GPUBuffer[] = [];
+  private readonly offsets: Map<string, number>;
+  private readonly sizes: Map<string, number>;
+  private readonly running = new Map<string, number>();
+  private readonly runningTotal: number;
+  private readonly total: number;
+  private readonly params: GPUBuffer;
+  private readonly momentum: GPUBuffer;
+  private readonly runningBuffer: GPUBuffer;
+  private readonly images: GPUBuffer;
+  private readonly labels: GPUBuffer;
+  private readonly results: GPUBuffer;
+  private readonly readback: GPUBuffer;
+  private readonly uniforms: GPUBuffer;
+  private readonly sgdUniform: number;
+  private readonly sgdFixed: ArrayBuffer;
+  private first = true;
+  private readonly imageSize: number;
+
+  private constructor(
+    { device, maxBinding }: Device,
+    private readonly network: NetworkDescription,
+    private readonly settings: CompiledStepSettings,
+  ) {
+    this.device = device;
+    const batch = settings.batchSize;
+    const layout = layoutParameters(network, settings);
+    this.offsets = layout.offsets;
+    this.sizes = layout.sizes;
+    this.total = layout.total;
+    if (layout.ranges.length > shaders.SGD_RANGES) throw new Error(`the recipe gives ${layout.ranges.length} groups of weight decay and learning-rate scale; the compiled step handles ${shaders.SGD_RANGES}`);
+
+    this.pipelines = Object.fromEntries(
+      (Object.keys(SOURCES) as Kernel[]).map((kernel) => {
+        const module = device.createShaderModule({ code: SOURCES[kernel], label: kernel });
+        return [kernel, device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' }, label: kernel })];
+      }),
+    ) as Record<Kernel, GPUComputePipeline>;
+
+    const storage = (floats: number, label: string, extra = 0) => this.buffer(floats * 4, GPUBufferUsage.STORAGE | extra, label);
+    const copyable = GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
+    this.params = storage(layout.total, 'parameters', copyable);
+    const grads = storage(layout.total, 'gradients');
+    this.momentum = storage(layout.total, 'momentum', copyable);
+
+    // Running statistics and the batch norms' per-step state, at offsets of their own.
+    const bnByName = new Map<string, PlannedBatchNorm>();
+    let runningTotal = 0;
+    let stateTotal = 0;
+    for (const bn of layout.bns) {
+      const planned: PlannedBatchNorm = {
+        layer: bn, gamma: layout.offsets.get(bn.weight)!, beta: layout.offsets.get(bn.bias)!,
+        runningMean: runningTotal, runningVar: runningTotal + bn.channels, state: stateTotal,
+      };
+      this.running.set(bn.runningMean, runningTotal);
+      this.running.set(bn.runningVar, runningTotal + bn.channels);
+      runningTotal += 2 * bn.channels;
+      stateTotal += 4 * bn.channels;
+      bnByName.set(bn.weight, planned);
+    }
+    this.runningTotal = runningTotal;
+    this.runningBuffer = storage(runningTotal, 'running statistics', copyable);
+    const bnState = storage(stateTotal, 'batch-norm state');
+
+    // Split-K: as many slices as the largest convolution's pixels allow, within the binding limit.
+    const convPixels = this.convolutionPixels(batch);
+    const splits = Math.max(1, Math.min(MAX_SPLITS, Math.floor(maxBinding / 4 / Math.max(1, layout.convTotal)), Math.ceil(Math.max(...convPixels) / MIN_SPLIT_PIXELS)));
+    const partials = storage(splits * layout.convTotal, 'filter-gradient slices');
+
+    const { input, classes } = network;
+    this.imageSize = batch * input.height * input.width * input.channels;
+    this.images = storage(this.imageSize, 'images', GPUBufferUsage.COPY_DST);
+    this.labels = storage(batch, 'labels', GPUBufferUsage.COPY_DST);
+    this.results = this.buffer((2 + batch) * 4, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC, 'results');
+    this.readback = this.buffer((2 + batch) * 4, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, 'results readback');
+
+    // Uniforms of every dispatch in one buffer, each at its own 256-byte slot.
+    const uniformData: ArrayBuffer[] = [];
+    const uniform = (words: (number | { f: number })[]): GPUBufferBinding => {
+      const data = new ArrayBuffer(Math.max(16, Math.ceil((words.length * 4) / 16) * 16));
+      const u32 = new Uint32Array(data);
+      const f32 = new Float32Array(data);
+      words.forEach((w, i) => {
+        if (typeof w === 'number') u32[i] = w;
+        else f32[i] = w.f;
+      });
+      uniformData.push(data);
+      return { buffer: null as unknown as GPUBuffer, offset: (uniformData.length - 1) * UNIFORM_STRIDE, size: data.byteLength };
+    };
+    const pending: { kernel: Kernel; uniform: GPUBufferBinding; resources: GPUBuffer[]; groups: [number, number, number] }[] = [];
+    const dispatch = (kernel: Kernel, words: (number | { f: number })[], resources: GPUBuffer[], groups: [number, number, number]) => {
+      pending.push({ kernel, uniform: uniform(words), resources, groups });
+    };
+    const flatGroups = (threads: number): [number, number, number] => {
+      const groups = Math.max(1, Math.ceil(threads / shaders.FLAT_WORKGROUP));
+      const x = Math.min(groups, shaders.GRID_X);
+      return [x, Math.ceil(groups / x), 1];
+    };
+
+    // Backward temporaries come from a free list by size: each is dead once its consumer ran.
+    const free = new Map<number, GPUBuffer[]>();
+    const take = (floats: number, label: string): GPUBuffer => free.get(floats)?.pop() ?? storage(floats, label);
+    const release = (buffer: GPUBuffer) => {
+      const list = free.get(buffer.size / 4) ?? [];
+      list.push(buffer);
+      free.set(buffer.size / 4, list);
+    };
+    const newValue = (like: Omit<Value, 'buffer'>, label: string): Value => ({ ...like, buffer: storage(like.batch * like.height * like.width * like.channels, label) });
+    const sizeOf = (v: Omit<Value, 'buffer'>) => v.batch * v.height * v.width * v.channels;
+
+    const statistics = (bn: PlannedBatchNorm, x: Value) => {
+      const l = bn.layer;
+      dispatch('bnStatistics', [sizeOf(x) / l.channels, l.channels, { f: l.epsilon }, { f: l.momentum }, bn.state, bn.gamma, bn.beta, bn.runningMean, bn.runningVar, 1, 0, 0],
+        [x.buffer, this.params, bnState, this.runningBuffer], [Math.ceil(l.channels / shaders.REDUCE_CHANNELS), 1, 1]);
+    };
+    const convWords = (conv: ConvolutionLayer, x: Omit<Value, 'buffer'>, out: Omit<Value, 'buffer'>, rows: number, cols: number, depth: number, chunk: number, prologue: number, bnStateOffset: number) => [
+      x.batch, x.height, x.width, x.channels, out.height, out.width, out.channels, conv.kernelSize,
+      conv.stride, conv.padding, rows, cols, depth, chunk, prologue, layout.offsets.get(conv.weight)!,
+      bnStateOffset, layout.offsets.get(conv.weight)!, layout.convTotal, 0,
+    ];
+    const prologueOf = (bn: PlannedBatchNorm | null) => (bn ? (bn.layer.relu ? 2 : 1) : 0);
+    const outputOf = (conv: ConvolutionLayer, x: Value) => {
+      const size = (n: number) => Math.floor((n + 2 * conv.padding - conv.kernelSize) / conv.stride) + 1;
+      return { batch: x.batch, height: size(x.height), width: size(x.width), channels: conv.outChannels };
+    };
+    const convForward = (conv: ConvolutionLayer, input: ConvInput, label: string): Value => {
+      const out = newValue(outputOf(conv, input.value), label);
+      const rows = out.batch * out.height * out.width;
+      const depth = conv.kernelSize * conv.kernelSize * conv.inChannels;
+      dispatch('convForward', convWords(conv, input.value, out, rows, conv.outChannels, depth, depth, prologueOf(input.bn), input.bn?.state ?? 0),
+        [input.value.buffer, this.params, bnState, out.buffer], [Math.ceil(conv.outChannels / shaders.TILE), Math.ceil(rows / shaders.TILE), 1]);
+      return out;
+    };
+    const convFilterGrad = (conv: ConvolutionLayer, input: ConvInput, dOut: Value) => {
+      const pixels = dOut.batch * dOut.height * dOut.width;
+      const chunk = Math.ceil(Math.ceil(pixels / splits) / shaders.TILE_DEPTH) * shaders.TILE_DEPTH;
+      const taps = conv.kernelSize * conv.kernelSize * conv.inChannels;
+      dispatch('convBackwardFilter', convWords(conv, input.value, dOut, taps, conv.outChannels, pixels, chunk, prologueOf(input.bn), input.bn?.state ?? 0),
+        [input.value.buffer, dOut.buffer, bnState, partials], [Math.ceil(conv.outChannels / shaders.TILE), Math.ceil(taps / shaders.TILE), splits]);
+    };
+    const convDataGrad = (conv: ConvolutionLayer, input: Value, dOut: Value): Value => {
+      const dx = { ...input, buffer: take(sizeOf(input), 'gradient') };
+      const rows = input.batch * input.height * input.width;
+      const depth = conv.kernelSize * conv.kernelSize * conv.outChannels;
+      dispatch('convBackwardData', convWords(conv, input, dOut, rows, conv.inChannels, depth, depth, 0, 0),
+        [dOut.buffer, this.params, dx.buffer], [Math.ceil(conv.inChannels / shaders.TILE), Math.ceil(rows / shaders.TILE), 1]);
+      return dx;
+    };
+    /** The gradient at a batch norm's input x from the one at its output (dy, or pooled when dyMode 1). */
+    const bnBackward = (bn: PlannedBatchNorm, x: Value, dy: GPUBuffer, dyMode: 0 | 1, shortcut?: { g: Value; stride: number }): Value => {
+      const l = bn.layer;
+      const rows = sizeOf(x) / l.channels;
+      const words = (shortcutMode: number, gChannels: number) => [rows, l.channels, dyMode, x.height * x.width, l.relu ? 1 : 0, bn.state, bn.gamma, bn.beta, shortcutMode, x.height, x.width, gChannels];
+      dispatch('bnBackwardReduce', words(0, 0), [x.buffer, dy, bnState, grads], [Math.ceil(l.channels / shaders.REDUCE_CHANNELS), 1, 1]);
+      const dx = { ...x, buffer: take(sizeOf(x), 'gradient') };
+      const mode = shortcut ? (shortcut.stride === 1 ? 1 : 2) : 0;
+      dispatch('bnBackwardApply', words(mode, shortcut?.g.channels ?? 0), [x.buffer, dy, bnState, grads, this.params, shortcut?.g.buffer ?? dy, dx.buffer], flatGroups(sizeOf(x)));
+      return dx;
+    };
+
+    // ---- Forward ----
+    const imageValue: Value = { buffer: this.images, batch, height: input.height, width: input.width, channels: input.channels };
+    const [stemConv, stemBnLayer] = network.stem.layers as [ConvolutionLayer, BatchNormLayer];
+    const stemBn = bnByName.get(stemBnLayer.weight)!;
+    const stemOut = convForward(stemConv, { value: imageValue, bn: null }, 'stem convolution');
+    statistics(stemBn, stemOut);
+    let x = newValue(stemOut, 'stem output');
+    dispatch('bnApply', [sizeOf(x), x.channels, stemBn.state, stemBnLayer.relu ? 1 : 0], [stemOut.buffer, bnState, x.buffer], flatGroups(sizeOf(x)));
+
+    interface UnitPlan { x: Value; out: Value; convs: { conv: ConvolutionLayer; input: ConvInput; output: Value }[]; last: ConvInput; stride: number }
+    const unitPlans: UnitPlan[] = [];
+    for (const [u, unit] of network.units.entries()) {
+      const shortcut = unit.shortcut as Extract<typeof unit.shortcut, { kind: 'zero-pad' }>;
+      let current: ConvInput = { value: x, bn: null };
+      const convs: UnitPlan['convs'] = [];
+      for (const layer of unit.branch) {
+        if (layer.op === 'batch-norm') {
+          const bn = bnByName.get(layer.weight)!;
+          statistics(bn, current.value);
+          current = { value: current.value, bn };
+        } else {
+          const output = convForward(layer, current, `unit ${u} ${layer.weight}`);
+          convs.push({ conv: layer, input: current, output });
+          current = { value: output, bn: null };
+        }
+      }
+      const outShape = { batch, height: current.value.height, width: current.value.width, channels: current.value.channels };
+      const out = newValue(outShape, `unit ${u} output`);
+      dispatch('residualAdd', [
+        sizeOf(out), out.channels, out.height, out.width, x.channels, x.height, x.width, shortcut.stride,
+        prologueOf(current.bn), current.bn?.state ?? 0, 0, 0,
+      ], [current.value.buffer, x.buffer, bnState, out.buffer], flatGroups(sizeOf(out)));
+      unitPlans.push({ x, out, convs, last: current, stride: shortcut.stride });
+      x = out;
+    }
+
+    // Head: batch norm statistics, then BN + ReLU + pool in one pass, classifier and loss.
+    const headBn = bnByName.get(network.head.batchNorm.weight)!;
+    const { fc } = network.head;
+    statistics(headBn, x);
+    const features = fc.inFeatures;
+    const pooled = storage(batch * features, 'pooled');
+    const dlogits = storage(batch * classes, 'logit gradients');
+    const dpooled = storage(batch * features, 'pooled gradients');
+    dispatch('globalMean', [batch, features, x.height * x.width, headBn.state], [x.buffer, bnState, pooled], flatGroups(batch * features));
+    const fcWeight = layout.offsets.get(fc.weight)!;
+    const fcBias = layout.offsets.get(fc.bias)!;
+    dispatch('softmaxCrossEntropy', [batch, features, classes, { f: settings.labelSmoothing }, fcWeight, fcBias, 0, 0],
+      [pooled, this.params, this.labels, dlogits, this.results], [1, 1, 1]);
+
+    // ---- Backward ----
+    dispatch('classifierBackward', [batch, features, classes, fcWeight, fcBias, 0, 0, 0], [pooled, dlogits, this.params, grads, dpooled],
+      flatGroups(features * classes + classes + batch * features));
+    let g = bnBackward(headBn, x, dpooled, 1);
+    for (const plan of [...unitPlans].reverse()) {
+      // The gradient at the branch's last value: g itself, or through its batch norm.
+      let dOut: Value = g;
+      if (plan.last.bn) dOut = bnBackward(plan.last.bn, plan.last.value, g.buffer, 0);
+      let dx: Value | null = null;
+      for (const [i, step] of [...plan.convs.entries()].reverse()) {
+        convFilterGrad(step.conv, step.input, dOut);
+        const dInput = convDataGrad(step.conv, step.input.value, dOut);
+        if (dOut !== g) release(dOut.buffer);
+        // Every branch starts with a batch norm (checked): its backward adds the shortcut's part of g.
+        const bn = step.input.bn!;
+        const isFirst = i === 0;
+        const dPre = bnBackward(bn, step.input.value, dInput.buffer, 0, isFirst ? { g, stride: plan.stride } : undefined);
+        release(dInput.buffer);
+        if (isFirst) dx = dPre;
+        else dOut = dPre;
+      }
+      release(g.buffer);
+      g = dx!;
+    }
+    // Stem: its batch norm's backward, then the convolution's filter gradient (the images need none).
+    const dStem = bnBackward(stemBn, stemOut, g.buffer, 0);
+    release(g.buffer);
+    convFilterGrad(stemConv, { value: imageValue, bn: null }, dStem);
+
+    // ---- SGD ----
+    const sgdWords: (number | { f: number })[] = [layout.total, layout.convTotal, splits, 1, settings.nesterov ? 1 : 0, { f: 0 }, { f: settings.momentum }, { f: 1 - settings.dampening }];
+    for (let i = 0; i < shaders.SGD_RANGES; i++) {
+      const r = layout.ranges[i] ?? { end: layout.total, weightDecay: 0, lrScale: 1 };
+      sgdWords.push(r.end, { f: r.weightDecay }, { f: r.lrScale }, 0);
+    }
+    this.sgdUniform = (pending.length) * UNIFORM_STRIDE;
+    dispatch('sgd', sgdWords, [this.params, grads, partials, this.momentum, this.results], flatGroups(layout.total));
+    this.sgdFixed = uniformData[uniformData.length - 1];
+
+    // Uniforms and bind groups, once.
+    this.uniforms = this.buffer(uniformData.length * UNIFORM_STRIDE, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST, 'uniforms');
+    const packed = new Uint8Array(uniformData.length * UNIFORM_STRIDE);
+    uniformData.forEach((d, i) => packed.set(new Uint8Array(d), i * UNIFORM_STRIDE));
+    device.queue.writeBuffer(this.uniforms, 0, packed);
+    this.dispatches = pending.map(({ kernel, uniform: binding, resources, groups }) => ({
+      kernel,
+      groups,
+      bindGroup: device.createBindGroup({
+        layout: this.pipelines[kernel].getBindGroupLayout(0),
+        entries: [
+          { binding: 0, resource: { buffer: this.uniforms, offset: binding.offset, size: binding.size } },
+          ...resources.map((buffer, i) => ({ binding: i + 1, resource: { buffer } })),
+        ],
+        label: kernel,
+      }),
+    }));
+    this.dispatchesPerStep = this.dispatches.length;
+  }
+
+  /** Plans the step on `device`; a refusal says which part of the network or recipe is not compiled. */
+  static async compile(device: Device, network: NetworkDescription, settings: CompiledStepSettings): Promise<WebGpuCompiledStep | CompileRefusal> {
+    const reason = refusal(network, settings);
+    if (reason) return { unsupported: reason };
+    device.device.pushErrorScope('validation');
+    device.device.pushErrorScope('out-of-memory');
+    const step = new WebGpuCompiledStep(device, network, settings);
+    const [memory, validation] = [await device.device.popErrorScope(), await device.device.popErrorScope()];
+    const error = memory ?? validation;
+    if (error) {
+      step.dispose();
+      throw new Error(`compiled step: the device refused its plan: ${error.message.split('\n')[0]}`);
+    }
+    return step;
+  }
+
+  private buffer(bytes: number, usage: number, label: string): GPUBuffer {
+    const buffer = this.device.createBuffer({ size: Math.max(16, Math.ceil(bytes / 4) * 4), usage, label });
+    this.buffers.push(buffer);
+    return buffer;
+  }
+
+  /** Pixels of every convolution's output, for the split-K choice. */
+  private convolutionPixels(batch: number): number[] {
+    const pixels: number[] = [];
+    let { height, width } = this.network.input;
+    for (const layer of [...this.network.stem.layers, ...this.network.units.flatMap((u) => u.branch)]) {
+      if (layer.op !== 'conv') continue;
+      height = Math.floor((height + 2 * layer.padding - layer.kernelSize) / layer.stride) + 1;
+      width = Math.floor((width + 2 * layer.padding - layer.kernelSize) / layer.stride) + 1;
+      pixels.push(batch * height * width);
+    }
+    return pixels;
+  }
+
+  load(state: NetworkState): void {
+    const params = new Float32Array(this.total);
+    for (const [name, offset] of this.offsets) {
+      const values = state.parameters[name];
+      const size = this.sizes.get(name)!;
+      if (!values || values.length !== size) throw new Error(`compiled step: parameter ${name} needs ${size} values, got ${values?.length ?? 'none'}`);
+      params.set(values, offset);
+    }
+    this.device.queue.writeBuffer(this.params, 0, params);
+    const running = new Float32Array(this.runningTotal);
+    for (const [name, offset] of this.running) {
+      const values = state.buffers[name];
+      if (!values || offset + values.length > running.length) throw new Error(`compiled step: running statistic ${name} is missing or has the wrong size`);
+      running.set(values, offset);
+    }
+    this.device.queue.writeBuffer(this.runningBuffer, 0, running);
+    if (state.momentum) {
+      const momentum = new Float32Array(this.total);
+      for (const [name, offset] of this.offsets) {
+        const values = state.momentum[name];
+        if (!values || values.length !== this.sizes.get(name)) throw new Error(`compiled step: momentum of ${name} is missing or has the wrong size`);
+        momentum.set(values, offset);
+      }
+      this.device.queue.writeBuffer(this.momentum, 0, momentum);
+    }
+    this.first = !state.momentum;
+  }
+
+  record(images: Float32Array, labels: Int32Array, lr: number): void {
+    const batch = this.settings.batchSize;
+    if (images.length !== this.imageSize) throw new Error(`compiled step: expected ${this.imageSize} image values (batch ${batch}), got ${images.length}`);
+    if (labels.length !== batch) throw new Error(`compiled step: expected ${batch} labels, got ${labels.length}`);
+    for (const label of labels) {
+      if (!(label >= 0 && label < this.network.classes)) throw new Error(`compiled step: label ${label} is outside 0..${this.network.classes - 1}`);
+    }
+    const { queue } = this.device;
+    queue.writeBuffer(this.images, 0, images);
+    queue.writeBuffer(this.labels, 0, labels);
+    const sgd = new DataView(this.sgdFixed.slice(0));
+    sgd.setUint32(12, this.first ? 1 : 0, true);
+    sgd.setFloat32(20, lr, true);
+    queue.writeBuffer(this.uniforms, this.sgdUniform, sgd.buffer);
+    let encoder = this.device.createCommandEncoder();
+    for (let start = 0; start < this.dispatches.length; start += DISPATCHES_PER_PASS) {
+      const pass = encoder.beginComputePass();
+      for (const d of this.dispatches.slice(start, start + DISPATCHES_PER_PASS)) {
+        pass.setPipeline(this.pipelines[d.kernel]);
+        pass.setBindGroup(0, d.bindGroup);
+        pass.dispatchWorkgroups(d.groups[0], d.groups[1], d.groups[2]);
+      }
+      pass.end();
+      if (start + DISPATCHES_PER_PASS < this.dispatches.length) {
+        queue.submit([encoder.finish()]);
+        encoder = this.device.createCommandEncoder();
+      }
+    }
+    encoder.copyBufferToBuffer(this.results, 0, this.readback, 0, this.results.size);
+    queue.submit([encoder.finish()]);
+    this.first = false;
+  }
+
+  async run(images: Float32Array, labels: Int32Array, lr: number): Promise<CompiledStepResult> {
+    const wasFirst = this.first;
+    this.record(images, labels, lr);
+    await this.readback.mapAsync(GPUMapMode.READ);
+    const words = new Uint32Array(this.readback.getMappedRange().slice(0));
+    this.readback.unmap();
+    const loss = new Float32Array(words.buffer, 0, 1)[0];
+    const applied = words[1] === 1;
+    // The GPU left the update out: the momentum buffers were not started either.
+    if (!applied) this.first = wasFirst;
+    return { loss, predicted: new Int32Array(words.buffer.slice(8)), applied };
+  }
+
+  async read(): Promise<NetworkState> {
+    const copy = async (source: GPUBuffer, floats: number) => {
+      const staging = this.device.createBuffer({ size: floats * 4, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+      const encoder = this.device.createCommandEncoder();
+      encoder.copyBufferToBuffer(source, 0, staging, 0, floats * 4);
+      this.device.queue.submit([encoder.finish()]);
+      await staging.mapAsync(GPUMapMode.READ);
+      const values = new Float32Array(staging.getMappedRange().slice(0));
+      staging.destroy();
+      return values;
+    };
+    const [params, momentum, running] = await Promise.all([copy(this.params, this.total), copy(this.momentum, this.total), copy(this.runningBuffer, this.runningTotal)]);
+    const pick = (flat: Float32Array, offsets: Map<string, number>, size: (name: string) => number) =>
+      Object.fromEntries([...offsets].map(([name, offset]) => [name, flat.slice(offset, offset + size(name))]));
+    const channels = new Map<string, number>();
+    for (const layer of [...this.network.stem.layers, ...this.network.units.flatMap((u) => u.branch), this.network.head.batchNorm]) {
+      if (layer.op === 'batch-norm') {
+        channels.set(layer.runningMean, layer.channels);
+        channels.set(layer.runningVar, layer.channels);
+      }
+    }
+    return {
+      parameters: pick(params, this.offsets, (n) => this.sizes.get(n)!),
+      buffers: pick(running, this.running, (n) => channels.get(n)!),
+      momentum: this.first ? null : pick(momentum, this.offsets, (n) => this.sizes.get(n)!),
+    };
+  }
+
+  dispose(): void {
+    for (const buffer of this.buffers) buffer.destroy();
+    this.buffers.length = 0;
+  }
+}

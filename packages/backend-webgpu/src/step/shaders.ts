@@ -1,0 +1,577 @@
+/**
+ * WGSL of the compiled training step. Every tensor is NHWC float32; parameters, their gradients
+ * and momentum live in flat buffers at offsets the plan assigns; a batch norm's per-step state
+ * (mean, 1/std, and the scale and shift it applies) lives in one buffer at its `state` offset as
+ * [mean C | invStd C | scale C | shift C]. Reductions run in a fixed order, so a step gives the
+ * same bits every time.
+ */
+
+/** Tile of the implicit GEMMs: 64 x 64 outputs per workgroup of 16 x 16 threads, 16 deep. */
+export const TILE = 64;
+export const TILE_DEPTH = 16;
+/** Threads of the per-channel reductions: 32 channels side by side, 8 lanes of rows each. */
+export const REDUCE_CHANNELS = 32;
+export const FLAT_WORKGROUP = 256;
+/** Workgroups per row of a flat dispatch grid (WebGPU guarantees 65,535 per dimension). */
+export const GRID_X = 32768;
+
+const CONV_STRUCT = /* wgsl */ `
+struct Conv {
+  batch : u32, inH : u32, inW : u32, inC : u32,
+  outH : u32, outW : u32, outC : u32, kernel : u32,
+  stride : u32, pad : u32, rows : u32, cols : u32,
+  depth : u32, chunk : u32, prologue : u32, wOffset : u32,
+  bnState : u32, outOffset : u32, partialStride : u32, _pad : u32,
+}
+@group(0) @binding(0) var<uniform> u : Conv;
+`;
+
+/**
+ * The convolution's input at output pixel `pixel` and filter tap `tap` (kh, kw, ci), zero where
+ * the window hangs over the edge; the preceding batch norm (and ReLU) applied as it is read
+ * (prologue 1: scale and shift, 2: and ReLU), so its output is never stored.
+ */
+const IM2COL = /* wgsl */ `
+fn im2col(pixel : u32, tap : u32) -> f32 {
+  let ow = pixel % u.outW;
+  let t = pixel / u.outW;
+  let oh = t % u.outH;
+  let n = t / u.outH;
+  let ci = tap % u.inC;
+  let t2 = tap / u.inC;
+  let kw = t2 % u.kernel;
+  let kh = t2 / u.kernel;
+  let ih = i32(oh * u.stride + kh) - i32(u.pad);
+  let iw = i32(ow * u.stride + kw) - i32(u.pad);
+  if (ih < 0 || iw < 0 || ih >= i32(u.inH) || iw >= i32(u.inW)) { return 0.0; }
+  var v = x[((n * u.inH + u32(ih)) * u.inW + u32(iw)) * u.inC + ci];
+  if (u.prologue != 0u) {
+    v = v * bn[u.bnState + 2u * u.inC + ci] + bn[u.bnState + 3u * u.inC + ci];
+    if (u.prologue == 2u) { v = max(v, 0.0); }
+  }
+  return v;
+}
+`;
+
+/**
+ * A tiled GEMM C[rows, cols] = sum over depth of A[row, d] B[d, col], split over workgroup z into
+ * `chunk`-deep slices (each written whole, summed later in a fixed order). `aDepthFast` says
+ * which index of A is contiguous in memory, so that neighbouring threads load neighbouring words.
+ */
+function gemm(loadA: string, loadB: string, store: string, aDepthFast: boolean): string {
+  const aIndex = aDepthFast ? 'let kk = e % 16u; let mm = e / 16u;' : 'let mm = e % 64u; let kk = e / 64u;';
+  return /* wgsl */ `
+${loadA}
+${loadB}
+${store}
+var<workgroup> tileA : array<f32, 1024>;
+var<workgroup> tileB : array<f32, 1024>;
+
+@compute @workgroup_size(16, 16, 1)
+fn main(@builtin(workgroup_id) group : vec3<u32>, @builtin(local_invocation_id) local : vec3<u32>) {
+  let tid = local.y * 16u + local.x;
+  let row0 = group.y * 64u;
+  let col0 = group.x * 64u;
+  let begin = group.z * u.chunk;
+  let end = min(begin + u.chunk, u.depth);
+  var acc : array<f32, 16>;
+  for (var i = 0u; i < 16u; i++) { acc[i] = 0.0; }
+  for (var d0 = begin; d0 < end; d0 += 16u) {
+    for (var i = 0u; i < 4u; i++) {
+      let e = tid + i * 256u;
+      ${aIndex}
+      var a = 0.0;
+      if (d0 + kk < end && row0 + mm < u.rows) { a = loadA(row0 + mm, d0 + kk); }
+      tileA[kk * 64u + mm] = a;
+      let nn = e % 64u;
+      let kb = e / 64u;
+      var b = 0.0;
+      if (d0 + kb < end && col0 + nn < u.cols) { b = loadB(d0 + kb, col0 + nn); }
+      tileB[kb * 64u + nn] = b;
+    }
+    workgroupBarrier();
+    for (var kk = 0u; kk < 16u; kk++) {
+      let a = vec4<f32>(tileA[kk * 64u + local.y * 4u], tileA[kk * 64u + local.y * 4u + 1u], tileA[kk * 64u + local.y * 4u + 2u], tileA[kk * 64u + local.y * 4u + 3u]);
+      let b = vec4<f32>(tileB[kk * 64u + local.x * 4u], tileB[kk * 64u + local.x * 4u + 1u], tileB[kk * 64u + local.x * 4u + 2u], tileB[kk * 64u + local.x * 4u + 3u]);
+      for (var r = 0u; r < 4u; r++) {
+        for (var c = 0u; c < 4u; c++) { acc[r * 4u + c] = fma(a[r], b[c], acc[r * 4u + c]); }
+      }
+    }
+    workgroupBarrier();
+  }
+  for (var r = 0u; r < 4u; r++) {
+    for (var c = 0u; c < 4u; c++) {
+      let row = row0 + local.y * 4u + r;
+      let col = col0 + local.x * 4u + c;
+      if (row < u.rows && col < u.cols) { store(row, col, group.z, acc[r * 4u + c]); }
+    }
+  }
+}
+`;
+}
+
+/** y[pixel, co] = sum over taps of im2col(x)[pixel, tap] w[tap, co]: rows are output pixels. */
+export const CONV_FORWARD = /* wgsl */ `
+${CONV_STRUCT}
+@group(0) @binding(1) var<storage, read> x : array<f32>;
+@group(0) @binding(2) var<storage, read> params : array<f32>;
+@group(0) @binding(3) var<storage, read> bn : array<f32>;
+@group(0) @binding(4) var<storage, read_write> y : array<f32>;
+${IM2COL}
+${gemm(
+  'fn loadA(row : u32, d : u32) -> f32 { return im2col(row, d); }',
+  'fn loadB(d : u32, col : u32) -> f32 { return params[u.wOffset + d * u.outC + col]; }',
+  'fn store(row : u32, col : u32, split : u32, v : f32) { y[row * u.outC + col] = v; }',
+  true,
+)}
+`;
+
+/**
+ * dx[pixel, ci] = sum over (kh, kw, co) of dy[n, oh, ow, co] w[kh, kw, ci, co] where
+ * oh * stride = ih + pad - kh: rows are input pixels, depth runs over the taps and output channels.
+ */
+export const CONV_BACKWARD_DATA = /* wgsl */ `
+${CONV_STRUCT}
+@group(0) @binding(1) var<storage, read> dy : array<f32>;
+@group(0) @binding(2) var<storage, read> params : array<f32>;
+@group(0) @binding(3) var<storage, read_write> dx : array<f32>;
+fn loadA(row : u32, d : u32) -> f32 {
+  let iw = row % u.inW;
+  let t = row / u.inW;
+  let ih = t % u.inH;
+  let n = t / u.inH;
+  let co = d % u.outC;
+  let t2 = d / u.outC;
+  let kw = t2 % u.kernel;
+  let kh = t2 / u.kernel;
+  let th = i32(ih + u.pad) - i32(kh);
+  let tw = i32(iw + u.pad) - i32(kw);
+  if (th < 0 || tw < 0) { return 0.0; }
+  if (u32(th) % u.stride != 0u || u32(tw) % u.stride != 0u) { return 0.0; }
+  let oh = u32(th) / u.stride;
+  let ow = u32(tw) / u.stride;
+  if (oh >= u.outH || ow >= u.outW) { return 0.0; }
+  return dy[((n * u.outH + oh) * u.outW + ow) * u.outC + co];
+}
+${gemm(
+  '',
+  `fn loadB(d : u32, col : u32) -> f32 {
+  let co = d % u.outC;
+  let tap = d / u.outC;
+  return params[u.wOffset + (tap * u.inC + col) * u.outC + co];
+}`,
+  'fn store(row : u32, col : u32, split : u32, v : f32) { dx[row * u.inC + col] = v; }',
+  true,
+)}
+`;
+
+/**
+ * dw[tap, co] = sum over output pixels of im2col(x)[pixel, tap] dy[pixel, co], the pixels split
+ * into `chunk`-long slices, each slice's sums written to its own copy of the gradient (split-K,
+ * summed in order by the SGD kernel): deterministic, and parallel however few taps there are.
+ */
+export const CONV_BACKWARD_FILTER = /* wgsl */ `
+${CONV_STRUCT}
+@group(0) @binding(1) var<storage, read> x : array<f32>;
+@group(0) @binding(2) var<storage, read> dy : array<f32>;
+@group(0) @binding(3) var<storage, read> bn : array<f32>;
+@group(0) @binding(4) var<storage, read_write> partials : array<f32>;
+${IM2COL}
+${gemm(
+  'fn loadA(row : u32, d : u32) -> f32 { return im2col(d, row); }',
+  'fn loadB(d : u32, col : u32) -> f32 { return dy[d * u.outC + col]; }',
+  'fn store(row : u32, col : u32, split : u32, v : f32) { partials[split * u.partialStride + u.outOffset + row * u.outC + col] = v; }',
+  false,
+)}
+`;
+
+const REDUCE_HEADER = /* wgsl */ `
+var<workgroup> lanes : array<f32, 256>;
+var<workgroup> lanes2 : array<f32, 256>;
+`;
+
+/**
+ * Batch statistics of x [rows, C]: mean, then the biased variance about it (two passes, as
+ * PyTorch's CPU kernel), 1/sqrt(var + eps), the scale and shift the consumers apply, and the
+ * running statistics (unbiased variance) updated in the same dispatch.
+ */
+export const BATCH_NORM_STATISTICS = /* wgsl */ `
+struct Stats {
+  rows : u32, channels : u32, epsilon : f32, momentum : f32,
+  state : u32, gamma : u32, beta : u32, runningMean : u32,
+  runningVar : u32, updateRunning : u32, _a : u32, _b : u32,
+}
+@group(0) @binding(0) var<uniform> u : Stats;
+@group(0) @binding(1) var<storage, read> x : array<f32>;
+@group(0) @binding(2) var<storage, read> params : array<f32>;
+@group(0) @binding(3) var<storage, read_write> state : array<f32>;
+@group(0) @binding(4) var<storage, read_write> running : array<f32>;
+${REDUCE_HEADER}
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) group : vec3<u32>, @builtin(local_invocation_index) tid : u32) {
+  let lane = tid / 32u;
+  let cl = tid % 32u;
+  let c = group.x * 32u + cl;
+  let inRange = c < u.channels;
+  var s = 0.0;
+  if (inRange) { for (var r = lane; r < u.rows; r += 8u) { s += x[r * u.channels + c]; } }
+  lanes[tid] = s;
+  workgroupBarrier();
+  var total = 0.0;
+  for (var l = 0u; l < 8u; l++) { total += lanes[l * 32u + cl]; }
+  let mean = total / f32(u.rows);
+  var q = 0.0;
+  if (inRange) { for (var r = lane; r < u.rows; r += 8u) { let d = x[r * u.channels + c] - mean; q += d * d; } }
+  lanes2[tid] = q;
+  workgroupBarrier();
+  if (lane == 0u && inRange) {
+    var sq = 0.0;
+    for (var l = 0u; l < 8u; l++) { sq += lanes2[l * 32u + cl]; }
+    let variance = sq / f32(u.rows);
+    let invStd = 1.0 / sqrt(variance + u.epsilon);
+    let scale = params[u.gamma + c] * invStd;
+    let C = u.channels;
+    state[u.state + c] = mean;
+    state[u.state + C + c] = invStd;
+    state[u.state + 2u * C + c] = scale;
+    state[u.state + 3u * C + c] = params[u.beta + c] - mean * scale;
+    if (u.updateRunning != 0u) {
+      let m = u.momentum;
+      running[u.runningMean + c] = (1.0 - m) * running[u.runningMean + c] + m * mean;
+      running[u.runningVar + c] = (1.0 - m) * running[u.runningVar + c] + m * variance * f32(u.rows) / f32(u.rows - 1u);
+    }
+  }
+}
+`;
+
+/** The uniforms shared by the batch norm's backward kernels. */
+const BN_BACKWARD_STRUCT = /* wgsl */ `
+struct BnBackward {
+  rows : u32, channels : u32, dyMode : u32, spatial : u32,
+  relu : u32, state : u32, gamma : u32, beta : u32,
+  shortcut : u32, height : u32, width : u32, gChannels : u32,
+}
+@group(0) @binding(0) var<uniform> u : BnBackward;
+@group(0) @binding(1) var<storage, read> x : array<f32>;
+@group(0) @binding(2) var<storage, read> dy : array<f32>;
+@group(0) @binding(3) var<storage, read> state : array<f32>;
+/**
+ * The gradient at the batch norm's output (row r, channel c): dy itself (mode 0), or the global
+ * average pool's, dy[n, c] / (H W) (mode 1); zero where the ReLU after it was off.
+ */
+fn outputGrad(r : u32, c : u32, v : f32) -> f32 {
+  var g : f32;
+  if (u.dyMode == 0u) { g = dy[r * u.channels + c]; } else { g = dy[(r / u.spatial) * u.channels + c] / f32(u.spatial); }
+  if (u.relu != 0u && v * state[u.state + 2u * u.channels + c] + state[u.state + 3u * u.channels + c] <= 0.0) { g = 0.0; }
+  return g;
+}
+`;
+
+/** Per channel: sum of dy (the shift's gradient) and of dy xhat (the scale's), into the gradients. */
+export const BATCH_NORM_BACKWARD_REDUCE = /* wgsl */ `
+${BN_BACKWARD_STRUCT}
+@group(0) @binding(4) var<storage, read_write> grads : array<f32>;
+${REDUCE_HEADER}
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) group : vec3<u32>, @builtin(local_invocation_index) tid : u32) {
+  let lane = tid / 32u;
+  let cl = tid % 32u;
+  let c = group.x * 32u + cl;
+  var sumDy = 0.0;
+  var sumDyXhat = 0.0;
+  if (c < u.channels) {
+    let mean = state[u.state + c];
+    let invStd = state[u.state + u.channels + c];
+    for (var r = lane; r < u.rows; r += 8u) {
+      let v = x[r * u.channels + c];
+      let g = outputGrad(r, c, v);
+      sumDy += g;
+      sumDyXhat += g * (v - mean) * invStd;
+    }
+  }
+  lanes[tid] = sumDy;
+  lanes2[tid] = sumDyXhat;
+  workgroupBarrier();
+  if (lane == 0u && c < u.channels) {
+    var a = 0.0;
+    var b = 0.0;
+    for (var l = 0u; l < 8u; l++) { a += lanes[l * 32u + cl]; b += lanes2[l * 32u + cl]; }
+    grads[u.beta + c] = a;
+    grads[u.gamma + c] = b;
+  }
+}
+`;
+
+/**
+ * dx = gamma invStd (dy - mean(dy) - xhat mean(dy xhat)), plus, for a unit's first batch norm,
+ * the gradient the zero-padded shortcut passes back to the same input: the unit output's
+ * gradient g at the first channels (shortcut 1), or its 2x2 average pool's (shortcut 2, ceil mode:
+ * an edge window averages only the pixels it covers).
+ */
+export const BATCH_NORM_BACKWARD_APPLY = /* wgsl */ `
+${BN_BACKWARD_STRUCT}
+@group(0) @binding(4) var<storage, read> grads : array<f32>;
+@group(0) @binding(5) var<storage, read> params : array<f32>;
+@group(0) @binding(6) var<storage, read> g : array<f32>;
+@group(0) @binding(7) var<storage, read_write> dx : array<f32>;
+@compute @workgroup_size(${FLAT_WORKGROUP})
+fn main(@builtin(global_invocation_id) id : vec3<u32>) {
+  let index = id.y * ${GRID_X * FLAT_WORKGROUP}u + id.x;
+  if (index >= u.rows * u.channels) { return; }
+  let C = u.channels;
+  let c = index % C;
+  let r = index / C;
+  let v = x[index];
+  let invStd = state[u.state + C + c];
+  let xhat = (v - state[u.state + c]) * invStd;
+  let count = f32(u.rows);
+  var d = params[u.gamma + c] * invStd * (outputGrad(r, c, v) - grads[u.beta + c] / count - xhat * grads[u.gamma + c] / count);
+  if (u.shortcut == 1u) {
+    d += g[r * u.gChannels + c];
+  } else if (u.shortcut == 2u) {
+    let w = r % u.width;
+    let t = r / u.width;
+    let h = t % u.height;
+    let n = t / u.height;
+    let gh = (u.height + 1u) / 2u;
+    let gw = (u.width + 1u) / 2u;
+    var cover = 4.0;
+    if (h / 2u == gh - 1u && u.height % 2u == 1u) { cover = cover / 2.0; }
+    if (w / 2u == gw - 1u && u.width % 2u == 1u) { cover = cover / 2.0; }
+    d += g[((n * gh + h / 2u) * gw + w / 2u) * u.gChannels + c] / cover;
+  }
+  dx[index] = d;
+}
+`;
+
+const FLAT_INDEX = `let index = id.y * ${GRID_X * FLAT_WORKGROUP}u + id.x;`;
+
+/** y = x scale + shift (and ReLU): a batch norm whose output has consumers that cannot apply it. */
+export const BATCH_NORM_APPLY = /* wgsl */ `
+struct Apply { size : u32, channels : u32, state : u32, relu : u32 }
+@group(0) @binding(0) var<uniform> u : Apply;
+@group(0) @binding(1) var<storage, read> x : array<f32>;
+@group(0) @binding(2) var<storage, read> state : array<f32>;
+@group(0) @binding(3) var<storage, read_write> y : array<f32>;
+@compute @workgroup_size(${FLAT_WORKGROUP})
+fn main(@builtin(global_invocation_id) id : vec3<u32>) {
+  ${FLAT_INDEX}
+  if (index >= u.size) { return; }
+  let c = index % u.channels;
+  var v = x[index] * state[u.state + 2u * u.channels + c] + state[u.state + 3u * u.channels + c];
+  if (u.relu != 0u) { v = max(v, 0.0); }
+  y[index] = v;
+}
+`;
+
+/**
+ * A unit's output: the residual branch's last value (with its batch norm applied, mode 1, or
+ * with ReLU too, mode 2) plus the zero-padded shortcut of the unit's input x (2x2 average pool,
+ * ceil mode, when the unit downsamples).
+ */
+export const RESIDUAL_ADD = /* wgsl */ `
+struct Add {
+  size : u32, outC : u32, outH : u32, outW : u32,
+  inC : u32, inH : u32, inW : u32, stride : u32,
+  branchBn : u32, state : u32, _a : u32, _b : u32,
+}
+@group(0) @binding(0) var<uniform> u : Add;
+@group(0) @binding(1) var<storage, read> branch : array<f32>;
+@group(0) @binding(2) var<storage, read> x : array<f32>;
+@group(0) @binding(3) var<storage, read> state : array<f32>;
+@group(0) @binding(4) var<storage, read_write> y : array<f32>;
+@compute @workgroup_size(${FLAT_WORKGROUP})
+fn main(@builtin(global_invocation_id) id : vec3<u32>) {
+  ${FLAT_INDEX}
+  if (index >= u.size) { return; }
+  let c = index % u.outC;
+  let p = index / u.outC;
+  var v = branch[index];
+  if (u.branchBn != 0u) {
+    v = v * state[u.state + 2u * u.outC + c] + state[u.state + 3u * u.outC + c];
+    if (u.branchBn == 2u) { v = max(v, 0.0); }
+  }
+  if (c < u.inC) {
+    let ow = p % u.outW;
+    let t = p / u.outW;
+    let oh = t % u.outH;
+    let n = t / u.outH;
+    if (u.stride == 1u) {
+      v += x[p * u.inC + c];
+    } else {
+      var sum = 0.0;
+      var cover = 0.0;
+      for (var i = 0u; i < 2u; i++) {
+        for (var j = 0u; j < 2u; j++) {
+          let h = oh * 2u + i;
+          let w = ow * 2u + j;
+          if (h < u.inH && w < u.inW) { sum += x[((n * u.inH + h) * u.inW + w) * u.inC + c]; cover += 1.0; }
+        }
+      }
+      v += sum / cover;
+    }
+  }
+  y[index] = v;
+}
+`;
+
+/** pooled[n, c] = mean over the pixels of ReLU(x scale + shift): the head's batch norm, ReLU and pool. */
+export const GLOBAL_MEAN = /* wgsl */ `
+struct Mean { batch : u32, channels : u32, spatial : u32, state : u32 }
+@group(0) @binding(0) var<uniform> u : Mean;
+@group(0) @binding(1) var<storage, read> x : array<f32>;
+@group(0) @binding(2) var<storage, read> state : array<f32>;
+@group(0) @binding(3) var<storage, read_write> pooled : array<f32>;
+@compute @workgroup_size(${FLAT_WORKGROUP})
+fn main(@builtin(global_invocation_id) id : vec3<u32>) {
+  ${FLAT_INDEX}
+  if (index >= u.batch * u.channels) { return; }
+  let c = index % u.channels;
+  let n = index / u.channels;
+  let scale = state[u.state + 2u * u.channels + c];
+  let shift = state[u.state + 3u * u.channels + c];
+  var sum = 0.0;
+  for (var p = 0u; p < u.spatial; p++) { sum += max(x[(n * u.spatial + p) * u.channels + c] * scale + shift, 0.0); }
+  pooled[index] = sum / f32(u.spatial);
+}
+`;
+
+/**
+ * The classifier, softmax cross-entropy with label smoothing (target (1 - eps) one-hot + eps / K)
+ * and its gradient (softmax - target) / batch, in one workgroup: logits go to `dlogits` and are
+ * overwritten by their gradient. results[0] = mean loss (bits), [1] = 1 when it is finite, then the
+ * argmax of every row (the first of equal maxima, as tf.argMax).
+ */
+export const SOFTMAX_CROSS_ENTROPY = /* wgsl */ `
+struct Loss { batch : u32, features : u32, classes : u32, smoothing : f32, weight : u32, bias : u32, _a : u32, _b : u32 }
+@group(0) @binding(0) var<uniform> u : Loss;
+@group(0) @binding(1) var<storage, read> pooled : array<f32>;
+@group(0) @binding(2) var<storage, read> params : array<f32>;
+@group(0) @binding(3) var<storage, read> labels : array<i32>;
+@group(0) @binding(4) var<storage, read_write> dlogits : array<f32>;
+@group(0) @binding(5) var<storage, read_write> results : array<u32>;
+var<workgroup> losses : array<f32, 256>;
+@compute @workgroup_size(256)
+fn main(@builtin(local_invocation_index) tid : u32) {
+  let K = u.classes;
+  var mine = 0.0;
+  for (var n = tid; n < u.batch; n += 256u) {
+    var best = 0u;
+    var top = 0.0;
+    for (var j = 0u; j < K; j++) {
+      var z = params[u.bias + j];
+      for (var c = 0u; c < u.features; c++) { z = fma(pooled[n * u.features + c], params[u.weight + c * K + j], z); }
+      dlogits[n * K + j] = z;
+      if (z > top || j == 0u) { top = z; best = j; }
+    }
+    var sumExp = 0.0;
+    for (var j = 0u; j < K; j++) { sumExp += exp(dlogits[n * K + j] - top); }
+    let logSum = log(sumExp) + top;
+    let label = u32(labels[n]);
+    var loss = 0.0;
+    for (var j = 0u; j < K; j++) {
+      var want = u.smoothing / f32(K);
+      if (j == label) { want += 1.0 - u.smoothing; }
+      let z = dlogits[n * K + j];
+      loss -= want * (z - logSum);
+      dlogits[n * K + j] = (exp(z - logSum) - want) / f32(u.batch);
+    }
+    mine += loss;
+    results[2u + n] = best;
+  }
+  losses[tid] = mine;
+  workgroupBarrier();
+  if (tid == 0u) {
+    var total = 0.0;
+    for (var i = 0u; i < 256u; i++) { total += losses[i]; }
+    let mean = total / f32(u.batch);
+    results[0] = bitcast<u32>(mean);
+    // NaN fails every comparison; infinities exceed the largest float.
+    results[1] = select(0u, 1u, abs(mean) <= 0x1.fffffep+127f);
+  }
+}
+`;
+
+/**
+ * The classifier's gradients in one dispatch: dW[c, j] = sum_n pooled[n, c] dlogits[n, j], then
+ * db[j] = sum_n dlogits[n, j], then dpooled[n, c] = sum_j dlogits[n, j] W[c, j].
+ */
+export const CLASSIFIER_BACKWARD = /* wgsl */ `
+struct Fc { batch : u32, features : u32, classes : u32, weight : u32, bias : u32, _a : u32, _b : u32, _c : u32 }
+@group(0) @binding(0) var<uniform> u : Fc;
+@group(0) @binding(1) var<storage, read> pooled : array<f32>;
+@group(0) @binding(2) var<storage, read> dlogits : array<f32>;
+@group(0) @binding(3) var<storage, read> params : array<f32>;
+@group(0) @binding(4) var<storage, read_write> grads : array<f32>;
+@group(0) @binding(5) var<storage, read_write> dpooled : array<f32>;
+@compute @workgroup_size(${FLAT_WORKGROUP})
+fn main(@builtin(global_invocation_id) id : vec3<u32>) {
+  ${FLAT_INDEX}
+  let K = u.classes;
+  let F = u.features;
+  if (index < F * K) {
+    let c = index / K;
+    let j = index % K;
+    var s = 0.0;
+    for (var n = 0u; n < u.batch; n++) { s = fma(pooled[n * F + c], dlogits[n * K + j], s); }
+    grads[u.weight + index] = s;
+  } else if (index < F * K + K) {
+    let j = index - F * K;
+    var s = 0.0;
+    for (var n = 0u; n < u.batch; n++) { s += dlogits[n * K + j]; }
+    grads[u.bias + j] = s;
+  } else if (index < F * K + K + u.batch * F) {
+    let i = index - F * K - K;
+    let n = i / F;
+    let c = i % F;
+    var s = 0.0;
+    for (var j = 0u; j < K; j++) { s = fma(dlogits[n * K + j], params[u.weight + c * K + j], s); }
+    dpooled[i] = s;
+  }
+}
+`;
+
+/** Ranges of the flat parameters that share a weight decay and learning-rate scale. */
+export const SGD_RANGES = 8;
+
+/**
+ * SGD as torch.optim.SGD over every parameter in one dispatch, skipped when the loss was not
+ * finite. A convolution weight's gradient is the sum, in order, of its split-K slices.
+ *   g = grad + weightDecay p;  b' = first ? g : momentum b + (1 - dampening) g;
+ *   p' = p - lr scale (nesterov ? g + momentum b' : b')
+ */
+export const SGD = /* wgsl */ `
+struct Range { end : u32, weightDecay : f32, lrScale : f32, _a : u32 }
+struct Sgd {
+  total : u32, convTotal : u32, splits : u32, first : u32,
+  nesterov : u32, lr : f32, momentum : f32, keep : f32,
+  ranges : array<Range, ${SGD_RANGES}>,
+}
+@group(0) @binding(0) var<uniform> u : Sgd;
+@group(0) @binding(1) var<storage, read_write> params : array<f32>;
+@group(0) @binding(2) var<storage, read> grads : array<f32>;
+@group(0) @binding(3) var<storage, read> partials : array<f32>;
+@group(0) @binding(4) var<storage, read_write> momentum : array<f32>;
+@group(0) @binding(5) var<storage, read> results : array<u32>;
+@compute @workgroup_size(${FLAT_WORKGROUP})
+fn main(@builtin(global_invocation_id) id : vec3<u32>) {
+  ${FLAT_INDEX}
+  if (index >= u.total || results[1] == 0u) { return; }
+  var slot = 0u;
+  for (var i = 0u; i < ${SGD_RANGES}u; i++) { if (index >= u.ranges[i].end) { slot = i + 1u; } }
+  let p = params[index];
+  var grad = 0.0;
+  if (index < u.convTotal) {
+    for (var s = 0u; s < u.splits; s++) { grad += partials[s * u.convTotal + index]; }
+  } else {
+    grad = grads[index];
+  }
+  let g = grad + u.ranges[slot].weightDecay * p;
+  var b = g;
+  if (u.first == 0u) { b = u.momentum * momentum[index] + u.keep * g; }
+  momentum[index] = b;
+  var delta = b;
+  if (u.nesterov != 0u) { delta = g + u.momentum * b; }
+  params[index] = p - u.lr * u.ranges[slot].lrScale * delta;
+}
+`;
