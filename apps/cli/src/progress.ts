@@ -97,6 +97,9 @@ export class TrainingReporter {
           `${where}: ${event.config.preset ?? 'custom model'} (${event.parameters.toLocaleString('en-US')} parameters) on ${event.config.data.name} ` +
             `(${event.config.data.trainImages} train / ${event.config.data.testImages} test images), ${this.epochs} epoch${this.epochs === 1 ? '' : 's'} of ${event.stepsPerEpoch} steps, batch ${event.config.recipe.batchSize}`,
         );
+        if (event.stepMode && !event.stepMode.compiled && !/op by op|no backend/.test(event.stepMode.reason)) {
+          this.line(`steps run op by op: ${event.stepMode.reason}`);
+        }
         if (event.extended) {
           const { from, to, lr } = event.extended;
           this.line(`extending the run from ${from} to ${to} epochs: the learning-rate schedule is recomputed for ${to} epochs (rate ${lr.toPrecision(3)} where it resumes)`);

@@ -22,6 +22,7 @@ export { cpuBackendPlugin } from './backends/cpu';
 import { BackendRegistry } from './backends/registry';
 import { cpuBackendPlugin } from './backends/cpu';
 import type { BackendOptions, BackendPlugin } from './backends/plugin';
+import type { CompiledStepSettings, NetworkDescription } from './network';
 
 /**
  * The process-wide registry; `cpu` is registered from the start. Kept on globalThis so that the
@@ -34,6 +35,7 @@ backends.register(cpuBackendPlugin);
 
 export const registerBackendPlugin = (plugin: BackendPlugin): void => backends.register(plugin);
 export const listBackends = () => backends.list();
+export const compileTrainingStep = (network: NetworkDescription, settings: CompiledStepSettings) => backends.compileTrainingStep(network, settings);
 export const useBackend = (name: string, options?: BackendOptions, onNotice?: (notice: string) => void) =>
   backends.use(name, options, onNotice);
 export { batchNormTraining, updateRunningStatistics, type BatchNormTrainingResult, BATCH_NORM_TRAINING, BATCH_NORM_GRAD_INPUT, BATCH_NORM_GRAD_PARAMS, BATCH_NORM_RUNNING_STATS } from './ops/batch-norm';

@@ -86,6 +86,8 @@ export interface CompiledStepResult {
 export interface CompiledTrainingStep {
   /** GPU dispatches (or kernel launches) one step records. */
   readonly dispatchesPerStep: number;
+  /** Device memory the step holds: weights, optimizer state, activations and gradients. */
+  readonly bytes: number;
   /** Uploads weights, running statistics and momentum (a missing momentum restarts SGD's). */
   load(state: NetworkState): void;
   /** One step on NHWC float32 images and int32 labels at learning rate `lr`. */

@@ -8,7 +8,7 @@ export {
 export { PyramidNet, type BuildOptions } from './model';
 export { describeNetwork } from './network';
 export { modelGeometry, type ModelGeometry, type UnitGeometry, type ConvGeometry, type Size } from './geometry';
-export { batchNormParameterNames } from './batch-norms';
+export { batchNormParameterNames, batchNorms } from './batch-norms';
 export { summarize, formatSummary, type ModelSummary, type LayerRow } from './summary';
 export { PRESETS, findPreset, findPresetFor, presetNames, type Preset, type PaperResult } from './presets';
 export {

@@ -16,8 +16,10 @@ export interface ThroughputResult {
 export interface BenchmarkResult {
   train: ThroughputResult;
   inference: ThroughputResult | null;
-  /** Peak bytes held by the backend during one profiled training step. */
+  /** Peak bytes held by the backend during one profiled training step (a compiled step: the memory it holds). */
   peakBytes: number;
+  /** How the timed steps ran: compiled by the backend, or op by op (and why). */
+  stepMode: { compiled: true; dispatchesPerStep: number } | { compiled: false; reason: string };
   /** The kernels of one profiled training step, by total time. */
   kernels: { name: string; ms: number; calls: number }[];
 }
@@ -30,6 +32,8 @@ export interface BenchmarkOptions {
   seed?: number;
   /** Loss and optimizer settings of the timed step (default: the paper's CIFAR-10 recipe). */
   settings?: StepSettings;
+  /** Let the backend compile the step (default true), as the trainer does. */
+  compile?: boolean;
 }
 
 /** The learning rate of the timed steps: small, so that random data does not drive them to NaN. */
@@ -52,6 +56,7 @@ export async function benchmarkModel(model: PyramidNet, options: BenchmarkOption
   };
   const x = tf.tensor4d(batch.images, [batchSize, height, width, channels]);
   const step = new TrainingStep(model, options.settings ?? RECIPES['paper-cifar10']);
+  const notCompiled = options.compile === false ? 'compiling was turned off' : await step.compile(batchSize);
   const macs = summarize(model).macs;
   // The step reads its loss back before the update, which waits for a GPU backend to finish it.
   const trainStep = async () => {
@@ -76,11 +81,13 @@ export async function benchmarkModel(model: PyramidNet, options: BenchmarkOption
     inference = await time(inferStep);
     inference.gflops = (2 * macs * batchSize) / (inference.msPerStep * 1e6);
   }
-  const profile = await tf.profile(async () => {
+  const compiled = notCompiled === null ? step.compiledStep() : null;
+  // A compiled step runs no tfjs kernels: there is nothing for tfjs's profiler to see.
+  const profile = compiled ? { kernels: [], peakBytes: compiled.bytes } : await tf.profile(async () => {
     await trainStep();
   });
   const byName = new Map<string, { ms: number; calls: number }>();
-  for (const k of profile.kernels) {
+  for (const k of profile.kernels as { name: string; kernelTimeMs: unknown }[]) {
     const entry = byName.get(k.name) ?? { ms: 0, calls: 0 };
     entry.ms += typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs : 0;
     entry.calls++;
@@ -91,6 +98,7 @@ export async function benchmarkModel(model: PyramidNet, options: BenchmarkOption
   return {
     train,
     inference,
+    stepMode: compiled ? { compiled: true, dispatchesPerStep: compiled.dispatchesPerStep } : { compiled: false, reason: notCompiled! },
     peakBytes: profile.peakBytes,
     kernels: [...byName].map(([name, v]) => ({ name, ...v })).sort((a, b) => b.ms - a.ms),
   };

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { type Rng, variableGradsReleasing } from '@pyramid/core';
+import { type CompiledTrainingStep, type Rng, compileTrainingStep, variableGradsReleasing } from '@pyramid/core';
 import type { Batch } from '@pyramid/datasets';
-import { type PyramidNet, batchNormParameterNames } from '@pyramid/pyramidnet';
+import { type PyramidNet, batchNormParameterNames, batchNorms, describeNetwork } from '@pyramid/pyramidnet';
 import { crossEntropy, mixedCrossEntropy } from './loss';
 import { type NamedVariable, Sgd } from './optimizer';
 import type { Recipe } from './recipes';
@@ -55,6 +55,12 @@ export function trainableParameters(model: PyramidNet, freeze?: StepSettings['fr
 export class TrainingStep {
   readonly optimizer: Sgd;
   private readonly variables: tf.Variable[];
+  /** The backend's compiled step for one batch size, when `compile` made one. */
+  private compiled: { step: CompiledTrainingStep; batchSize: number } | null = null;
+  /** Whether the model or optimizer changed since the compiled step's buffers were loaded. */
+  private compiledStale = true;
+  /** Compiled steps the model's variables do not show yet. */
+  private unsettled = 0;
 
   constructor(
     readonly model: PyramidNet,
@@ -71,6 +77,69 @@ export class TrainingStep {
       noDecay: settings.noBnDecay ? batchNormParameterNames(model) : undefined,
       lrScale: headLr !== 1 ? new Map(HEAD.map((name) => [name, headLr])) : undefined,
     });
+  }
+
+  /**
+   * Lets the active backend compile the whole step for batches of `batchSize` (WebGPU plans it
+   * once and replays it); later batches of that size without mixing run compiled. Returns null
+   * when it did, else why not, in words (the op-by-op step then runs every batch). While compiled
+   * steps run, the model's variables and the optimizer's buffers lag behind: `settle` brings them
+   * up to date, and reading the model without it reads the weights of before.
+   */
+  async compile(batchSize: number): Promise<string | null> {
+    if (this.settings.freeze && this.settings.freeze !== 'none') return 'frozen parameters are not compiled';
+    const headLr = this.settings.headLrMultiplier ?? 1;
+    const result = await compileTrainingStep(describeNetwork(this.model), {
+      batchSize,
+      labelSmoothing: this.settings.labelSmoothing,
+      momentum: this.settings.momentum,
+      dampening: this.settings.dampening,
+      nesterov: this.settings.nesterov,
+      weightDecay: this.settings.weightDecay,
+      noDecay: this.settings.noBnDecay ? [...batchNormParameterNames(this.model)] : [],
+      lrScale: headLr !== 1 ? Object.fromEntries(HEAD.map((name) => [name, headLr])) : {},
+    });
+    if ('unsupported' in result) return result.unsupported;
+    this.compiled?.step.dispose();
+    this.compiled = { step: result, batchSize };
+    this.compiledStale = true;
+    return null;
+  }
+
+  /** The compiled step, when `compile` made one. */
+  compiledStep(): CompiledTrainingStep | null {
+    return this.compiled?.step ?? null;
+  }
+
+  /** Brings the model's variables and the optimizer's buffers up to the compiled steps' state. */
+  async settle(): Promise<void> {
+    if (!this.compiled || this.unsettled === 0) return;
+    const state = await this.compiled.step.read();
+    for (const { name, variable } of this.model.namedTensors()) {
+      const values = state.parameters[name] ?? state.buffers[name];
+      if (values) variable.assign(tf.tidy(() => tf.tensor(values, variable.shape)));
+    }
+    for (const [, bn] of batchNorms(this.model)) bn.batchesTracked += this.unsettled;
+    if (state.momentum) {
+      const shapes = new Map(this.model.namedTensors().map((t) => [t.name, t.variable.shape]));
+      this.optimizer.load(true, new Map(Object.entries(state.momentum).map(([name, values]) => [name, { shape: shapes.get(name)!, values }])));
+    }
+    this.unsettled = 0;
+  }
+
+  /** Loads the model and optimizer into the compiled step's buffers. */
+  private async upload(step: CompiledTrainingStep): Promise<void> {
+    const parameters: Record<string, Float32Array> = {};
+    const buffers: Record<string, Float32Array> = {};
+    for (const t of this.model.namedTensors()) (t.kind === 'parameter' ? parameters : buffers)[t.name] = (await t.variable.data()) as Float32Array;
+    const { started, buffers: momentumBuffers } = this.optimizer.state();
+    let momentum: Record<string, Float32Array> | null = null;
+    if (started && momentumBuffers.size) {
+      momentum = {};
+      for (const [name, v] of momentumBuffers) momentum[name] = (await v.data()) as Float32Array;
+    }
+    step.load({ parameters, buffers, momentum });
+    this.compiledStale = false;
   }
 
   /** The step's loss of a batch's logits: cross-entropy with label smoothing, mixed when the batch is. */
@@ -114,6 +183,16 @@ export class TrainingStep {
    * about it is the caller's choice.
    */
   async run(batch: StepBatch, lr: number, rng?: Rng): Promise<StepResult> {
+    const compiled = this.compiled;
+    if (compiled && compiled.batchSize === batch.size && !batch.mix) {
+      if (this.compiledStale) await this.upload(compiled.step);
+      const result = await compiled.step.run(batch.images, batch.labels, lr);
+      this.unsettled++;
+      return result;
+    }
+    // The op-by-op step works on the variables: they catch up first, and the compiled step reloads after.
+    await this.settle();
+    this.compiledStale = true;
     const { loss, predicted, grads } = this.gradients(batch, rng);
     const [lossValues, predictions] = await Promise.all([loss.data(), predicted.data()]);
     const value = lossValues[0];
@@ -123,8 +202,10 @@ export class TrainingStep {
     return { loss: value, predicted: predictions as Int32Array, applied };
   }
 
-  /** Frees the optimizer's buffers (the model stays). */
+  /** Frees the optimizer's buffers and the compiled step (the model stays). */
   dispose(): void {
+    this.compiled?.step.dispose();
+    this.compiled = null;
     this.optimizer.dispose();
   }
 }

@@ -40,6 +40,8 @@ export type TrainEvent =
       init: InitReport | null;
       /** A resumed run given another epoch count: the counts, and the schedule's rate where it resumes. */
       extended: { from: number; to: number; lr: number } | null;
+      /** How steps run: compiled by the backend (planned once, replayed), or op by op and why. */
+      stepMode: { compiled: true } | { compiled: false; reason: string };
     }
   | { kind: 'step'; epoch: number; step: number; stepInEpoch: number; stepsPerEpoch: number; loss: number; accuracy: number; lr: number; imagesPerSecond: number }
   | { kind: 'evaluating'; epoch: number; done: number; total: number }
@@ -71,6 +73,11 @@ export interface TrainOptions {
   decodeThreads?: number;
   /** Redraw plots/ after every epoch (default true). */
   plots?: boolean;
+  /**
+   * Let the backend compile the step (default true): WebGPU plans it once and replays it; false
+   * runs the op-by-op step, the reference the compiled one is checked against.
+   */
+  compile?: boolean;
   onEvent?: (event: TrainEvent) => void;
   /** Aborting stops the run after the current step, with a checkpoint. */
   signal?: AbortSignal;
@@ -262,12 +269,15 @@ async function openLockedRun(
   const { recipe } = config;
   const step = new TrainingStep(model, recipe);
   if (optimizer) step.optimizer.load(state.optimizerStarted, optimizer);
+  // Mixed batches run op by op (their loss has two label sets); the others run compiled where the backend can.
+  const notCompiled = options.compile === false ? 'compiling was turned off' : await step.compile(recipe.batchSize);
+  const stepMode = notCompiled === null ? ({ compiled: true } as const) : { compiled: false as const, reason: notCompiled };
 
   const usesFiles = isFileDataset(options.train) || (options.test !== undefined && isFileDataset(options.test));
   const pool = await DecodePool.create(usesFiles ? (options.decodeThreads ?? (await import('node:os')).availableParallelism()) : 1);
   const stepsPerEpoch = Math.floor(dataSize(options.train) / recipe.batchSize);
   if (resume && options.plots !== false && state.epoch > 0) await writePlots(runDir, metrics.read());
-  emit({ kind: 'start', config, stepsPerEpoch, resumedAt: resume ? { epoch: state.epoch, step: state.step } : null, parameters: model.parameterCount(), init, extended });
+  emit({ kind: 'start', config, stepsPerEpoch, resumedAt: resume ? { epoch: state.epoch, step: state.step } : null, parameters: model.parameterCount(), init, extended, stepMode });
   return {
     ...opened,
     runDir,
@@ -401,6 +411,7 @@ async function finishEpoch(run: Run, totals: EpochTotals): Promise<void> {
   state.finished = state.epoch === run.recipe.epochs;
   let evaluation: Evaluation | null = null;
   let best = false;
+  await run.step.settle();
   if (run.test && (state.finished || state.epoch % config.evalEvery === 0)) {
     evaluation = await evaluate(run.model, run.test, {
       normalization: config.data.normalization,
@@ -451,6 +462,7 @@ function kernelThreads(): number | null {
 /** Saves checkpoints/last (or checkpoints/best) and says so. */
 async function checkpoint(run: Run, reason: 'epoch' | 'interval' | 'stop' | 'best'): Promise<void> {
   const dir = reason === 'best' ? join(run.runDir, BEST) : lastDir(run);
+  await run.step.settle();
   run.state.optimizerStarted = run.step.optimizer.state().started;
   run.state.threads = kernelThreads();
   await saveTrainingCheckpoint(dir, run.model, run.step.optimizer, run.state, run.config);

@@ -78,6 +78,8 @@ export function benchCommand(program: Command): void {
         inference: flags.inference,
       });
       runs.push({ ...result, kernelSet, backend: info.name, detail: info.detail });
+      if (result.stepMode.compiled) log(`  the step is compiled: ${result.stepMode.dispatchesPerStep} dispatches, replayed`);
+      else if (!/op by op|stock/.test(result.stepMode.reason)) log(`  steps run op by op: ${result.stepMode.reason}`);
       log(
         `  train ${result.train.imagesPerSecond.toFixed(2)} img/s, ${result.train.msPerStep.toFixed(0)} ms/step, ${result.train.gflops.toFixed(2)} GFLOP/s` +
           (result.inference ? `; inference ${result.inference.imagesPerSecond.toFixed(1)} img/s, ${result.inference.gflops.toFixed(2)} GFLOP/s` : ''),

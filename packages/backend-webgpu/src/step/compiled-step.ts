@@ -144,6 +144,7 @@ function layoutParameters(network: NetworkDescription, settings: CompiledStepSet
 
 export class WebGpuCompiledStep implements CompiledTrainingStep {
   readonly dispatchesPerStep: number;
+  readonly bytes: number;
   private readonly device: GPUDevice;
   private readonly dispatches: Dispatch[];
   private readonly pipelines: Record<Kernel, GPUComputePipeline>;
@@ -414,6 +415,7 @@ export class WebGpuCompiledStep implements CompiledTrainingStep {
       }),
     }));
     this.dispatchesPerStep = this.dispatches.length;
+    this.bytes = this.buffers.reduce((n, b) => n + b.size, 0);
   }
 
   /** Plans the step on `device`; a refusal says which part of the network or recipe is not compiled. */

@@ -1,3 +1,4 @@
+import type { CompileRefusal, CompiledStepSettings, CompiledTrainingStep, NetworkDescription } from '../network';
 import { BackendUnavailableError, ConfigError } from '../errors';
 import { isMissingModule } from '../modules';
 import { type Availability, type BackendInfo, type BackendOptions, type BackendPlugin, isBackendPlugin } from './plugin';
@@ -35,6 +36,7 @@ export class BackendRegistry {
   private readonly packages = new Map<string, string>(Object.entries(KNOWN_BACKEND_PACKAGES));
   private readonly importer: ModuleImporter;
   private active: BackendInfo | null = null;
+  private activePlugin: BackendPlugin | null = null;
 
   constructor(importer: ModuleImporter = defaultImporter) {
     this.importer = importer;
@@ -62,6 +64,19 @@ export class BackendRegistry {
   /** The backend set up last by `use`, or null. */
   current(): BackendInfo | null {
     return this.active;
+  }
+
+  /**
+   * A training step compiled by the active backend for `network`, or why there is none: the
+   * backend does not compile steps, its stock kernels were asked for, or the network or recipe
+   * uses what its compiler does not implement.
+   */
+  async compileTrainingStep(network: NetworkDescription, settings: CompiledStepSettings): Promise<CompiledTrainingStep | CompileRefusal> {
+    const plugin = this.activePlugin;
+    if (!plugin || !this.active) return { unsupported: 'no backend is set up' };
+    if (!plugin.compileTrainingStep) return { unsupported: `the ${plugin.name} backend runs steps op by op` };
+    if (this.active.kernels === 'stock') return { unsupported: `the ${plugin.name} backend runs its stock kernels` };
+    return plugin.compileTrainingStep(network, settings);
   }
 
   /**
@@ -149,7 +164,9 @@ export class BackendRegistry {
       const availability = await this.safeProbe(plugin);
       if (!availability.available) throw new BackendUnavailableError(name, availability.reason);
     }
+    this.activePlugin = null;
     this.active = await plugin.setup(options);
+    this.activePlugin = plugin;
     for (const notice of this.active.notices ?? []) onNotice?.(notice);
     return this.active;
   }
