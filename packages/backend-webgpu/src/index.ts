@@ -45,6 +45,12 @@ async function importOptional(importer: Importer, specifier: string): Promise<un
   }
 }
 
+/**
+ * Dawn instances by their flags, made once per process: setting the backend up again reuses its
+ * instance (an instance collected while another runs has crashed dawn.node).
+ */
+const dawnInstances = new Map<string, Gpu>();
+
 /** Whether these options choose among Dawn's adapters or backends, which only a new Dawn instance can. */
 function choosesDawn(options: WebGpuOptions): boolean {
   return Boolean(options.adapter || options.dawnBackend || options.dawnFlags?.length);
@@ -62,12 +68,14 @@ async function navigatorGpu(importer: Importer, options: WebGpuOptions): Promise
   const flags = [...(options.dawnFlags ?? [])];
   if (options.adapter) flags.push(`adapter=${options.adapter}`);
   if (options.dawnBackend) flags.push(`backend=${options.dawnBackend}`);
-  let gpu: Gpu;
+  const key = flags.join('\n');
+  let gpu = dawnInstances.get(key);
   try {
-    gpu = dawn.create(flags);
+    gpu ??= dawn.create(flags);
   } catch (error) {
     return { reason: `Dawn refused ${flags.join(' ')}: ${(error as Error).message}` };
   }
+  dawnInstances.set(key, gpu);
   Object.assign(globalThis, dawn.globals);
   const g = globalThis as { navigator?: { gpu?: Gpu } };
   if (!g.navigator) Object.defineProperty(globalThis, 'navigator', { value: {}, writable: true, configurable: true });

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { listBackends, registerBackendPlugin, useBackend } from '@pyramid/core';
 import { backendPlugin, watchGpuWork, type GpuWork } from '@pyramid/backend-webgpu';
-import { PyramidNet, type ArchitectureConfig } from '@pyramid/pyramidnet';
+import { PyramidNet, findPreset, type ArchitectureConfig } from '@pyramid/pyramidnet';
 import { RECIPES, TrainingStep, trainableParameters } from '@pyramid/train';
 import { afterAll, describe, expect, it } from 'vitest';
 
@@ -86,5 +86,33 @@ describe('a WebGPU training step, counted on Dawn without a device', () => {
     const { step } = await countStep(true);
     expect(step.dispatches).toBeLessThanOrEqual(STEP_DISPATCH_BUDGET);
     expect(step).toMatchObject({ shaderModules: 0, pipelines: 0, tensorsLeft: 0 });
+  });
+
+  it.runIf(webgpu?.available || process.env.CI)('compiles a PyramidNet-110 step into at most 1,000 dispatches and replays it without creating any GPU object', async () => {
+    await useBackend('webgpu', { dawnBackend: 'null', kernels: 'project' });
+    const model = new PyramidNet(findPreset('pyramidnet110-a48-cifar10').architecture, { seed: 1 });
+    const step = new TrainingStep(model, RECIPES['paper-cifar10']);
+    // Batch 8: the null backend caps its memory; the recorded work is the same at any batch size.
+    const batch = 8;
+    expect(await step.compile(batch)).toBeNull();
+    const compiled = step.compiledStep()!;
+    const images = new Float32Array(batch * 32 * 32 * 3);
+    const labels = new Int32Array(batch);
+    compiled.record(images, labels, 0.1);
+    const watch = watchGpuWork();
+    compiled.record(images, labels, 0.1);
+    const one = watch.take();
+    compiled.record(images, labels, 0.1);
+    const another = watch.take();
+    watch.stop();
+    // 54 units of 16 dispatches (6 forward, 10 backward), the stem's 6, the head's 6, one SGD.
+    expect(one.dispatches).toBeLessThanOrEqual(1000);
+    expect(one.dispatches).toBe(compiled.dispatchesPerStep);
+    expect(one).toMatchObject({ buffers: 0, bindGroups: 0, shaderModules: 0, pipelines: 0 });
+    // The batch, the labels, the learning rate and the cleared finite-check word: nothing else is written.
+    expect(one.writeBuffers).toBe(4);
+    expect(another).toEqual(one);
+    step.dispose();
+    model.dispose();
   });
 });

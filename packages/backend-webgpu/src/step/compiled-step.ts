@@ -30,6 +30,8 @@ const DISPATCHES_PER_PASS = 256;
 const MAX_SPLITS = 32;
 const MIN_SPLIT_PIXELS = 256;
 const UNIFORM_STRIDE = 256;
+/** Resets the step's mark of a non-finite batch statistic. */
+const CLEAR_WORD = new Uint32Array(1);
 
 type Kernel = 'convForward' | 'convBackwardData' | 'convBackwardFilter' | 'bnStatistics' | 'bnBackwardReduce' | 'bnBackwardApply' | 'bnApply' | 'residualAdd' | 'globalMean' | 'softmaxCrossEntropy' | 'classifierBackward' | 'sgd';
 
@@ -221,8 +223,8 @@ export class WebGpuCompiledStep implements CompiledTrainingStep {
     this.imageSize = batch * input.height * input.width * input.channels;
     this.images = storage(this.imageSize, 'images', GPUBufferUsage.COPY_DST);
     this.labels = storage(batch, 'labels', GPUBufferUsage.COPY_DST);
-    this.results = this.buffer((2 + batch) * 4, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC, 'results');
-    this.readback = this.buffer((2 + batch) * 4, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, 'results readback');
+    this.results = this.buffer((3 + batch) * 4, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST, 'results');
+    this.readback = this.buffer((3 + batch) * 4, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, 'results readback');
 
     // Uniforms of every dispatch in one buffer, each at its own 256-byte slot.
     const uniformData: ArrayBuffer[] = [];
@@ -261,7 +263,7 @@ export class WebGpuCompiledStep implements CompiledTrainingStep {
     const statistics = (bn: PlannedBatchNorm, x: Value) => {
       const l = bn.layer;
       dispatch('bnStatistics', [sizeOf(x) / l.channels, l.channels, { f: l.epsilon }, { f: l.momentum }, bn.state, bn.gamma, bn.beta, bn.runningMean, bn.runningVar, 1, 0, 0],
-        [x.buffer, this.params, bnState, this.runningBuffer], [Math.ceil(l.channels / shaders.REDUCE_CHANNELS), 1, 1]);
+        [x.buffer, this.params, bnState, this.runningBuffer, this.results], [Math.ceil(l.channels / shaders.REDUCE_CHANNELS), 1, 1]);
     };
     const convWords = (conv: ConvolutionLayer, x: Omit<Value, 'buffer'>, out: Omit<Value, 'buffer'>, rows: number, cols: number, depth: number, chunk: number, prologue: number, bnStateOffset: number) => [
       x.batch, x.height, x.width, x.channels, out.height, out.width, out.channels, conv.kernelSize,
@@ -491,6 +493,7 @@ export class WebGpuCompiledStep implements CompiledTrainingStep {
     const { queue } = this.device;
     queue.writeBuffer(this.images, 0, images);
     queue.writeBuffer(this.labels, 0, labels);
+    queue.writeBuffer(this.results, 8, CLEAR_WORD);
     const sgd = new DataView(this.sgdFixed.slice(0));
     sgd.setUint32(12, this.first ? 1 : 0, true);
     sgd.setFloat32(20, lr, true);
@@ -520,11 +523,12 @@ export class WebGpuCompiledStep implements CompiledTrainingStep {
     await this.readback.mapAsync(GPUMapMode.READ);
     const words = new Uint32Array(this.readback.getMappedRange().slice(0));
     this.readback.unmap();
-    const loss = new Float32Array(words.buffer, 0, 1)[0];
     const applied = words[1] === 1;
+    // A non-finite statistic can leave a finite-looking loss behind it; the step's loss is then NaN, as the op-by-op step's.
+    const loss = words[2] === 1 ? Number.NaN : new Float32Array(words.buffer, 0, 1)[0];
     // The GPU left the update out: the momentum buffers were not started either.
     if (!applied) this.first = wasFirst;
-    return { loss, predicted: new Int32Array(words.buffer.slice(8)), applied };
+    return { loss, predicted: new Int32Array(words.buffer.slice(12)), applied };
   }
 
   async read(): Promise<NetworkState> {

@@ -185,6 +185,11 @@ ${gemm(
 )}
 `;
 
+/** By the bits: WGSL lets compilers assume floats are never NaN or infinite, so comparisons cannot tell. */
+const FINITE = /* wgsl */ `
+fn finite(v : f32) -> bool { return (bitcast<u32>(v) & 0x7f800000u) != 0x7f800000u; }
+`;
+
 const REDUCE_HEADER = /* wgsl */ `
 var<workgroup> lanes : array<f32, 256>;
 var<workgroup> lanes2 : array<f32, 256>;
@@ -206,7 +211,9 @@ struct Stats {
 @group(0) @binding(2) var<storage, read> params : array<f32>;
 @group(0) @binding(3) var<storage, read_write> state : array<f32>;
 @group(0) @binding(4) var<storage, read_write> running : array<f32>;
+@group(0) @binding(5) var<storage, read_write> results : array<u32>;
 ${REDUCE_HEADER}
+${FINITE}
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) group : vec3<u32>, @builtin(local_invocation_index) tid : u32) {
   let lane = tid / 32u;
@@ -228,6 +235,8 @@ fn main(@builtin(workgroup_id) group : vec3<u32>, @builtin(local_invocation_inde
     var sq = 0.0;
     for (var l = 0u; l < 8u; l++) { sq += lanes2[l * 32u + cl]; }
     let variance = sq / f32(u.rows);
+    // A NaN or infinity here would be hidden downstream (max(NaN, 0) may give 0): the step is marked.
+    if (!finite(mean) || !finite(variance)) { results[2] = 1u; }
     let invStd = 1.0 / sqrt(variance + u.epsilon);
     let scale = params[u.gamma + c] * invStd;
     let C = u.channels;
@@ -439,8 +448,9 @@ fn main(@builtin(global_invocation_id) id : vec3<u32>) {
 /**
  * The classifier, softmax cross-entropy with label smoothing (target (1 - eps) one-hot + eps / K)
  * and its gradient (softmax - target) / batch, in one workgroup: logits go to `dlogits` and are
- * overwritten by their gradient. results[0] = mean loss (bits), [1] = 1 when it is finite, then the
- * argmax of every row (the first of equal maxima, as tf.argMax).
+ * overwritten by their gradient. results[0] = mean loss (bits), [1] = 1 when it and every batch
+ * statistic were finite ([2] marks a statistic that was not), then the argmax of every row (the
+ * first of equal maxima, as tf.argMax).
  */
 export const SOFTMAX_CROSS_ENTROPY = /* wgsl */ `
 struct Loss { batch : u32, features : u32, classes : u32, smoothing : f32, weight : u32, bias : u32, _a : u32, _b : u32 }
@@ -451,6 +461,7 @@ struct Loss { batch : u32, features : u32, classes : u32, smoothing : f32, weigh
 @group(0) @binding(4) var<storage, read_write> dlogits : array<f32>;
 @group(0) @binding(5) var<storage, read_write> results : array<u32>;
 var<workgroup> losses : array<f32, 256>;
+${FINITE}
 @compute @workgroup_size(256)
 fn main(@builtin(local_invocation_index) tid : u32) {
   let K = u.classes;
@@ -477,7 +488,7 @@ fn main(@builtin(local_invocation_index) tid : u32) {
       dlogits[n * K + j] = (exp(z - logSum) - want) / f32(u.batch);
     }
     mine += loss;
-    results[2u + n] = best;
+    results[3u + n] = best;
   }
   losses[tid] = mine;
   workgroupBarrier();
@@ -486,8 +497,7 @@ fn main(@builtin(local_invocation_index) tid : u32) {
     for (var i = 0u; i < 256u; i++) { total += losses[i]; }
     let mean = total / f32(u.batch);
     results[0] = bitcast<u32>(mean);
-    // NaN fails every comparison; infinities exceed the largest float.
-    results[1] = select(0u, 1u, abs(mean) <= 0x1.fffffep+127f);
+    results[1] = select(0u, 1u, finite(mean) && results[2] == 0u);
   }
 }
 `;
