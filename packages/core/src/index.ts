@@ -77,4 +77,5 @@ export type {
   CompiledStepResult,
   CompiledTrainingStep,
   CompileRefusal,
+  DispatchTiming,
 } from './network';

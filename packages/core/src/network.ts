@@ -94,9 +94,24 @@ export interface CompiledTrainingStep {
   run(images: Float32Array, labels: Int32Array, lr: number): Promise<CompiledStepResult>;
   /** Records one step without waiting for its results (the host's cost, for benchmarks). */
   record(images: Float32Array, labels: Int32Array, lr: number): void;
+  /**
+   * One step with every dispatch timed on the device (where it has timestamp queries; null where
+   * not): the GPU time of each, with the floating-point operations of the convolutions.
+   */
+  profile?(images: Float32Array, labels: Int32Array, lr: number): Promise<DispatchTiming[] | null>;
   /** What the steps have made of the state. */
   read(): Promise<NetworkState>;
   dispose(): void;
+}
+
+export interface DispatchTiming {
+  /** The kernel, e.g. 'convForward', 'convBackwardData', 'convBackwardFilter', 'bnStatistics'. */
+  kernel: string;
+  /** What it computed, e.g. 'layer1.0.conv1.weight'. */
+  label: string;
+  ms: number;
+  /** Floating-point operations (2 per multiply-add) where counted; 0 elsewhere. */
+  flops: number;
 }
 
 /** Why a network or recipe cannot be compiled, for a notice; the op-by-op step still runs it. */

@@ -78,8 +78,14 @@ export function benchCommand(program: Command): void {
         inference: flags.inference,
       });
       runs.push({ ...result, kernelSet, backend: info.name, detail: info.detail });
-      if (result.stepMode.compiled) log(`  the step is compiled: ${result.stepMode.dispatchesPerStep} dispatches, replayed`);
-      else if (!/op by op|stock/.test(result.stepMode.reason)) log(`  steps run op by op: ${result.stepMode.reason}`);
+      const { stepMode } = result;
+      if (stepMode.compiled) log(`  the step is compiled: ${stepMode.dispatchesPerStep} dispatches, replayed`);
+      else if (!/op by op|stock/.test(stepMode.reason)) log(`  steps run op by op: ${stepMode.reason}`);
+      if (result.convolutions) {
+        const { forward, inputGrad, filterGrad } = result.convolutions;
+        const rate = (r: { ms: number; tflops: number }) => `${r.tflops.toFixed(3)} TFLOP/s (${r.ms.toFixed(1)} ms)`;
+        log(`  convolutions on the device: forward ${rate(forward)}, input gradient ${rate(inputGrad)}, filter gradient ${rate(filterGrad)}`);
+      }
       log(
         `  train ${result.train.imagesPerSecond.toFixed(2)} img/s, ${result.train.msPerStep.toFixed(0)} ms/step, ${result.train.gflops.toFixed(2)} GFLOP/s` +
           (result.inference ? `; inference ${result.inference.imagesPerSecond.toFixed(1)} img/s, ${result.inference.gflops.toFixed(2)} GFLOP/s` : ''),

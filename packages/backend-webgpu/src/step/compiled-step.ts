@@ -5,6 +5,7 @@ import type {
   CompiledStepSettings,
   CompiledTrainingStep,
   ConvolutionLayer,
+  DispatchTiming,
   NetworkDescription,
   NetworkState,
 } from '@pyramid/core';
@@ -54,6 +55,10 @@ interface Dispatch {
   kernel: Kernel;
   bindGroup: GPUBindGroup;
   groups: [number, number, number];
+  /** What it computes, for profiles. */
+  label: string;
+  /** Multiply-adds, for the convolutions' rates in profiles. */
+  macs: number;
 }
 
 /** An activation: an NHWC tensor with its buffer. */
@@ -239,9 +244,9 @@ export class WebGpuCompiledStep implements CompiledTrainingStep {
       uniformData.push(data);
       return { buffer: null as unknown as GPUBuffer, offset: (uniformData.length - 1) * UNIFORM_STRIDE, size: data.byteLength };
     };
-    const pending: { kernel: Kernel; uniform: GPUBufferBinding; resources: GPUBuffer[]; groups: [number, number, number] }[] = [];
-    const dispatch = (kernel: Kernel, words: (number | { f: number })[], resources: GPUBuffer[], groups: [number, number, number]) => {
-      pending.push({ kernel, uniform: uniform(words), resources, groups });
+    const pending: { kernel: Kernel; uniform: GPUBufferBinding; resources: GPUBuffer[]; groups: [number, number, number]; label: string; macs: number }[] = [];
+    const dispatch = (kernel: Kernel, words: (number | { f: number })[], resources: GPUBuffer[], groups: [number, number, number], label = '', macs = 0) => {
+      pending.push({ kernel, uniform: uniform(words), resources, groups, label, macs });
     };
     const flatGroups = (threads: number): [number, number, number] => {
       const groups = Math.max(1, Math.ceil(threads / shaders.FLAT_WORKGROUP));
@@ -263,7 +268,7 @@ export class WebGpuCompiledStep implements CompiledTrainingStep {
     const statistics = (bn: PlannedBatchNorm, x: Value) => {
       const l = bn.layer;
       dispatch('bnStatistics', [sizeOf(x) / l.channels, l.channels, { f: l.epsilon }, { f: l.momentum }, bn.state, bn.gamma, bn.beta, bn.runningMean, bn.runningVar, 1, 0, 0],
-        [x.buffer, this.params, bnState, this.runningBuffer, this.results], [Math.ceil(l.channels / shaders.REDUCE_CHANNELS), 1, 1]);
+        [x.buffer, this.params, bnState, this.runningBuffer, this.results], [Math.ceil(l.channels / shaders.REDUCE_CHANNELS), 1, 1], l.weight);
     };
     const convWords = (conv: ConvolutionLayer, x: Omit<Value, 'buffer'>, out: Omit<Value, 'buffer'>, rows: number, cols: number, depth: number, chunk: number, prologue: number, bnStateOffset: number) => [
       x.batch, x.height, x.width, x.channels, out.height, out.width, out.channels, conv.kernelSize,
@@ -280,7 +285,7 @@ export class WebGpuCompiledStep implements CompiledTrainingStep {
       const rows = out.batch * out.height * out.width;
       const depth = conv.kernelSize * conv.kernelSize * conv.inChannels;
       dispatch('convForward', convWords(conv, input.value, out, rows, conv.outChannels, depth, depth, prologueOf(input.bn), input.bn?.state ?? 0),
-        [input.value.buffer, this.params, bnState, out.buffer], [Math.ceil(conv.outChannels / shaders.TILE), Math.ceil(rows / shaders.TILE), 1]);
+        [input.value.buffer, this.params, bnState, out.buffer], [Math.ceil(conv.outChannels / shaders.TILE), Math.ceil(rows / shaders.TILE), 1], conv.weight, rows * depth * conv.outChannels);
       return out;
     };
     const convFilterGrad = (conv: ConvolutionLayer, input: ConvInput, dOut: Value) => {
@@ -288,14 +293,15 @@ export class WebGpuCompiledStep implements CompiledTrainingStep {
       const chunk = Math.ceil(Math.ceil(pixels / splits) / shaders.TILE_DEPTH) * shaders.TILE_DEPTH;
       const taps = conv.kernelSize * conv.kernelSize * conv.inChannels;
       dispatch('convBackwardFilter', convWords(conv, input.value, dOut, taps, conv.outChannels, pixels, chunk, prologueOf(input.bn), input.bn?.state ?? 0),
-        [input.value.buffer, dOut.buffer, bnState, partials], [Math.ceil(conv.outChannels / shaders.TILE), Math.ceil(taps / shaders.TILE), splits]);
+        [input.value.buffer, dOut.buffer, bnState, partials], [Math.ceil(conv.outChannels / shaders.TILE), Math.ceil(taps / shaders.TILE), splits], conv.weight, pixels * taps * conv.outChannels);
     };
     const convDataGrad = (conv: ConvolutionLayer, input: Value, dOut: Value): Value => {
       const dx = { ...input, buffer: take(sizeOf(input), 'gradient') };
       const rows = input.batch * input.height * input.width;
       const depth = conv.kernelSize * conv.kernelSize * conv.outChannels;
       dispatch('convBackwardData', convWords(conv, input, dOut, rows, conv.inChannels, depth, depth, 0, 0),
-        [dOut.buffer, this.params, dx.buffer], [Math.ceil(conv.inChannels / shaders.TILE), Math.ceil(rows / shaders.TILE), 1]);
+        [dOut.buffer, this.params, dx.buffer], [Math.ceil(conv.inChannels / shaders.TILE), Math.ceil(rows / shaders.TILE), 1],
+        conv.weight, dOut.batch * dOut.height * dOut.width * conv.kernelSize * conv.kernelSize * conv.inChannels * conv.outChannels);
       return dx;
     };
     /** The gradient at a batch norm's input x from the one at its output (dy, or pooled when dyMode 1). */
@@ -303,10 +309,10 @@ export class WebGpuCompiledStep implements CompiledTrainingStep {
       const l = bn.layer;
       const rows = sizeOf(x) / l.channels;
       const words = (shortcutMode: number, gChannels: number) => [rows, l.channels, dyMode, x.height * x.width, l.relu ? 1 : 0, bn.state, bn.gamma, bn.beta, shortcutMode, x.height, x.width, gChannels];
-      dispatch('bnBackwardReduce', words(0, 0), [x.buffer, dy, bnState, grads], [Math.ceil(l.channels / shaders.REDUCE_CHANNELS), 1, 1]);
+      dispatch('bnBackwardReduce', words(0, 0), [x.buffer, dy, bnState, grads], [Math.ceil(l.channels / shaders.REDUCE_CHANNELS), 1, 1], l.weight);
       const dx = { ...x, buffer: take(sizeOf(x), 'gradient') };
       const mode = shortcut ? (shortcut.stride === 1 ? 1 : 2) : 0;
-      dispatch('bnBackwardApply', words(mode, shortcut?.g.channels ?? 0), [x.buffer, dy, bnState, grads, this.params, shortcut?.g.buffer ?? dy, dx.buffer], flatGroups(sizeOf(x)));
+      dispatch('bnBackwardApply', words(mode, shortcut?.g.channels ?? 0), [x.buffer, dy, bnState, grads, this.params, shortcut?.g.buffer ?? dy, dx.buffer], flatGroups(sizeOf(x)), l.weight);
       return dx;
     };
 
@@ -404,9 +410,11 @@ export class WebGpuCompiledStep implements CompiledTrainingStep {
     const packed = new Uint8Array(uniformData.length * UNIFORM_STRIDE);
     uniformData.forEach((d, i) => packed.set(new Uint8Array(d), i * UNIFORM_STRIDE));
     device.queue.writeBuffer(this.uniforms, 0, packed);
-    this.dispatches = pending.map(({ kernel, uniform: binding, resources, groups }) => ({
+    this.dispatches = pending.map(({ kernel, uniform: binding, resources, groups, label, macs }) => ({
       kernel,
       groups,
+      label,
+      macs,
       bindGroup: device.createBindGroup({
         layout: this.pipelines[kernel].getBindGroupLayout(0),
         entries: [
@@ -483,7 +491,8 @@ export class WebGpuCompiledStep implements CompiledTrainingStep {
     this.first = !state.momentum;
   }
 
-  record(images: Float32Array, labels: Int32Array, lr: number): void {
+  /** Records one step; with `timing`, each dispatch gets a pass of its own that writes its timestamps there. */
+  record(images: Float32Array, labels: Int32Array, lr: number, timing?: GPUQuerySet): void {
     const batch = this.settings.batchSize;
     if (images.length !== this.imageSize) throw new Error(`compiled step: expected ${this.imageSize} image values (batch ${batch}), got ${images.length}`);
     if (labels.length !== batch) throw new Error(`compiled step: expected ${batch} labels, got ${labels.length}`);
@@ -491,15 +500,24 @@ export class WebGpuCompiledStep implements CompiledTrainingStep {
       if (!(label >= 0 && label < this.network.classes)) throw new Error(`compiled step: label ${label} is outside 0..${this.network.classes - 1}`);
     }
     const { queue } = this.device;
-    queue.writeBuffer(this.images, 0, images);
-    queue.writeBuffer(this.labels, 0, labels);
+    queue.writeBuffer(this.images, 0, images as Float32Array<ArrayBuffer>);
+    queue.writeBuffer(this.labels, 0, labels as Int32Array<ArrayBuffer>);
     queue.writeBuffer(this.results, 8, CLEAR_WORD);
     const sgd = new DataView(this.sgdFixed.slice(0));
     sgd.setUint32(12, this.first ? 1 : 0, true);
     sgd.setFloat32(20, lr, true);
     queue.writeBuffer(this.uniforms, this.sgdUniform, sgd.buffer);
     let encoder = this.device.createCommandEncoder();
-    for (let start = 0; start < this.dispatches.length; start += DISPATCHES_PER_PASS) {
+    if (timing) {
+      this.dispatches.forEach((d, i) => {
+        const pass = encoder.beginComputePass({ timestampWrites: { querySet: timing, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 } });
+        pass.setPipeline(this.pipelines[d.kernel]);
+        pass.setBindGroup(0, d.bindGroup);
+        pass.dispatchWorkgroups(d.groups[0], d.groups[1], d.groups[2]);
+        pass.end();
+      });
+    }
+    for (let start = 0; start < (timing ? 0 : this.dispatches.length); start += DISPATCHES_PER_PASS) {
       const pass = encoder.beginComputePass();
       for (const d of this.dispatches.slice(start, start + DISPATCHES_PER_PASS)) {
         pass.setPipeline(this.pipelines[d.kernel]);
@@ -529,6 +547,30 @@ export class WebGpuCompiledStep implements CompiledTrainingStep {
     // The GPU left the update out: the momentum buffers were not started either.
     if (!applied) this.first = wasFirst;
     return { loss, predicted: new Int32Array(words.buffer.slice(12)), applied };
+  }
+
+  async profile(images: Float32Array, labels: Int32Array, lr: number): Promise<DispatchTiming[] | null> {
+    if (!this.device.features.has('timestamp-query')) return null;
+    const count = this.dispatches.length;
+    const querySet = this.device.createQuerySet({ type: 'timestamp', count: 2 * count });
+    const resolved = this.device.createBuffer({ size: 16 * count, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
+    const staging = this.device.createBuffer({ size: 16 * count, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    // The step as `record` makes it, but each dispatch in a pass of its own, timed at both ends.
+    this.record(images, labels, lr, querySet);
+    const encoder = this.device.createCommandEncoder();
+    encoder.resolveQuerySet(querySet, 0, 2 * count, resolved, 0);
+    encoder.copyBufferToBuffer(resolved, 0, staging, 0, 16 * count);
+    this.device.queue.submit([encoder.finish()]);
+    await staging.mapAsync(GPUMapMode.READ);
+    const stamps = new BigUint64Array(staging.getMappedRange().slice(0));
+    staging.unmap();
+    for (const o of [querySet, resolved, staging]) o.destroy();
+    return this.dispatches.map((d, i) => ({
+      kernel: d.kernel,
+      label: d.label,
+      ms: Number(stamps[2 * i + 1] - stamps[2 * i]) / 1e6,
+      flops: 2 * d.macs,
+    }));
   }
 
   async read(): Promise<NetworkState> {

@@ -1,0 +1,100 @@
+import { type BackendOptions, Rng, relativeError, useBackend } from '@pyramid/core';
+import { PyramidNet, type ArchitectureConfig } from '@pyramid/pyramidnet';
+import { RECIPES, type StepSettings, TrainingStep } from '@pyramid/train';
+import type { CheckResult } from './suite';
+
+/**
+ * A backend's compiled training step against the op-by-op step on the CPU with tfjs's stock
+ * kernels (the suite's reference): the same batches from the same weights must leave the same
+ * weights, momentum and running statistics, and give the same losses and predictions.
+ */
+export interface CompiledStepCase {
+  name: string;
+  config: ArchitectureConfig;
+  batch: number;
+  settings: StepSettings;
+}
+
+const PAPER = RECIPES['paper-cifar10'];
+
+export const COMPILED_STEP_CASES: CompiledStepCase[] = [
+  {
+    name: 'PyramidNet-8, basic units, odd 17x17 input (ceil-mode shortcut pools), the paper recipe',
+    config: { layout: 'cifar', depth: 8, alpha: 12, classes: 10, input: { height: 17, width: 17, channels: 3 } },
+    batch: 4,
+    settings: PAPER,
+  },
+  {
+    name: 'PyramidNet-11, bottleneck units, 9x9 input, label smoothing, no Nesterov, decay on batch norms, head at 3x the rate',
+    config: { layout: 'cifar', depth: 11, alpha: 12, classes: 5, unit: 'bottleneck', input: { height: 9, width: 9, channels: 3 } },
+    batch: 3,
+    settings: { ...PAPER, labelSmoothing: 0.1, nesterov: false, noBnDecay: false, headLrMultiplier: 3 },
+  },
+];
+
+const LRS = [0.1, 0.05, 0.2];
+/** The suite's whole-model tolerance: max |a - b| over max |b|, floored at 1e-3 of the largest value. */
+const TOLERANCE = 1e-3;
+/** Relative tolerance of each step's loss. */
+const LOSS_TOLERANCE = 1e-5;
+
+/** Batches of normal images and random labels for a case. */
+export function caseBatches(c: CompiledStepCase, steps = LRS.length) {
+  const rng = Rng.fromSeed(23).fork(c.name);
+  const { height, width, channels } = c.config.input!;
+  return Array.from({ length: steps }, () => ({
+    images: rng.fillNormal(new Float32Array(c.batch * height * width * channels)),
+    labels: Int32Array.from({ length: c.batch }, () => rng.int(c.config.classes)),
+    size: c.batch,
+  }));
+}
+
+/** The steps' losses and predictions, and every tensor of the model and optimizer after them. */
+async function train(c: CompiledStepCase, compile: boolean) {
+  const model = new PyramidNet(c.config, { seed: 9 });
+  const step = new TrainingStep(model, c.settings);
+  const reason = compile ? await step.compile(c.batch) : null;
+  const results = [];
+  for (const [i, batch] of caseBatches(c).entries()) results.push(await step.run(batch, LRS[i]));
+  await step.settle();
+  const tensors = new Map<string, Float32Array>();
+  for (const t of model.namedTensors()) tensors.set(t.name, (await t.variable.data()) as Float32Array);
+  for (const [name, b] of step.optimizer.state().buffers) tensors.set(`momentum ${name}`, (await b.data()) as Float32Array);
+  const tracked = model.bnFinal.batchesTracked;
+  step.dispose();
+  model.dispose();
+  return { reason, results, tensors, tracked };
+}
+
+/**
+ * Runs each case's steps on the CPU reference, then compiled on `target`, and reports every
+ * output's error: the losses, predictions, step count, and each tensor after the steps. A case the
+ * target does not compile fails with the reason.
+ */
+export async function compiledStepConformance(target: { backend: string; options?: BackendOptions }, cases = COMPILED_STEP_CASES): Promise<CheckResult[]> {
+  const results: CheckResult[] = [];
+  const add = (name: string, output: string, error: number, tolerance: number) => results.push({ name, output, error, tolerance, passed: error <= tolerance });
+  for (const c of cases) {
+    await useBackend('cpu', { kernels: 'stock' });
+    const want = await train(c, false);
+    await useBackend(target.backend, target.options ?? {});
+    const got = await train(c, true);
+    if (got.reason !== null) {
+      add(c.name, `compiled (${got.reason})`, Infinity, 0);
+      continue;
+    }
+    add(c.name, 'batch norms tracked', Math.abs(got.tracked - want.tracked), 0);
+    for (const [i, r] of got.results.entries()) {
+      const reference = want.results[i];
+      add(c.name, `loss of step ${i + 1}`, r.applied ? Math.abs(r.loss - reference.loss) / Math.abs(reference.loss) : Infinity, LOSS_TOLERANCE);
+      add(c.name, `predictions of step ${i + 1} (differing)`, [...r.predicted].filter((p, j) => p !== reference.predicted[j]).length, 0);
+    }
+    const largest = Math.max(...[...want.tensors.values()].map((v) => v.reduce((m, x) => Math.max(m, Math.abs(x)), 0)));
+    for (const [name, values] of want.tensors) {
+      const actual = got.tensors.get(name);
+      add(c.name, name, actual ? relativeError(actual, values, largest * 1e-3) : Infinity, TOLERANCE);
+    }
+  }
+  await useBackend('cpu', { kernels: 'stock' });
+  return results;
+}
