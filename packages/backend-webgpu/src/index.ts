@@ -120,6 +120,14 @@ async function requestDevice(adapter: Adapter): Promise<GPUDevice> {
   return (await adapter.requestDevice({ requiredFeatures, requiredLimits })) as GPUDevice;
 }
 
+/** Submits what tfjs has recorded, so that a compiled plan's uploads follow it in queue order. */
+async function flushTfjs(): Promise<void> {
+  const tf = await import('@tensorflow/tfjs-core');
+  const backend = tf.findBackend('webgpu') as { commandEncoder?: object | null; endComputePassEncoder?(): void; submitQueue?(): void } | null;
+  backend?.endComputePassEncoder?.();
+  if (backend?.commandEncoder) backend.submitQueue?.();
+}
+
 /** The plugin; `importer` loads its optional packages (replaced in tests to simulate them missing). */
 export function createWebGpuPlugin(importer: Importer = defaultImporter): BackendPlugin {
   let active: GPUDevice | null = null;
@@ -159,12 +167,14 @@ export function createWebGpuPlugin(importer: Importer = defaultImporter): Backen
 
     async compileTrainingStep(network: NetworkDescription, settings: CompiledStepSettings) {
       if (!active) throw new Error('compileTrainingStep: set up the webgpu backend first');
-      // tfjs's recorded work goes first, so that the step's uploads follow it in queue order.
-      const tf = await import('@tensorflow/tfjs-core');
-      const backend = tf.findBackend('webgpu') as { commandEncoder?: object | null; endComputePassEncoder?(): void; submitQueue?(): void } | null;
-      backend?.endComputePassEncoder?.();
-      if (backend?.commandEncoder) backend.submitQueue?.();
+      await flushTfjs();
       return WebGpuCompiledStep.compile({ device: active, maxBinding: active.limits.maxStorageBufferBindingSize }, network, settings);
+    },
+
+    async compileInference(network: NetworkDescription, batchSize: number) {
+      if (!active) throw new Error('compileInference: set up the webgpu backend first');
+      await flushTfjs();
+      return WebGpuCompiledStep.compileInference({ device: active, maxBinding: active.limits.maxStorageBufferBindingSize }, network, batchSize);
     },
   };
 }

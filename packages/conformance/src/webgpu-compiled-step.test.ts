@@ -1,6 +1,7 @@
-import { listBackends, registerBackendPlugin, useBackend } from '@pyramid/core';
+import * as tf from '@tensorflow/tfjs-core';
+import { Rng, compileInference, listBackends, registerBackendPlugin, relativeError, useBackend } from '@pyramid/core';
 import { backendPlugin } from '@pyramid/backend-webgpu';
-import { PyramidNet, type ArchitectureConfig } from '@pyramid/pyramidnet';
+import { PyramidNet, describeNetwork, readNetworkState, type ArchitectureConfig } from '@pyramid/pyramidnet';
 import { RECIPES, type StepSettings, TrainingStep } from '@pyramid/train';
 import { afterAll, describe, expect, it } from 'vitest';
 import { COMPILED_STEP_CASES, caseBatches, compiledStepConformance } from './compiled-step';
@@ -72,6 +73,40 @@ describe('the compiled WebGPU training step', () => {
     const step = new TrainingStep(model, PAPER);
     expect(await step.compile(4)).toMatch(/stock kernels/);
     step.dispose();
+    model.dispose();
+  });
+
+  runs.each(COMPILED_STEP_CASES)('infers the logits the CPU infers, in eval mode: $name', async (c) => {
+    // Running statistics away from their initial 0 and 1, so that eval mode is seen to use them.
+    const rng = Rng.fromSeed(31);
+    const images = caseBatches(c, 1)[0].images;
+    const { height, width, channels } = c.config.input!;
+    const prepare = () => {
+      const model = new PyramidNet(c.config, { seed: 9 });
+      for (const t of model.namedTensors()) {
+        if (t.name.endsWith('running_mean')) t.variable.assign(tf.tensor(rng.fork(t.name).fillNormal(new Float32Array(t.variable.size), 0, 0.5), t.variable.shape));
+        if (t.name.endsWith('running_var')) t.variable.assign(tf.tensor(rng.fork(t.name).fillUniform(new Float32Array(t.variable.size), 0.5, 2), t.variable.shape));
+      }
+      return model;
+    };
+    await useBackend('cpu', { kernels: 'stock' });
+    const reference = prepare();
+    const want = (await tf.tidy(() => reference.predict(tf.tensor4d(images, [c.batch, height, width, channels]))).data()) as Float32Array;
+    const state = await readNetworkState(reference);
+    reference.dispose();
+    await useBackend('webgpu', { kernels: 'project' });
+    const model = new PyramidNet(c.config, { seed: 9 });
+    const network = describeNetwork(model);
+    const inference = await compileInference(network, c.batch);
+    if ('unsupported' in inference) throw new Error(inference.unsupported);
+    inference.load(state);
+    const got = await inference.run(images);
+    // Eval mode: a dispatch per convolution and one per addition (batch norms run inside them),
+    // then the stem's batch norm, the head's pool and the classifier.
+    const convolutions = network.units.flatMap((u) => u.branch).filter((l) => l.op === 'conv').length;
+    expect(inference.dispatchesPerBatch).toBe(1 + convolutions + network.units.length + 3);
+    expect(relativeError(got, want, 0)).toBeLessThan(1e-4);
+    inference.dispose();
     model.dispose();
   });
 });

@@ -36,6 +36,7 @@ backends.register(cpuBackendPlugin);
 export const registerBackendPlugin = (plugin: BackendPlugin): void => backends.register(plugin);
 export const listBackends = () => backends.list();
 export const compileTrainingStep = (network: NetworkDescription, settings: CompiledStepSettings) => backends.compileTrainingStep(network, settings);
+export const compileInference = (network: NetworkDescription, batchSize: number) => backends.compileInference(network, batchSize);
 export const useBackend = (name: string, options?: BackendOptions, onNotice?: (notice: string) => void) =>
   backends.use(name, options, onNotice);
 export { batchNormTraining, updateRunningStatistics, type BatchNormTrainingResult, BATCH_NORM_TRAINING, BATCH_NORM_GRAD_INPUT, BATCH_NORM_GRAD_PARAMS, BATCH_NORM_RUNNING_STATS } from './ops/batch-norm';
@@ -78,4 +79,5 @@ export type {
   CompiledTrainingStep,
   CompileRefusal,
   DispatchTiming,
+  CompiledInference,
 } from './network';

@@ -104,6 +104,19 @@ export interface CompiledTrainingStep {
   dispose(): void;
 }
 
+/** Eval-mode inference (running statistics) planned once for a network and batch size, and replayed. */
+export interface CompiledInference {
+  /** GPU dispatches one batch records. */
+  readonly dispatchesPerBatch: number;
+  /** Device memory it holds. */
+  readonly bytes: number;
+  /** Uploads weights and running statistics. */
+  load(state: Pick<NetworkState, 'parameters' | 'buffers'>): void;
+  /** The logits [batch, classes] of NHWC float32 images. */
+  run(images: Float32Array): Promise<Float32Array>;
+  dispose(): void;
+}
+
 export interface DispatchTiming {
   /** The kernel, e.g. 'convForward', 'convBackwardData', 'convBackwardFilter', 'bnStatistics'. */
   kernel: string;

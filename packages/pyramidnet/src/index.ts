@@ -6,7 +6,7 @@ export {
   architectureConfig,
 } from './architecture';
 export { PyramidNet, type BuildOptions } from './model';
-export { describeNetwork } from './network';
+export { describeNetwork, readNetworkState } from './network';
 export { modelGeometry, type ModelGeometry, type UnitGeometry, type ConvGeometry, type Size } from './geometry';
 export { batchNormParameterNames, batchNorms } from './batch-norms';
 export { summarize, formatSummary, type ModelSummary, type LayerRow } from './summary';

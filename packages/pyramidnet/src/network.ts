@@ -1,4 +1,4 @@
-import type { BatchNormLayer, ConvolutionLayer, NetworkDescription, ResidualUnitDescription, SequenceLayer } from '@pyramid/core';
+import type { BatchNormLayer, ConvolutionLayer, NetworkDescription, NetworkState, ResidualUnitDescription, SequenceLayer } from '@pyramid/core';
 import { BasicUnit, type BatchNorm2d, type BottleneckUnit, type Conv2d, type PyramidalUnit } from '@pyramid/units';
 import type { PyramidNet } from './model';
 
@@ -54,4 +54,12 @@ export function describeNetwork(model: PyramidNet): NetworkDescription {
       fc: { weight: 'fc.weight', bias: 'fc.bias', inFeatures: model.fc.inFeatures, outFeatures: model.fc.outFeatures },
     },
   };
+}
+
+/** The model's parameters and buffers by state_dict name, as compiled steps and inference load them. */
+export async function readNetworkState(model: PyramidNet): Promise<Pick<NetworkState, 'parameters' | 'buffers'>> {
+  const parameters: Record<string, Float32Array> = {};
+  const buffers: Record<string, Float32Array> = {};
+  for (const t of model.namedTensors()) (t.kind === 'parameter' ? parameters : buffers)[t.name] = (await t.variable.data()) as Float32Array;
+  return { parameters, buffers };
 }

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { type CompiledTrainingStep, type Rng, compileTrainingStep, variableGradsReleasing } from '@pyramid/core';
 import type { Batch } from '@pyramid/datasets';
-import { type PyramidNet, batchNormParameterNames, batchNorms, describeNetwork } from '@pyramid/pyramidnet';
+import { type PyramidNet, batchNormParameterNames, batchNorms, describeNetwork, readNetworkState } from '@pyramid/pyramidnet';
 import { crossEntropy, mixedCrossEntropy } from './loss';
 import { type NamedVariable, Sgd } from './optimizer';
 import type { Recipe } from './recipes';
@@ -129,9 +129,7 @@ export class TrainingStep {
 
   /** Loads the model and optimizer into the compiled step's buffers. */
   private async upload(step: CompiledTrainingStep): Promise<void> {
-    const parameters: Record<string, Float32Array> = {};
-    const buffers: Record<string, Float32Array> = {};
-    for (const t of this.model.namedTensors()) (t.kind === 'parameter' ? parameters : buffers)[t.name] = (await t.variable.data()) as Float32Array;
+    const { parameters, buffers } = await readNetworkState(this.model);
     const { started, buffers: momentumBuffers } = this.optimizer.state();
     let momentum: Record<string, Float32Array> | null = null;
     if (started && momentumBuffers.size) {

@@ -1,6 +1,7 @@
 import type {
   BatchNormLayer,
   CompileRefusal,
+  CompiledInference,
   CompiledStepResult,
   CompiledStepSettings,
   CompiledTrainingStep,
@@ -34,7 +35,9 @@ const UNIFORM_STRIDE = 256;
 /** Resets the step's mark of a non-finite batch statistic. */
 const CLEAR_WORD = new Uint32Array(1);
 
-type Kernel = 'convForward' | 'convBackwardData' | 'convBackwardFilter' | 'bnStatistics' | 'bnBackwardReduce' | 'bnBackwardApply' | 'bnApply' | 'residualAdd' | 'globalMean' | 'softmaxCrossEntropy' | 'classifierBackward' | 'sgd';
+type Kernel =
+  | 'convForward' | 'convBackwardData' | 'convBackwardFilter' | 'bnStatistics' | 'bnBackwardReduce' | 'bnBackwardApply' | 'bnApply'
+  | 'residualAdd' | 'globalMean' | 'softmaxCrossEntropy' | 'classifierBackward' | 'sgd' | 'bnEvalState' | 'classifier';
 
 const SOURCES: Record<Kernel, string> = {
   convForward: shaders.CONV_FORWARD,
@@ -49,6 +52,8 @@ const SOURCES: Record<Kernel, string> = {
   softmaxCrossEntropy: shaders.SOFTMAX_CROSS_ENTROPY,
   classifierBackward: shaders.CLASSIFIER_BACKWARD,
   sgd: shaders.SGD,
+  bnEvalState: shaders.BATCH_NORM_EVAL_STATE,
+  classifier: shaders.CLASSIFIER,
 };
 
 interface Dispatch {
@@ -173,12 +178,19 @@ export class WebGpuCompiledStep implements CompiledTrainingStep {
   private readonly sgdFixed: ArrayBuffer;
   private first = true;
   private readonly imageSize: number;
+  /** Inference: what turns running statistics into each batch norm's scale and shift, run when weights load. */
+  private readonly prepare: Dispatch[];
+  /** Inference: the logits. */
+  private readonly logits: GPUBuffer | null = null;
 
   private constructor(
     { device, maxBinding }: Device,
     private readonly network: NetworkDescription,
     private readonly settings: CompiledStepSettings,
+    /** 'inference': the forward pass in eval mode (running statistics), logits out; no backward, no update. */
+    private readonly mode: 'train' | 'inference' = 'train',
   ) {
+    const training = mode === 'train';
     this.device = device;
     const batch = settings.batchSize;
     const layout = layoutParameters(network, settings);
@@ -197,8 +209,9 @@ export class WebGpuCompiledStep implements CompiledTrainingStep {
     const storage = (floats: number, label: string, extra = 0) => this.buffer(floats * 4, GPUBufferUsage.STORAGE | extra, label);
     const copyable = GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
     this.params = storage(layout.total, 'parameters', copyable);
-    const grads = storage(layout.total, 'gradients');
-    this.momentum = storage(layout.total, 'momentum', copyable);
+    // Inference needs neither gradients nor momentum.
+    const grads = storage(training ? layout.total : 1, 'gradients');
+    this.momentum = storage(training ? layout.total : 1, 'momentum', copyable);
 
     // Running statistics and the batch norms' per-step state, at offsets of their own.
     const bnByName = new Map<string, PlannedBatchNorm>();
@@ -222,14 +235,14 @@ export class WebGpuCompiledStep implements CompiledTrainingStep {
     // Split-K: as many slices as the largest convolution's pixels allow, within the binding limit.
     const convPixels = this.convolutionPixels(batch);
     const splits = Math.max(1, Math.min(MAX_SPLITS, Math.floor(maxBinding / 4 / Math.max(1, layout.convTotal)), Math.ceil(Math.max(...convPixels) / MIN_SPLIT_PIXELS)));
-    const partials = storage(splits * layout.convTotal, 'filter-gradient slices');
+    const partials = storage(training ? splits * layout.convTotal : 1, 'filter-gradient slices');
 
     const { input, classes } = network;
     this.imageSize = batch * input.height * input.width * input.channels;
     this.images = storage(this.imageSize, 'images', GPUBufferUsage.COPY_DST);
     this.labels = storage(batch, 'labels', GPUBufferUsage.COPY_DST);
     this.results = this.buffer((3 + batch) * 4, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST, 'results');
-    this.readback = this.buffer((3 + batch) * 4, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, 'results readback');
+    this.readback = this.buffer(Math.max(3 + batch, training ? 0 : batch * network.classes) * 4, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, 'results readback');
 
     // Uniforms of every dispatch in one buffer, each at its own 256-byte slot.
     const uniformData: ArrayBuffer[] = [];
@@ -262,11 +275,21 @@ export class WebGpuCompiledStep implements CompiledTrainingStep {
       list.push(buffer);
       free.set(buffer.size / 4, list);
     };
-    const newValue = (like: Omit<Value, 'buffer'>, label: string): Value => ({ ...like, buffer: storage(like.batch * like.height * like.width * like.channels, label) });
+    // Training keeps every forward value for the backward pass; inference reuses them once consumed.
+    const newValue = (like: Omit<Value, 'buffer'>, label: string): Value => {
+      const floats = like.batch * like.height * like.width * like.channels;
+      return { ...like, buffer: training ? storage(floats, label) : take(floats, label) };
+    };
     const sizeOf = (v: Omit<Value, 'buffer'>) => v.batch * v.height * v.width * v.channels;
 
+    const preparing: typeof pending = [];
     const statistics = (bn: PlannedBatchNorm, x: Value) => {
       const l = bn.layer;
+      if (!training) {
+        preparing.push({ kernel: 'bnEvalState', uniform: uniform([l.channels, bn.state, bn.gamma, bn.beta, bn.runningMean, bn.runningVar, { f: l.epsilon }, 0]),
+          resources: [this.params, this.runningBuffer, bnState], groups: [Math.ceil(l.channels / shaders.FLAT_WORKGROUP), 1, 1], label: l.weight, macs: 0 });
+        return;
+      }
       dispatch('bnStatistics', [sizeOf(x) / l.channels, l.channels, { f: l.epsilon }, { f: l.momentum }, bn.state, bn.gamma, bn.beta, bn.runningMean, bn.runningVar, 1, 0, 0],
         [x.buffer, this.params, bnState, this.runningBuffer, this.results], [Math.ceil(l.channels / shaders.REDUCE_CHANNELS), 1, 1], l.weight);
     };
@@ -324,6 +347,7 @@ export class WebGpuCompiledStep implements CompiledTrainingStep {
     statistics(stemBn, stemOut);
     let x = newValue(stemOut, 'stem output');
     dispatch('bnApply', [sizeOf(x), x.channels, stemBn.state, stemBnLayer.relu ? 1 : 0], [stemOut.buffer, bnState, x.buffer], flatGroups(sizeOf(x)));
+    if (!training) release(stemOut.buffer);
 
     interface UnitPlan { x: Value; out: Value; convs: { conv: ConvolutionLayer; input: ConvInput; output: Value }[]; last: ConvInput; stride: number }
     const unitPlans: UnitPlan[] = [];
@@ -349,6 +373,7 @@ export class WebGpuCompiledStep implements CompiledTrainingStep {
         prologueOf(current.bn), current.bn?.state ?? 0, 0, 0,
       ], [current.value.buffer, x.buffer, bnState, out.buffer], flatGroups(sizeOf(out)));
       unitPlans.push({ x, out, convs, last: current, stride: shortcut.stride });
+      if (!training) for (const value of [x, ...convs.map((c) => c.output)]) release(value.buffer);
       x = out;
     }
 
@@ -358,51 +383,58 @@ export class WebGpuCompiledStep implements CompiledTrainingStep {
     statistics(headBn, x);
     const features = fc.inFeatures;
     const pooled = storage(batch * features, 'pooled');
-    const dlogits = storage(batch * classes, 'logit gradients');
-    const dpooled = storage(batch * features, 'pooled gradients');
     dispatch('globalMean', [batch, features, x.height * x.width, headBn.state], [x.buffer, bnState, pooled], flatGroups(batch * features));
     const fcWeight = layout.offsets.get(fc.weight)!;
     const fcBias = layout.offsets.get(fc.bias)!;
-    dispatch('softmaxCrossEntropy', [batch, features, classes, { f: settings.labelSmoothing }, fcWeight, fcBias, 0, 0],
+    if (!training) {
+      this.logits = storage(batch * classes, 'logits', GPUBufferUsage.COPY_SRC);
+      dispatch('classifier', [batch, features, classes, fcWeight, fcBias, 0, 0, 0], [pooled, this.params, this.logits], flatGroups(batch * classes));
+    }
+    const dlogits = training ? storage(batch * classes, 'logit gradients') : pooled;
+    const dpooled = training ? storage(batch * features, 'pooled gradients') : pooled;
+    if (training) dispatch('softmaxCrossEntropy', [batch, features, classes, { f: settings.labelSmoothing }, fcWeight, fcBias, 0, 0],
       [pooled, this.params, this.labels, dlogits, this.results], [1, 1, 1]);
 
     // ---- Backward ----
-    dispatch('classifierBackward', [batch, features, classes, fcWeight, fcBias, 0, 0, 0], [pooled, dlogits, this.params, grads, dpooled],
-      flatGroups(features * classes + classes + batch * features));
-    let g = bnBackward(headBn, x, dpooled, 1);
-    for (const plan of [...unitPlans].reverse()) {
-      // The gradient at the branch's last value: g itself, or through its batch norm.
-      let dOut: Value = g;
-      if (plan.last.bn) dOut = bnBackward(plan.last.bn, plan.last.value, g.buffer, 0);
-      let dx: Value | null = null;
-      for (const [i, step] of [...plan.convs.entries()].reverse()) {
-        convFilterGrad(step.conv, step.input, dOut);
-        const dInput = convDataGrad(step.conv, step.input.value, dOut);
-        if (dOut !== g) release(dOut.buffer);
-        // Every branch starts with a batch norm (checked): its backward adds the shortcut's part of g.
-        const bn = step.input.bn!;
-        const isFirst = i === 0;
-        const dPre = bnBackward(bn, step.input.value, dInput.buffer, 0, isFirst ? { g, stride: plan.stride } : undefined);
-        release(dInput.buffer);
-        if (isFirst) dx = dPre;
-        else dOut = dPre;
+    if (training) {
+      dispatch('classifierBackward', [batch, features, classes, fcWeight, fcBias, 0, 0, 0], [pooled, dlogits, this.params, grads, dpooled],
+        flatGroups(features * classes + classes + batch * features));
+      let g = bnBackward(headBn, x, dpooled, 1);
+      for (const plan of [...unitPlans].reverse()) {
+        // The gradient at the branch's last value: g itself, or through its batch norm.
+        let dOut: Value = g;
+        if (plan.last.bn) dOut = bnBackward(plan.last.bn, plan.last.value, g.buffer, 0);
+        let dx: Value | null = null;
+        for (const [i, step] of [...plan.convs.entries()].reverse()) {
+          convFilterGrad(step.conv, step.input, dOut);
+          const dInput = convDataGrad(step.conv, step.input.value, dOut);
+          if (dOut !== g) release(dOut.buffer);
+          // Every branch starts with a batch norm (checked): its backward adds the shortcut's part of g.
+          const bn = step.input.bn!;
+          const isFirst = i === 0;
+          const dPre = bnBackward(bn, step.input.value, dInput.buffer, 0, isFirst ? { g, stride: plan.stride } : undefined);
+          release(dInput.buffer);
+          if (isFirst) dx = dPre;
+          else dOut = dPre;
+        }
+        release(g.buffer);
+        g = dx!;
       }
+      // Stem: its batch norm's backward, then the convolution's filter gradient (the images need none).
+      const dStem = bnBackward(stemBn, stemOut, g.buffer, 0);
       release(g.buffer);
-      g = dx!;
-    }
-    // Stem: its batch norm's backward, then the convolution's filter gradient (the images need none).
-    const dStem = bnBackward(stemBn, stemOut, g.buffer, 0);
-    release(g.buffer);
-    convFilterGrad(stemConv, { value: imageValue, bn: null }, dStem);
+      convFilterGrad(stemConv, { value: imageValue, bn: null }, dStem);
 
-    // ---- SGD ----
-    const sgdWords: (number | { f: number })[] = [layout.total, layout.convTotal, splits, 1, settings.nesterov ? 1 : 0, { f: 0 }, { f: settings.momentum }, { f: 1 - settings.dampening }];
-    for (let i = 0; i < shaders.SGD_RANGES; i++) {
-      const r = layout.ranges[i] ?? { end: layout.total, weightDecay: 0, lrScale: 1 };
-      sgdWords.push(r.end, { f: r.weightDecay }, { f: r.lrScale }, 0);
+      // ---- SGD ----
+      const sgdWords: (number | { f: number })[] = [layout.total, layout.convTotal, splits, 1, settings.nesterov ? 1 : 0, { f: 0 }, { f: settings.momentum }, { f: 1 - settings.dampening }];
+      for (let i = 0; i < shaders.SGD_RANGES; i++) {
+        const r = layout.ranges[i] ?? { end: layout.total, weightDecay: 0, lrScale: 1 };
+        sgdWords.push(r.end, { f: r.weightDecay }, { f: r.lrScale }, 0);
+      }
+      this.sgdUniform = (pending.length) * UNIFORM_STRIDE;
+      dispatch('sgd', sgdWords, [this.params, grads, partials, this.momentum, this.results], flatGroups(layout.total));
     }
-    this.sgdUniform = (pending.length) * UNIFORM_STRIDE;
-    dispatch('sgd', sgdWords, [this.params, grads, partials, this.momentum, this.results], flatGroups(layout.total));
+    else this.sgdUniform = 0;
     this.sgdFixed = uniformData[uniformData.length - 1];
 
     // Uniforms and bind groups, once.
@@ -410,7 +442,7 @@ export class WebGpuCompiledStep implements CompiledTrainingStep {
     const packed = new Uint8Array(uniformData.length * UNIFORM_STRIDE);
     uniformData.forEach((d, i) => packed.set(new Uint8Array(d), i * UNIFORM_STRIDE));
     device.queue.writeBuffer(this.uniforms, 0, packed);
-    this.dispatches = pending.map(({ kernel, uniform: binding, resources, groups, label, macs }) => ({
+    const bind = ({ kernel, uniform: binding, resources, groups, label, macs }: (typeof pending)[number]): Dispatch => ({
       kernel,
       groups,
       label,
@@ -423,18 +455,26 @@ export class WebGpuCompiledStep implements CompiledTrainingStep {
         ],
         label: kernel,
       }),
-    }));
+    });
+    this.dispatches = pending.map(bind);
+    this.prepare = preparing.map(bind);
     this.dispatchesPerStep = this.dispatches.length;
     this.bytes = this.buffers.reduce((n, b) => n + b.size, 0);
   }
 
-  /** Plans the step on `device`; a refusal says which part of the network or recipe is not compiled. */
-  static async compile(device: Device, network: NetworkDescription, settings: CompiledStepSettings): Promise<WebGpuCompiledStep | CompileRefusal> {
-    const reason = refusal(network, settings);
+  /** Plans eval-mode inference of batches of `batchSize` on `device`. */
+  static async compileInference(device: Device, network: NetworkDescription, batchSize: number): Promise<WebGpuCompiledInference | CompileRefusal> {
+    const settings: CompiledStepSettings = { batchSize, labelSmoothing: 0, momentum: 0, dampening: 0, nesterov: false, weightDecay: 0, noDecay: [], lrScale: {} };
+    const reason = refusal(network, { ...settings, batchSize: Math.max(batchSize, 2) });
     if (reason) return { unsupported: reason };
+    return new WebGpuCompiledInference(await WebGpuCompiledStep.checked(device, () => new WebGpuCompiledStep(device, network, settings, 'inference')));
+  }
+
+  /** Builds a plan inside error scopes: a shader, binding or memory the device refuses is an error here, not at the first step. */
+  private static async checked(device: Device, build: () => WebGpuCompiledStep): Promise<WebGpuCompiledStep> {
     device.device.pushErrorScope('validation');
     device.device.pushErrorScope('out-of-memory');
-    const step = new WebGpuCompiledStep(device, network, settings);
+    const step = build();
     const [memory, validation] = [await device.device.popErrorScope(), await device.device.popErrorScope()];
     const error = memory ?? validation;
     if (error) {
@@ -442,6 +482,13 @@ export class WebGpuCompiledStep implements CompiledTrainingStep {
       throw new Error(`compiled step: the device refused its plan: ${error.message.split('\n')[0]}`);
     }
     return step;
+  }
+
+  /** Plans the step on `device`; a refusal says which part of the network or recipe is not compiled. */
+  static async compile(device: Device, network: NetworkDescription, settings: CompiledStepSettings): Promise<WebGpuCompiledStep | CompileRefusal> {
+    const reason = refusal(network, settings);
+    if (reason) return { unsupported: reason };
+    return WebGpuCompiledStep.checked(device, () => new WebGpuCompiledStep(device, network, settings));
   }
 
   private buffer(bytes: number, usage: number, label: string): GPUBuffer {
@@ -489,11 +536,51 @@ export class WebGpuCompiledStep implements CompiledTrainingStep {
       this.device.queue.writeBuffer(this.momentum, 0, momentum);
     }
     this.first = !state.momentum;
+    if (this.prepare.length) this.submit(this.prepare);
+  }
+
+  /** Records `dispatches` in passes of DISPATCHES_PER_PASS, submitting all but the last; the encoder is left open. */
+  private encode(dispatches: Dispatch[]): GPUCommandEncoder {
+    let encoder = this.device.createCommandEncoder();
+    for (let start = 0; start < dispatches.length; start += DISPATCHES_PER_PASS) {
+      const pass = encoder.beginComputePass();
+      for (const d of dispatches.slice(start, start + DISPATCHES_PER_PASS)) {
+        pass.setPipeline(this.pipelines[d.kernel]);
+        pass.setBindGroup(0, d.bindGroup);
+        pass.dispatchWorkgroups(d.groups[0], d.groups[1], d.groups[2]);
+      }
+      pass.end();
+      if (start + DISPATCHES_PER_PASS < dispatches.length) {
+        this.device.queue.submit([encoder.finish()]);
+        encoder = this.device.createCommandEncoder();
+      }
+    }
+    return encoder;
+  }
+
+  private submit(dispatches: Dispatch[]): void {
+    this.device.queue.submit([this.encode(dispatches).finish()]);
+  }
+
+  /** Inference plans: the logits [batch, classes] of a batch. */
+  async infer(images: Float32Array): Promise<Float32Array> {
+    if (!this.logits) throw new Error('compiled step: infer needs an inference plan');
+    if (images.length !== this.imageSize) throw new Error(`compiled inference: expected ${this.imageSize} image values (batch ${this.settings.batchSize}), got ${images.length}`);
+    this.device.queue.writeBuffer(this.images, 0, images as Float32Array<ArrayBuffer>);
+    const encoder = this.encode(this.dispatches);
+    const staging = this.readback;
+    encoder.copyBufferToBuffer(this.logits, 0, staging, 0, this.logits.size);
+    this.device.queue.submit([encoder.finish()]);
+    await staging.mapAsync(GPUMapMode.READ);
+    const logits = new Float32Array(staging.getMappedRange().slice(0, this.logits.size));
+    staging.unmap();
+    return logits;
   }
 
   /** Records one step; with `timing`, each dispatch gets a pass of its own that writes its timestamps there. */
   record(images: Float32Array, labels: Int32Array, lr: number, timing?: GPUQuerySet): void {
     const batch = this.settings.batchSize;
+    if (this.mode !== 'train') throw new Error('compiled step: an inference plan does not train');
     if (images.length !== this.imageSize) throw new Error(`compiled step: expected ${this.imageSize} image values (batch ${batch}), got ${images.length}`);
     if (labels.length !== batch) throw new Error(`compiled step: expected ${batch} labels, got ${labels.length}`);
     for (const label of labels) {
@@ -507,8 +594,9 @@ export class WebGpuCompiledStep implements CompiledTrainingStep {
     sgd.setUint32(12, this.first ? 1 : 0, true);
     sgd.setFloat32(20, lr, true);
     queue.writeBuffer(this.uniforms, this.sgdUniform, sgd.buffer);
-    let encoder = this.device.createCommandEncoder();
+    let encoder: GPUCommandEncoder;
     if (timing) {
+      encoder = this.device.createCommandEncoder();
       this.dispatches.forEach((d, i) => {
         const pass = encoder.beginComputePass({ timestampWrites: { querySet: timing, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 } });
         pass.setPipeline(this.pipelines[d.kernel]);
@@ -516,19 +604,8 @@ export class WebGpuCompiledStep implements CompiledTrainingStep {
         pass.dispatchWorkgroups(d.groups[0], d.groups[1], d.groups[2]);
         pass.end();
       });
-    }
-    for (let start = 0; start < (timing ? 0 : this.dispatches.length); start += DISPATCHES_PER_PASS) {
-      const pass = encoder.beginComputePass();
-      for (const d of this.dispatches.slice(start, start + DISPATCHES_PER_PASS)) {
-        pass.setPipeline(this.pipelines[d.kernel]);
-        pass.setBindGroup(0, d.bindGroup);
-        pass.dispatchWorkgroups(d.groups[0], d.groups[1], d.groups[2]);
-      }
-      pass.end();
-      if (start + DISPATCHES_PER_PASS < this.dispatches.length) {
-        queue.submit([encoder.finish()]);
-        encoder = this.device.createCommandEncoder();
-      }
+    } else {
+      encoder = this.encode(this.dispatches);
     }
     encoder.copyBufferToBuffer(this.results, 0, this.readback, 0, this.results.size);
     queue.submit([encoder.finish()]);
@@ -604,5 +681,28 @@ export class WebGpuCompiledStep implements CompiledTrainingStep {
   dispose(): void {
     for (const buffer of this.buffers) buffer.destroy();
     this.buffers.length = 0;
+  }
+}
+
+/** Eval-mode inference planned once and replayed: the forward pass with running statistics, logits out. */
+export class WebGpuCompiledInference implements CompiledInference {
+  readonly dispatchesPerBatch: number;
+  readonly bytes: number;
+
+  constructor(private readonly plan: WebGpuCompiledStep) {
+    this.dispatchesPerBatch = plan.dispatchesPerStep;
+    this.bytes = plan.bytes;
+  }
+
+  load(state: Pick<NetworkState, 'parameters' | 'buffers'>): void {
+    this.plan.load({ ...state, momentum: null });
+  }
+
+  run(images: Float32Array): Promise<Float32Array> {
+    return this.plan.infer(images);
+  }
+
+  dispose(): void {
+    this.plan.dispose();
   }
 }

@@ -585,3 +585,44 @@ fn main(@builtin(global_invocation_id) id : vec3<u32>) {
   params[index] = p - u.lr * u.ranges[slot].lrScale * delta;
 }
 `;
+
+/** Eval mode: a batch norm's scale and shift from its running statistics (run when weights load). */
+export const BATCH_NORM_EVAL_STATE = /* wgsl */ `
+struct Eval { channels : u32, state : u32, gamma : u32, beta : u32, runningMean : u32, runningVar : u32, epsilon : f32, _a : u32 }
+@group(0) @binding(0) var<uniform> u : Eval;
+@group(0) @binding(1) var<storage, read> params : array<f32>;
+@group(0) @binding(2) var<storage, read> running : array<f32>;
+@group(0) @binding(3) var<storage, read_write> state : array<f32>;
+@compute @workgroup_size(${FLAT_WORKGROUP})
+fn main(@builtin(global_invocation_id) id : vec3<u32>) {
+  let c = id.x;
+  if (c >= u.channels) { return; }
+  let C = u.channels;
+  let mean = running[u.runningMean + c];
+  let invStd = 1.0 / sqrt(running[u.runningVar + c] + u.epsilon);
+  let scale = params[u.gamma + c] * invStd;
+  state[u.state + c] = mean;
+  state[u.state + C + c] = invStd;
+  state[u.state + 2u * C + c] = scale;
+  state[u.state + 3u * C + c] = params[u.beta + c] - mean * scale;
+}
+`;
+
+/** logits[n, j] = b[j] + sum_c pooled[n, c] W[c, j]. */
+export const CLASSIFIER = /* wgsl */ `
+struct Fc { batch : u32, features : u32, classes : u32, weight : u32, bias : u32, _a : u32, _b : u32, _c : u32 }
+@group(0) @binding(0) var<uniform> u : Fc;
+@group(0) @binding(1) var<storage, read> pooled : array<f32>;
+@group(0) @binding(2) var<storage, read> params : array<f32>;
+@group(0) @binding(3) var<storage, read_write> logits : array<f32>;
+@compute @workgroup_size(${FLAT_WORKGROUP})
+fn main(@builtin(global_invocation_id) id : vec3<u32>) {
+  ${FLAT_INDEX}
+  if (index >= u.batch * u.classes) { return; }
+  let n = index / u.classes;
+  let j = index % u.classes;
+  var z = params[u.bias + j];
+  for (var c = 0u; c < u.features; c++) { z = fma(pooled[n * u.features + c], params[u.weight + c * u.classes + j], z); }
+  logits[index] = z;
+}
+`;

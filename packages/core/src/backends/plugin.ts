@@ -1,4 +1,4 @@
-import type { CompileRefusal, CompiledStepSettings, CompiledTrainingStep, NetworkDescription } from '../network';
+import type { CompileRefusal, CompiledInference, CompiledStepSettings, CompiledTrainingStep, NetworkDescription } from '../network';
 
 /**
  * The contract every backend plugin fulfils. A plugin is a plain object, usually exported as
@@ -59,6 +59,8 @@ export interface BackendPlugin {
    * why this network or recipe is not supported (the op-by-op step then runs it).
    */
   compileTrainingStep?(network: NetworkDescription, settings: CompiledStepSettings): Promise<CompiledTrainingStep | CompileRefusal>;
+  /** Optional, after `setup`: eval-mode inference of `network` planned once and replayed, or why not. */
+  compileInference?(network: NetworkDescription, batchSize: number): Promise<CompiledInference | CompileRefusal>;
 }
 
 export function isBackendPlugin(value: unknown): value is BackendPlugin {

@@ -1,4 +1,4 @@
-import type { CompileRefusal, CompiledStepSettings, CompiledTrainingStep, NetworkDescription } from '../network';
+import type { CompileRefusal, CompiledInference, CompiledStepSettings, CompiledTrainingStep, NetworkDescription } from '../network';
 import { BackendUnavailableError, ConfigError } from '../errors';
 import { isMissingModule } from '../modules';
 import { type Availability, type BackendInfo, type BackendOptions, type BackendPlugin, isBackendPlugin } from './plugin';
@@ -77,6 +77,15 @@ export class BackendRegistry {
     if (!plugin.compileTrainingStep) return { unsupported: `the ${plugin.name} backend runs steps op by op` };
     if (this.active.kernels === 'stock') return { unsupported: `the ${plugin.name} backend runs its stock kernels` };
     return plugin.compileTrainingStep(network, settings);
+  }
+
+  /** Eval-mode inference compiled by the active backend for `network`, or why there is none. */
+  async compileInference(network: NetworkDescription, batchSize: number): Promise<CompiledInference | CompileRefusal> {
+    const plugin = this.activePlugin;
+    if (!plugin || !this.active) return { unsupported: 'no backend is set up' };
+    if (!plugin.compileInference) return { unsupported: `the ${plugin.name} backend runs inference op by op` };
+    if (this.active.kernels === 'stock') return { unsupported: `the ${plugin.name} backend runs its stock kernels` };
+    return plugin.compileInference(network, batchSize);
   }
 
   /**
