@@ -3,6 +3,7 @@ import { Rng, compileInference, listBackends, registerBackendPlugin, relativeErr
 import { backendPlugin } from '@pyramid/backend-webgpu';
 import { PyramidNet, describeNetwork, readNetworkState, type ArchitectureConfig } from '@pyramid/pyramidnet';
 import { RECIPES, type StepSettings, TrainingStep } from '@pyramid/train';
+import { evaluate } from '@pyramid/train/node';
 import { afterAll, describe, expect, it } from 'vitest';
 import { COMPILED_STEP_CASES, caseBatches, compiledStepConformance } from './compiled-step';
 
@@ -108,5 +109,38 @@ describe('the compiled WebGPU training step', () => {
     expect(relativeError(got, want, 0)).toBeLessThan(1e-4);
     inference.dispose();
     model.dispose();
+  });
+
+  runs('evaluates a dataset as the CPU does, the last short batch included', async () => {
+    const config: ArchitectureConfig = { layout: 'cifar', depth: 8, alpha: 12, classes: 3, input: { height: 9, width: 9, channels: 3 } };
+    const rng = Rng.fromSeed(41);
+    const count = 11;
+    const dataset = {
+      name: 'random', shape: config.input!, classNames: ['a', 'b', 'c'],
+      images: Uint8Array.from({ length: count * 9 * 9 * 3 }, () => rng.int(256)),
+      labels: Int32Array.from({ length: count }, () => rng.int(3)),
+      normalization: { mean: [120, 120, 120], std: [60, 60, 60], scale: 1 as const },
+    };
+    const run = async (backend: string, kernels: 'project' | 'stock') => {
+      await useBackend(backend, { kernels });
+      const model = new PyramidNet(config, { seed: 4 });
+      const result = await evaluate(model, dataset, { batchSize: 4, normalization: dataset.normalization });
+      model.dispose();
+      return result;
+    };
+    const want = await run('cpu', 'stock');
+    // The WebGPU run is compiled: one plan for the batches of 4, one for the last 3.
+    const compile = backendPlugin.compileInference!;
+    const sizes: number[] = [];
+    backendPlugin.compileInference = (network, batchSize) => {
+      sizes.push(batchSize);
+      return compile(network, batchSize);
+    };
+    const got = await run('webgpu', 'project').finally(() => {
+      backendPlugin.compileInference = compile;
+    });
+    expect(sizes).toEqual([4, 3]);
+    expect(got.confusion).toEqual(want.confusion);
+    expect(Math.abs(got.loss - want.loss) / want.loss).toBeLessThan(1e-5);
   });
 });

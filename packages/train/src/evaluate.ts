@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { DecodePool, type TrainingData, dataSize, epochBatches } from '@pyramid/datasets';
-import type { Normalization } from '@pyramid/core';
-import type { PyramidNet } from '@pyramid/pyramidnet';
+import { type CompiledInference, type Normalization, compileInference } from '@pyramid/core';
+import { type PyramidNet, describeNetwork, readNetworkState } from '@pyramid/pyramidnet';
 import { crossEntropy, topKHits } from './loss';
 
 export interface Evaluation {
@@ -23,6 +23,44 @@ export interface EvaluateOptions {
   /** Decoding threads for image files (one is made when absent). */
   pool?: DecodePool;
   onBatch?: (done: number, total: number) => void;
+  /** Let the backend compile eval-mode inference (default true; WebGPU plans it once per batch size). */
+  compile?: boolean;
+}
+
+/**
+ * Logits of batches of any size: compiled by the backend where it can (one plan per batch size,
+ * the weights uploaded once each), else the model's own eval-mode forward pass.
+ */
+class Logits {
+  private readonly plans = new Map<number, CompiledInference | null>();
+  private state: ReturnType<typeof readNetworkState> | null = null;
+
+  constructor(
+    private readonly model: PyramidNet,
+    private readonly compile: boolean,
+  ) {}
+
+  async of(images: Float32Array, size: number): Promise<tf.Tensor2D> {
+    const plan = await this.plan(size);
+    if (plan) return tf.tensor2d(await plan.run(images), [size, this.model.architecture.classes]);
+    const { height, width, channels } = this.model.architecture.input;
+    return tf.tidy(() => this.model.predict(tf.tensor4d(images, [size, height, width, channels])));
+  }
+
+  private async plan(size: number): Promise<CompiledInference | null> {
+    if (!this.compile) return null;
+    if (!this.plans.has(size)) {
+      const planned = await compileInference(describeNetwork(this.model), size);
+      const plan = 'unsupported' in planned ? null : planned;
+      if (plan) plan.load(await (this.state ??= readNetworkState(this.model)));
+      this.plans.set(size, plan);
+    }
+    return this.plans.get(size)!;
+  }
+
+  dispose(): void {
+    for (const plan of this.plans.values()) plan?.dispose();
+  }
 }
 
 /** Eval-mode metrics of `model` on a whole dataset: loss, top-1/top-5, per class, confusion. */
@@ -35,10 +73,10 @@ export async function evaluate(model: PyramidNet, dataset: TrainingData, options
   let hits5 = 0;
   let seen = 0;
   const total = dataSize(dataset);
-  const { height, width, channels } = dataset.shape;
+  const logitsOf = new Logits(model, options.compile !== false);
   const pool = options.pool ?? (await DecodePool.create('files' in dataset ? (await import('node:os')).availableParallelism() : 1));
   for await (const batch of epochBatches(dataset, { batchSize: options.batchSize ?? 256, augment: 'none', normalization: options.normalization, pool })) {
-    const logits = tf.tidy(() => model.predict(tf.tensor4d(batch.images, [batch.size, height, width, channels])));
+    const logits = await logitsOf.of(batch.images, batch.size);
     const labels = tf.tensor1d(batch.labels, 'int32');
     const loss = crossEntropy(logits, labels);
     const [lossValue, values] = (await Promise.all([loss.data(), logits.data()])) as [Float32Array, Float32Array];
@@ -58,6 +96,7 @@ export async function evaluate(model: PyramidNet, dataset: TrainingData, options
     options.onBatch?.(seen, total);
     await new Promise((resolve) => setTimeout(resolve, 0));
   }
+  logitsOf.dispose();
   if (!options.pool) await pool.close();
   const perClass = confusion.map((row, c) => {
     const n = row.reduce((a, b) => a + b, 0);
