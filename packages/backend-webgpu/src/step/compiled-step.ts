@@ -39,10 +39,14 @@ type Kernel =
   | 'convForward' | 'convBackwardData' | 'convBackwardFilter' | 'bnStatistics' | 'bnBackwardReduce' | 'bnBackwardApply' | 'bnApply'
   | 'residualAdd' | 'globalMean' | 'softmaxCrossEntropy' | 'classifierBackward' | 'sgd' | 'bnEvalState' | 'classifier';
 
-const SOURCES: Record<Kernel, string> = {
-  convForward: shaders.CONV_FORWARD,
-  convBackwardData: shaders.CONV_BACKWARD_DATA,
-  convBackwardFilter: shaders.CONV_BACKWARD_FILTER,
+/** The convolutions' WGSL for a tile; the other kernels' below. */
+const CONV_SOURCES = {
+  convForward: shaders.convForward,
+  convBackwardData: shaders.convBackwardData,
+  convBackwardFilter: shaders.convBackwardFilter,
+};
+
+const SOURCES: Record<Exclude<Kernel, keyof typeof CONV_SOURCES>, string> = {
   bnStatistics: shaders.BATCH_NORM_STATISTICS,
   bnBackwardReduce: shaders.BATCH_NORM_BACKWARD_REDUCE,
   bnBackwardApply: shaders.BATCH_NORM_BACKWARD_APPLY,
@@ -58,6 +62,7 @@ const SOURCES: Record<Kernel, string> = {
 
 interface Dispatch {
   kernel: Kernel;
+  pipeline: GPUComputePipeline;
   bindGroup: GPUBindGroup;
   groups: [number, number, number];
   /** What it computes, for profiles. */
@@ -159,7 +164,8 @@ export class WebGpuCompiledStep implements CompiledTrainingStep {
   readonly bytes: number;
   private readonly device: GPUDevice;
   private readonly dispatches: Dispatch[];
-  private readonly pipelines: Record<Kernel, GPUComputePipeline>;
+  /** Pipelines by kernel (and tile, for the convolutions), made as the plan first needs them. */
+  private readonly pipelines = new Map<string, GPUComputePipeline>();
   private readonly buffers: GPUBuffer[] = [];
   private readonly offsets: Map<string, number>;
   private readonly sizes: Map<string, number>;
@@ -199,12 +205,17 @@ export class WebGpuCompiledStep implements CompiledTrainingStep {
     this.total = layout.total;
     if (layout.ranges.length > shaders.SGD_RANGES) throw new Error(`the recipe gives ${layout.ranges.length} groups of weight decay and learning-rate scale; the compiled step handles ${shaders.SGD_RANGES}`);
 
-    this.pipelines = Object.fromEntries(
-      (Object.keys(SOURCES) as Kernel[]).map((kernel) => {
-        const module = device.createShaderModule({ code: SOURCES[kernel], label: kernel });
-        return [kernel, device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' }, label: kernel })];
-      }),
-    ) as Record<Kernel, GPUComputePipeline>;
+    const pipeline = (kernel: Kernel, tile?: shaders.Tile): GPUComputePipeline => {
+      const key = tile ? `${kernel}/${tile.cols}` : kernel;
+      let found = this.pipelines.get(key);
+      if (!found) {
+        const code = kernel in CONV_SOURCES ? CONV_SOURCES[kernel as keyof typeof CONV_SOURCES](tile!) : SOURCES[kernel as keyof typeof SOURCES];
+        const module = device.createShaderModule({ code, label: key });
+        found = device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' }, label: key });
+        this.pipelines.set(key, found);
+      }
+      return found;
+    };
 
     const storage = (floats: number, label: string, extra = 0) => this.buffer(floats * 4, GPUBufferUsage.STORAGE | extra, label);
     const copyable = GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
@@ -257,9 +268,13 @@ export class WebGpuCompiledStep implements CompiledTrainingStep {
       uniformData.push(data);
       return { buffer: null as unknown as GPUBuffer, offset: (uniformData.length - 1) * UNIFORM_STRIDE, size: data.byteLength };
     };
-    const pending: { kernel: Kernel; uniform: GPUBufferBinding; resources: GPUBuffer[]; groups: [number, number, number]; label: string; macs: number }[] = [];
-    const dispatch = (kernel: Kernel, words: (number | { f: number })[], resources: GPUBuffer[], groups: [number, number, number], label = '', macs = 0) => {
-      pending.push({ kernel, uniform: uniform(words), resources, groups, label, macs });
+    const pending: { kernel: Kernel; pipeline: GPUComputePipeline; uniform: GPUBufferBinding; resources: GPUBuffer[]; groups: [number, number, number]; label: string; macs: number }[] = [];
+    const dispatch = (kernel: Kernel, words: (number | { f: number })[], resources: GPUBuffer[], groups: [number, number, number], label = '', macs = 0, tile?: shaders.Tile) => {
+      pending.push({ kernel, pipeline: pipeline(kernel, tile), uniform: uniform(words), resources, groups, label, macs });
+    };
+    const gemmGroups = (rows: number, cols: number, splitCount: number): [number, number, number] => {
+      const tile = shaders.tileFor(cols);
+      return [Math.ceil(cols / tile.cols), Math.ceil(rows / tile.rows), splitCount];
     };
     const flatGroups = (threads: number): [number, number, number] => {
       const groups = Math.max(1, Math.ceil(threads / shaders.FLAT_WORKGROUP));
@@ -286,7 +301,7 @@ export class WebGpuCompiledStep implements CompiledTrainingStep {
     const statistics = (bn: PlannedBatchNorm, x: Value) => {
       const l = bn.layer;
       if (!training) {
-        preparing.push({ kernel: 'bnEvalState', uniform: uniform([l.channels, bn.state, bn.gamma, bn.beta, bn.runningMean, bn.runningVar, { f: l.epsilon }, 0]),
+        preparing.push({ kernel: 'bnEvalState', pipeline: pipeline('bnEvalState'), uniform: uniform([l.channels, bn.state, bn.gamma, bn.beta, bn.runningMean, bn.runningVar, { f: l.epsilon }, 0]),
           resources: [this.params, this.runningBuffer, bnState], groups: [Math.ceil(l.channels / shaders.FLAT_WORKGROUP), 1, 1], label: l.weight, macs: 0 });
         return;
       }
@@ -308,23 +323,23 @@ export class WebGpuCompiledStep implements CompiledTrainingStep {
       const rows = out.batch * out.height * out.width;
       const depth = conv.kernelSize * conv.kernelSize * conv.inChannels;
       dispatch('convForward', convWords(conv, input.value, out, rows, conv.outChannels, depth, depth, prologueOf(input.bn), input.bn?.state ?? 0),
-        [input.value.buffer, this.params, bnState, out.buffer], [Math.ceil(conv.outChannels / shaders.TILE), Math.ceil(rows / shaders.TILE), 1], conv.weight, rows * depth * conv.outChannels);
+        [input.value.buffer, this.params, bnState, out.buffer], gemmGroups(rows, conv.outChannels, 1), conv.weight, rows * depth * conv.outChannels, shaders.tileFor(conv.outChannels));
       return out;
     };
     const convFilterGrad = (conv: ConvolutionLayer, input: ConvInput, dOut: Value) => {
       const pixels = dOut.batch * dOut.height * dOut.width;
-      const chunk = Math.ceil(Math.ceil(pixels / splits) / shaders.TILE_DEPTH) * shaders.TILE_DEPTH;
+      const chunk = Math.ceil(Math.ceil(pixels / splits) / shaders.SLICE_ALIGN) * shaders.SLICE_ALIGN;
       const taps = conv.kernelSize * conv.kernelSize * conv.inChannels;
       dispatch('convBackwardFilter', convWords(conv, input.value, dOut, taps, conv.outChannels, pixels, chunk, prologueOf(input.bn), input.bn?.state ?? 0),
-        [input.value.buffer, dOut.buffer, bnState, partials], [Math.ceil(conv.outChannels / shaders.TILE), Math.ceil(taps / shaders.TILE), splits], conv.weight, pixels * taps * conv.outChannels);
+        [input.value.buffer, dOut.buffer, bnState, partials], gemmGroups(taps, conv.outChannels, splits), conv.weight, pixels * taps * conv.outChannels, shaders.tileFor(conv.outChannels));
     };
     const convDataGrad = (conv: ConvolutionLayer, input: Value, dOut: Value): Value => {
       const dx = { ...input, buffer: take(sizeOf(input), 'gradient') };
       const rows = input.batch * input.height * input.width;
       const depth = conv.kernelSize * conv.kernelSize * conv.outChannels;
       dispatch('convBackwardData', convWords(conv, input, dOut, rows, conv.inChannels, depth, depth, 0, 0),
-        [dOut.buffer, this.params, dx.buffer], [Math.ceil(conv.inChannels / shaders.TILE), Math.ceil(rows / shaders.TILE), 1],
-        conv.weight, dOut.batch * dOut.height * dOut.width * conv.kernelSize * conv.kernelSize * conv.inChannels * conv.outChannels);
+        [dOut.buffer, this.params, dx.buffer], gemmGroups(rows, conv.inChannels, 1),
+        conv.weight, dOut.batch * dOut.height * dOut.width * conv.kernelSize * conv.kernelSize * conv.inChannels * conv.outChannels, shaders.tileFor(conv.inChannels));
       return dx;
     };
     /** The gradient at a batch norm's input x from the one at its output (dy, or pooled when dyMode 1). */
@@ -442,13 +457,14 @@ export class WebGpuCompiledStep implements CompiledTrainingStep {
     const packed = new Uint8Array(uniformData.length * UNIFORM_STRIDE);
     uniformData.forEach((d, i) => packed.set(new Uint8Array(d), i * UNIFORM_STRIDE));
     device.queue.writeBuffer(this.uniforms, 0, packed);
-    const bind = ({ kernel, uniform: binding, resources, groups, label, macs }: (typeof pending)[number]): Dispatch => ({
+    const bind = ({ kernel, pipeline: chosen, uniform: binding, resources, groups, label, macs }: (typeof pending)[number]): Dispatch => ({
       kernel,
+      pipeline: chosen,
       groups,
       label,
       macs,
       bindGroup: device.createBindGroup({
-        layout: this.pipelines[kernel].getBindGroupLayout(0),
+        layout: chosen.getBindGroupLayout(0),
         entries: [
           { binding: 0, resource: { buffer: this.uniforms, offset: binding.offset, size: binding.size } },
           ...resources.map((buffer, i) => ({ binding: i + 1, resource: { buffer } })),
@@ -545,7 +561,7 @@ export class WebGpuCompiledStep implements CompiledTrainingStep {
     for (let start = 0; start < dispatches.length; start += DISPATCHES_PER_PASS) {
       const pass = encoder.beginComputePass();
       for (const d of dispatches.slice(start, start + DISPATCHES_PER_PASS)) {
-        pass.setPipeline(this.pipelines[d.kernel]);
+        pass.setPipeline(d.pipeline);
         pass.setBindGroup(0, d.bindGroup);
         pass.dispatchWorkgroups(d.groups[0], d.groups[1], d.groups[2]);
       }
@@ -599,7 +615,7 @@ export class WebGpuCompiledStep implements CompiledTrainingStep {
       encoder = this.device.createCommandEncoder();
       this.dispatches.forEach((d, i) => {
         const pass = encoder.beginComputePass({ timestampWrites: { querySet: timing, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 } });
-        pass.setPipeline(this.pipelines[d.kernel]);
+        pass.setPipeline(d.pipeline);
         pass.setBindGroup(0, d.bindGroup);
         pass.dispatchWorkgroups(d.groups[0], d.groups[1], d.groups[2]);
         pass.end();

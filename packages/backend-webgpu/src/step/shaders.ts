@@ -6,9 +6,30 @@
  * same bits every time.
  */
 
-/** Tile of the implicit GEMMs: 64 x 64 outputs per workgroup of 16 x 16 threads, 16 deep. */
-export const TILE = 64;
-export const TILE_DEPTH = 16;
+/**
+ * Tiles of the implicit GEMMs, by the width of the output (its channels): 16 x 16 threads computing
+ * 16 outputs each, 64 x 64, 128 x 32 or 256 x 16, so that narrow layers (PyramidNet's first stage
+ * starts at 16 channels) do not leave three quarters of a 64-wide tile idle. `depth` values of the
+ * reduction are staged in workgroup memory at a time (8 for the tallest tile, to stay within 16 KB).
+ */
+export interface Tile {
+  rows: number;
+  cols: number;
+  depth: number;
+}
+export const TILES: readonly Tile[] = [
+  { rows: 256, cols: 16, depth: 8 },
+  { rows: 128, cols: 32, depth: 16 },
+  { rows: 64, cols: 64, depth: 16 },
+];
+
+/** The narrowest tile that spans `cols` output columns, else the widest. */
+export function tileFor(cols: number): Tile {
+  return TILES.find((t) => cols <= t.cols) ?? TILES[TILES.length - 1];
+}
+
+/** Filter-gradient slices are whole multiples of this many pixels. */
+export const SLICE_ALIGN = 16;
 /** Threads of the per-channel reductions: 32 channels side by side, 8 lanes of rows each. */
 export const REDUCE_CHANNELS = 32;
 export const FLAT_WORKGROUP = 256;
@@ -54,56 +75,62 @@ fn im2col(pixel : u32, tap : u32) -> f32 {
 `;
 
 /**
- * A tiled GEMM C[rows, cols] = sum over depth of A[row, d] B[d, col], split over workgroup z into
+ * A tiled GEMM C[rows, cols] = sum over depth of A[row, d] B[d, col] (one of TILES), split over workgroup z into
  * `chunk`-deep slices (each written whole, summed later in a fixed order). `aDepthFast` says
  * which index of A is contiguous in memory, so that neighbouring threads load neighbouring words.
  */
-function gemm(loadA: string, loadB: string, store: string, aDepthFast: boolean): string {
-  const aIndex = aDepthFast ? 'let kk = e % 16u; let mm = e / 16u;' : 'let mm = e % 64u; let kk = e / 64u;';
+function gemm(loadA: string, loadB: string, store: string, aDepthFast: boolean, tile: Tile): string {
+  const { rows: TM, cols: TN, depth: TK } = tile;
+  const perRow = TM / 16;
+  const perCol = TN / 16;
+  const aIndex = aDepthFast ? `let kk = e % ${TK}u; let mm = e / ${TK}u;` : `let mm = e % ${TM}u; let kk = e / ${TM}u;`;
   return /* wgsl */ `
 ${loadA}
 ${loadB}
 ${store}
-var<workgroup> tileA : array<f32, 1024>;
-var<workgroup> tileB : array<f32, 1024>;
+var<workgroup> tileA : array<f32, ${TK * TM}>;
+var<workgroup> tileB : array<f32, ${TK * TN}>;
 
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(workgroup_id) group : vec3<u32>, @builtin(local_invocation_id) local : vec3<u32>) {
   let tid = local.y * 16u + local.x;
-  let row0 = group.y * 64u;
-  let col0 = group.x * 64u;
+  let row0 = group.y * ${TM}u;
+  let col0 = group.x * ${TN}u;
   let begin = group.z * u.chunk;
   let end = min(begin + u.chunk, u.depth);
   var acc : array<f32, 16>;
   for (var i = 0u; i < 16u; i++) { acc[i] = 0.0; }
-  for (var d0 = begin; d0 < end; d0 += 16u) {
-    for (var i = 0u; i < 4u; i++) {
-      let e = tid + i * 256u;
+  for (var d0 = begin; d0 < end; d0 += ${TK}u) {
+    for (var e = tid; e < ${TK * TM}u; e += 256u) {
       ${aIndex}
       var a = 0.0;
       if (d0 + kk < end && row0 + mm < u.rows) { a = loadA(row0 + mm, d0 + kk); }
-      tileA[kk * 64u + mm] = a;
-      let nn = e % 64u;
-      let kb = e / 64u;
+      tileA[kk * ${TM}u + mm] = a;
+    }
+    for (var e = tid; e < ${TK * TN}u; e += 256u) {
+      let nn = e % ${TN}u;
+      let kb = e / ${TN}u;
       var b = 0.0;
       if (d0 + kb < end && col0 + nn < u.cols) { b = loadB(d0 + kb, col0 + nn); }
-      tileB[kb * 64u + nn] = b;
+      tileB[kb * ${TN}u + nn] = b;
     }
     workgroupBarrier();
-    for (var kk = 0u; kk < 16u; kk++) {
-      let a = vec4<f32>(tileA[kk * 64u + local.y * 4u], tileA[kk * 64u + local.y * 4u + 1u], tileA[kk * 64u + local.y * 4u + 2u], tileA[kk * 64u + local.y * 4u + 3u]);
-      let b = vec4<f32>(tileB[kk * 64u + local.x * 4u], tileB[kk * 64u + local.x * 4u + 1u], tileB[kk * 64u + local.x * 4u + 2u], tileB[kk * 64u + local.x * 4u + 3u]);
-      for (var r = 0u; r < 4u; r++) {
-        for (var c = 0u; c < 4u; c++) { acc[r * 4u + c] = fma(a[r], b[c], acc[r * 4u + c]); }
+    for (var kk = 0u; kk < ${TK}u; kk++) {
+      var a : array<f32, ${perRow}>;
+      var b : array<f32, ${perCol}>;
+      for (var r = 0u; r < ${perRow}u; r++) { a[r] = tileA[kk * ${TM}u + local.y * ${perRow}u + r]; }
+      for (var c = 0u; c < ${perCol}u; c++) { b[c] = tileB[kk * ${TN}u + local.x * ${perCol}u + c]; }
+      for (var r = 0u; r < ${perRow}u; r++) {
+        for (var c = 0u; c < ${perCol}u; c++) { acc[r * ${perCol}u + c] = fma(a[r], b[c], acc[r * ${perCol}u + c]); }
       }
     }
     workgroupBarrier();
   }
-  for (var r = 0u; r < 4u; r++) {
-    for (var c = 0u; c < 4u; c++) {
-      let row = row0 + local.y * 4u + r;
-      let col = col0 + local.x * 4u + c;
-      if (row < u.rows && col < u.cols) { store(row, col, group.z, acc[r * 4u + c]); }
+  for (var r = 0u; r < ${perRow}u; r++) {
+    for (var c = 0u; c < ${perCol}u; c++) {
+      let row = row0 + local.y * ${perRow}u + r;
+      let col = col0 + local.x * ${perCol}u + c;
+      if (row < u.rows && col < u.cols) { store(row, col, group.z, acc[r * ${perCol}u + c]); }
     }
   }
 }
@@ -111,7 +138,7 @@ fn main(@builtin(workgroup_id) group : vec3<u32>, @builtin(local_invocation_id) 
 }
 
 /** y[pixel, co] = sum over taps of im2col(x)[pixel, tap] w[tap, co]: rows are output pixels. */
-export const CONV_FORWARD = /* wgsl */ `
+export const convForward = (tile: Tile) => /* wgsl */ `
 ${CONV_STRUCT}
 @group(0) @binding(1) var<storage, read> x : array<f32>;
 @group(0) @binding(2) var<storage, read> params : array<f32>;
@@ -123,6 +150,7 @@ ${gemm(
   'fn loadB(d : u32, col : u32) -> f32 { return params[u.wOffset + d * u.outC + col]; }',
   'fn store(row : u32, col : u32, split : u32, v : f32) { y[row * u.outC + col] = v; }',
   true,
+  tile,
 )}
 `;
 
@@ -130,7 +158,7 @@ ${gemm(
  * dx[pixel, ci] = sum over (kh, kw, co) of dy[n, oh, ow, co] w[kh, kw, ci, co] where
  * oh * stride = ih + pad - kh: rows are input pixels, depth runs over the taps and output channels.
  */
-export const CONV_BACKWARD_DATA = /* wgsl */ `
+export const convBackwardData = (tile: Tile) => /* wgsl */ `
 ${CONV_STRUCT}
 @group(0) @binding(1) var<storage, read> dy : array<f32>;
 @group(0) @binding(2) var<storage, read> params : array<f32>;
@@ -162,6 +190,7 @@ ${gemm(
 }`,
   'fn store(row : u32, col : u32, split : u32, v : f32) { dx[row * u.inC + col] = v; }',
   true,
+  tile,
 )}
 `;
 
@@ -170,7 +199,7 @@ ${gemm(
  * into `chunk`-long slices, each slice's sums written to its own copy of the gradient (split-K,
  * summed in order by the SGD kernel): deterministic, and parallel however few taps there are.
  */
-export const CONV_BACKWARD_FILTER = /* wgsl */ `
+export const convBackwardFilter = (tile: Tile) => /* wgsl */ `
 ${CONV_STRUCT}
 @group(0) @binding(1) var<storage, read> x : array<f32>;
 @group(0) @binding(2) var<storage, read> dy : array<f32>;
@@ -182,6 +211,7 @@ ${gemm(
   'fn loadB(d : u32, col : u32) -> f32 { return dy[d * u.outC + col]; }',
   'fn store(row : u32, col : u32, split : u32, v : f32) { partials[split * u.partialStride + u.outOffset + row * u.outC + col] = v; }',
   false,
+  tile,
 )}
 `;
 
