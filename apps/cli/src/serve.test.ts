@@ -73,6 +73,14 @@ describe('pyramid serve', () => {
     expect(JSON.parse(config.body).architecture.depth).toBe(8);
   });
 
+  it('sends the cross-origin isolation headers (COOP same-origin, COEP require-corp) on the page, the checkpoint and errors', async () => {
+    for (const path of ['/', '/checkpoint/config.json', '/no-such-file']) {
+      const { headers } = await get(path);
+      expect(headers['cross-origin-opener-policy'], path).toBe('same-origin');
+      expect(headers['cross-origin-embedder-policy'], path).toBe('require-corp');
+    }
+  });
+
   it('refuses a Host header naming another site (DNS rebinding) and serves its own address and localhost', async () => {
     expect((await get('/', `attacker.example:${port}`)).status).toBe(403);
     expect((await get('/checkpoint/config.json', 'attacker.example')).status).toBe(403);

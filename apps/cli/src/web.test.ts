@@ -88,6 +88,8 @@ describe.runIf(available)('the web page in Chromium', () => {
     await page.waitForSelector('body[data-ready="true"][data-checkpoint="loaded"]', { timeout: 60_000 });
     expect(await page.textContent('#summary')).toContain('parameters            84,765');
     expect(await page.textContent('#backend-status')).toMatch(/^Backend: CPU/);
+    // COOP and COEP from `pyramid serve` isolate the page: SharedArrayBuffer (threads) is open to it.
+    expect(await page.evaluate(() => [crossOriginIsolated, typeof SharedArrayBuffer])).toEqual([true, 'function']);
     const tops = await classifyAll(page);
     tops.forEach((top, i) => {
       expect(top.map((t) => t.label)).toEqual(nodeTop[i].map((t) => t.label));

@@ -20,6 +20,15 @@ const TYPES: Record<string, string> = {
   '.svg': 'image/svg+xml',
 };
 
+/**
+ * Cross-origin isolation: with these the page is `crossOriginIsolated`, so SharedArrayBuffer and
+ * WebAssembly threads are open to it. Everything the page loads comes from this server.
+ */
+export const ISOLATION_HEADERS = {
+  'cross-origin-opener-policy': 'same-origin',
+  'cross-origin-embedder-policy': 'require-corp',
+} as const;
+
 /** Seconds a client waits before asking again for a checkpoint that a training run is rewriting. */
 export const CHECKPOINT_RETRY_SECONDS = 1;
 
@@ -127,12 +136,12 @@ export function createRequestHandler({ web, folder, host }: ServeOptions): (req:
   return (req, res) => {
     fileFor(req).then(
       ({ file, body }) => {
-        res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream', 'cache-control': 'no-store' });
+        res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream', 'cache-control': 'no-store', ...ISOLATION_HEADERS });
         res.end(body);
       },
       (error: unknown) => {
         const known = error instanceof HttpError ? error : new HttpError(500, 'internal error');
-        if (!res.headersSent) res.writeHead(known.status, { 'content-type': 'text/plain', 'cache-control': 'no-store', ...known.headers });
+        if (!res.headersSent) res.writeHead(known.status, { 'content-type': 'text/plain', 'cache-control': 'no-store', ...ISOLATION_HEADERS, ...known.headers });
         res.end(known.message);
       },
     );
