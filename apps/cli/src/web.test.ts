@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -99,6 +99,50 @@ describe.runIf(available)('the web page in Chromium', () => {
     await page.waitForSelector('body[data-trained="true"]', { timeout: 120_000 });
     expect(await page.textContent('#train-status')).toMatch(/^step 8\/8: loss \d+\.\d+/);
     await page.screenshot({ path: screenshot, fullPage: true });
+    await page.close();
+  });
+
+  it("offers a dozen test images of the checkpoint's dataset, classifies a clicked one as `pyramid predict` does, and says when there are none", async () => {
+    const page = await browser.newPage();
+    await page.goto(`${url}?backend=cpu`);
+    await page.waitForSelector('body[data-ready="true"][data-samples="12"]', { timeout: 60_000 });
+    expect(await page.textContent('#samples-status')).toBe('12 CIFAR-10 test images: click one to classify it.');
+    // The served bytes: the first test image of each class, then the second airplane and automobile.
+    const served = new Uint8Array(await (await fetch(`${url}samples/cifar10.bin`)).arrayBuffer());
+    expect(served.length).toBe(12 * (1 + 3072));
+    expect([...served.subarray(0, 12)]).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 1]);
+    if (existsSync(sharedImages)) {
+      const all = readFileSync(sharedImages);
+      // shared/data holds 100 images per class, in class order.
+      [0, 100, 200, 300, 400, 500, 600, 700, 800, 900, 1, 101].forEach((k, i) =>
+        expect(Buffer.compare(served.subarray(12 + i * 3072, 12 + (i + 1) * 3072), all.subarray(k * 3072, (k + 1) * 3072)), `sample ${i}`).toBe(0),
+      );
+    }
+    const files = [3, 8].map((i) => {
+      const file = join(scratch, `sample${i}.png`);
+      writeFileSync(file, encodePng({ data: served.slice(12 + i * 3072, 12 + (i + 1) * 3072), width: 32, height: 32, channels: 3 }));
+      return file;
+    });
+    const predicted = pyramid('predict', '--checkpoint', 'ckpt', ...files, '--json');
+    expect(predicted.status, predicted.stderr).toBe(0);
+    const expected: { label: string; probability: number }[][] = JSON.parse(predicted.stdout).predictions.map((p: { top: unknown }) => p.top);
+    for (const [k, i] of [3, 8].entries()) {
+      const before = Number((await page.getAttribute('body', 'data-classified')) ?? 0);
+      await page.click(`#samples button:nth-child(${i + 1})`);
+      await page.waitForFunction((n) => Number(document.body.dataset.classified ?? 0) > n, before);
+      const top = await page.$$eval('#top5 li', (items) => items.map((li) => ({ label: (li as HTMLElement).dataset.label!, probability: Number((li as HTMLElement).dataset.probability) })));
+      expect(top.map((t) => t.label)).toEqual(expected[k].map((t) => t.label));
+      top.forEach((t, j) => expect(t.probability).toBeCloseTo(expected[k][j].probability, 4));
+      expect(await page.textContent('#inference-status')).toContain(`the image is of class ${['cat', 'ship'][k]}`);
+    }
+    // The same weights under an image folder's class names: no dataset, so no samples.
+    const config = JSON.parse(readFileSync(join(scratch, 'ckpt', 'config.json'), 'utf8'));
+    config.input.classNames = config.input.classNames.map((name: string) => `my-${name}`);
+    mkdirSync(join(scratch, 'folder-ckpt'), { recursive: true });
+    writeFileSync(join(scratch, 'folder-ckpt', 'config.json'), JSON.stringify(config));
+    await page.setInputFiles('#checkpoint-files', [join(scratch, 'folder-ckpt', 'config.json'), join(scratch, 'ckpt', 'model.safetensors')]);
+    await page.waitForFunction(() => !document.body.dataset.samples && document.querySelector('#samples-status')!.textContent!.startsWith('No sample images'));
+    expect(await page.$$('#samples button')).toHaveLength(0);
     await page.close();
   });
 

@@ -1,12 +1,12 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { type InputSpec, findDataset, listBackends, registerBackendPlugin, useBackend } from '@pyramid/core';
+import { DATASETS, type InputSpec, findDataset, listBackends, registerBackendPlugin, useBackend } from '@pyramid/core';
 import { backendPlugin as webgpuPlugin } from '@pyramid/backend-webgpu';
 import { type CheckpointConfig, PyramidNet, decodeCheckpoint, findPreset, formatSummary, summarize } from '@pyramid/pyramidnet';
 import { RunStreams, TrainingStep, defaultRecipeFor, learningRate } from '@pyramid/train';
 import { drawLossChart } from './chart';
 import { fetchRetrying } from './fetch-retry';
 import { imageToInput } from './image';
-import { readSample, sampleBatch } from './sample';
+import { datasetOf, readSample, sampleBatch, sampleRgba } from './sample';
 
 registerBackendPlugin(webgpuPlugin);
 
@@ -16,6 +16,7 @@ const status = (id: string, text: string) => ($(id).textContent = text);
 let model: PyramidNet | null = null;
 let checkpoint: CheckpointConfig | null = null;
 let lastImage: ImageBitmap | null = null;
+let lastTruth: string | undefined;
 
 /** Activates the chosen backend and says plainly which one runs and why. */
 async function selectBackend(choice: string): Promise<void> {
@@ -32,7 +33,7 @@ async function selectBackend(choice: string): Promise<void> {
     document.body.dataset.backend = 'cpu';
     status('backend-status', `Backend: CPU — WebGPU is not available here: ${webgpu?.reason ?? (error as Error).message}`);
   }
-  if (lastImage) await classify(lastImage);
+  if (lastImage) await classify(lastImage, lastTruth);
 }
 
 async function loadCheckpointBytes(configText: string, weights: Uint8Array, source: string): Promise<void> {
@@ -45,7 +46,48 @@ async function loadCheckpointBytes(configText: string, weights: Uint8Array, sour
   status('checkpoint-status', `${source}: ${checkpoint.preset ?? 'PyramidNet'}, ${height}x${width}x${channels} input, ${checkpoint.architecture.classes} classes`);
   $('summary').textContent = formatSummary(summarize(model));
   document.body.dataset.checkpoint = 'loaded';
-  if (lastImage) await classify(lastImage);
+  await showSamples(checkpoint.input);
+  if (lastImage) await classify(lastImage, lastTruth);
+}
+
+/**
+ * A dozen images of the checkpoint's dataset to click, from the page's own folder (served by
+ * `pyramid serve`, never fetched from elsewhere); none for a model of an image folder.
+ */
+async function showSamples(input: InputSpec): Promise<void> {
+  const gallery = $('samples');
+  gallery.replaceChildren();
+  delete document.body.dataset.samples;
+  const dataset = datasetOf(input);
+  if (!dataset) {
+    status('samples-status', "No sample images: this checkpoint's classes are not those of a dataset the page knows (a model of an image folder, say). Drop an image of your own.");
+    return;
+  }
+  const { title, classNames } = DATASETS[dataset];
+  const response = await fetch(`./samples/${dataset}.bin`).catch(() => null);
+  if (!response?.ok) {
+    status('samples-status', `No ${title} sample images are served with this page. Drop an image of your own.`);
+    return;
+  }
+  const sample = readSample(new Uint8Array(await response.arrayBuffer()), input.shape);
+  const { height, width } = input.shape;
+  for (let i = 0; i < sample.count; i++) {
+    const label = classNames![sample.labels[i]];
+    const button = document.createElement('button');
+    button.type = 'button';
+    button.title = `${title} test image: ${label}`;
+    button.dataset.label = label;
+    const thumb = document.createElement('canvas');
+    thumb.width = width;
+    thumb.height = height;
+    const pixels = new ImageData(sampleRgba(sample, i, input.shape), width, height);
+    thumb.getContext('2d')!.putImageData(pixels, 0, 0);
+    button.append(thumb);
+    button.addEventListener('click', () => void createImageBitmap(pixels).then((image) => classify(image, label)));
+    gallery.append(button);
+  }
+  status('samples-status', `${sample.count} ${title} test images: click one to classify it.`);
+  document.body.dataset.samples = String(sample.count);
 }
 
 async function loadFromUrl(url: string): Promise<void> {
@@ -77,8 +119,10 @@ async function loadFromFiles(files: FileList | File[]): Promise<void> {
   }
 }
 
-async function classify(image: ImageBitmap): Promise<void> {
+/** Classifies `image` (of class `truth` where it is known) and shows the top 5. */
+async function classify(image: ImageBitmap, truth?: string): Promise<void> {
   lastImage = image;
+  lastTruth = truth;
   if (!model || !checkpoint) {
     status('inference-status', 'load a checkpoint first');
     return;
@@ -108,7 +152,8 @@ async function classify(image: ImageBitmap): Promise<void> {
       return li;
     }),
   );
-  status('inference-status', `${document.body.dataset.backend === 'webgpu' ? 'WebGPU' : 'CPU'}: ${ms.toFixed(1)} ms`);
+  const truthNote = truth === undefined ? '' : `; the image is of class ${truth}`;
+  status('inference-status', `${document.body.dataset.backend === 'webgpu' ? 'WebGPU' : 'CPU'}: ${ms.toFixed(1)} ms${truthNote}`);
   document.body.dataset.classified = String(Number(document.body.dataset.classified ?? 0) + 1);
 }
 

@@ -1,7 +1,10 @@
-import type { ImageShape, Normalization } from '@pyramid/core';
+import { DATASETS, DATASET_NAMES, type DatasetName, type ImageShape, type InputSpec, type Normalization } from '@pyramid/core';
 import type { StepBatch } from '@pyramid/train';
 
-/** The page's built-in training sample: every label, then every image, one byte each (scripts/sample-digits.mjs). */
+/**
+ * Images as the page keeps them: every label, then every image (NHWC), one byte each
+ * (scripts/sample-digits.mjs, scripts/sample-cifar10.mjs).
+ */
 export interface Sample {
   count: number;
   labels: Uint8Array;
@@ -32,4 +35,32 @@ export function sampleBatch(sample: Sample, indices: ArrayLike<number>, shape: I
     labels[b] = sample.labels[j];
   }
   return { images, labels, size: indices.length };
+}
+
+/**
+ * The dataset a checkpoint's model was trained on, as far as its input says: the dataset-table
+ * entry with the same image shape and the same class names in the same order. A model of an image
+ * folder (classes named by its folders) or of a dataset whose class names are read from its own
+ * files (CIFAR-100, ImageNet) has none.
+ */
+export function datasetOf(input: Pick<InputSpec, 'shape' | 'classNames'>): DatasetName | null {
+  const same = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((name, i) => name === b[i]);
+  return (
+    DATASET_NAMES.find((name) => {
+      const { shape, classNames } = DATASETS[name];
+      return classNames !== null && same(classNames, input.classNames) && (['height', 'width', 'channels'] as const).every((k) => shape[k] === input.shape[k]);
+    }) ?? null
+  );
+}
+
+/** Image `index` of a sample as RGBA pixels for an ImageData (grey images repeated in R, G and B). */
+export function sampleRgba(sample: Sample, index: number, shape: ImageShape): Uint8ClampedArray<ArrayBuffer> {
+  const { height, width, channels } = shape;
+  const image = sample.images.subarray(index * height * width * channels, (index + 1) * height * width * channels);
+  const rgba = new Uint8ClampedArray(4 * height * width);
+  for (let i = 0; i < height * width; i++) {
+    for (let c = 0; c < 3; c++) rgba[4 * i + c] = image[i * channels + (channels === 1 ? 0 : c)];
+    rgba[4 * i + 3] = 255;
+  }
+  return rgba;
 }
