@@ -204,8 +204,28 @@ describe.runIf(available)('the web page in Chromium', () => {
       tops.forEach((top, i) => expect(top.map((t) => t.label)).toEqual(nodeTop[i].map((t) => t.label)));
       expect(await page.textContent('#inference-status')).toMatch(/^WebGPU: \d/);
     } else {
-      expect(backendStatus).toMatch(/^Backend: CPU — WebGPU is not available here: /);
+      expect(backendStatus).toMatch(/^Backend: CPU — this browser has WebGPU but offers no GPU to this page/);
     }
     await page.close();
+  });
+
+  it("tells a browser's user without WebGPU, or without an adapter, that the page runs on the CPU, with a browser hint", async () => {
+    const noGpu = await browser.newPage();
+    await noGpu.addInitScript(() => Object.defineProperty(Navigator.prototype, 'gpu', { get: () => undefined, configurable: true }));
+    await noGpu.goto(`${url}?backend=webgpu`);
+    await noGpu.waitForSelector('body[data-ready="true"][data-checkpoint="loaded"]', { timeout: 60_000 });
+    expect(await noGpu.textContent('#backend-status')).toBe(
+      "Backend: CPU — this browser has no WebGPU, so the page runs on the CPU backend (WebAssembly) instead. For WebGPU, use a current Chrome or Edge, or turn WebGPU on in your browser's settings.",
+    );
+    await noGpu.close();
+    const noAdapter = await browser.newPage();
+    await noAdapter.addInitScript(() => Object.defineProperty(Navigator.prototype, 'gpu', { get: () => ({ requestAdapter: async () => null }), configurable: true }));
+    await noAdapter.goto(`${url}?backend=auto`);
+    await noAdapter.waitForSelector('body[data-ready="true"][data-checkpoint="loaded"]', { timeout: 60_000 });
+    const text = (await noAdapter.textContent('#backend-status'))!;
+    expect(text).toMatch(/^Backend: CPU — this browser has WebGPU but offers no GPU to this page .*, so the page runs on the CPU backend \(WebAssembly\) instead\./);
+    expect(text).not.toMatch(/apt-get|mesa/);
+    expect(await noAdapter.getAttribute('body', 'data-backend')).toBe('cpu');
+    await noAdapter.close();
   });
 });

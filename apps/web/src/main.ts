@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { DATASETS, type InputSpec, findDataset, listBackends, registerBackendPlugin, useBackend } from '@pyramid/core';
+import { DATASETS, type InputSpec, findDataset, registerBackendPlugin, useBackend } from '@pyramid/core';
 import { backendPlugin as webgpuPlugin } from '@pyramid/backend-webgpu';
 import { type CheckpointConfig, PyramidNet, decodeCheckpoint, findPreset, formatSummary, summarize } from '@pyramid/pyramidnet';
 import { RunStreams, TrainingStep, defaultRecipeFor, learningRate } from '@pyramid/train';
@@ -7,6 +7,7 @@ import { drawLossChart } from './chart';
 import { fetchRetrying } from './fetch-retry';
 import { imageToInput } from './image';
 import { datasetOf, readSample, sampleBatch, sampleRgba } from './sample';
+import { type BrowserGpu, webGpuFailed, webGpuProblem } from './webgpu';
 
 registerBackendPlugin(webgpuPlugin);
 
@@ -22,16 +23,23 @@ let lastTruth: string | undefined;
 async function selectBackend(choice: string): Promise<void> {
   status('backend-status', `starting ${choice}…`);
   const notices: string[] = [];
-  try {
-    const info = await useBackend(choice, {}, (n) => notices.push(n));
-    const why = notices.length ? ` (${notices.join('; ')})` : '';
-    status('backend-status', `Backend: ${info.name === 'webgpu' ? 'WebGPU' : 'CPU'} — ${info.detail}${why}`);
-    document.body.dataset.backend = info.name;
-  } catch (error) {
-    const webgpu = (await listBackends()).find((b) => b.name === 'webgpu');
+  // The backend plugin's reasons speak to whoever runs Node; a browser's user gets the page's own.
+  const problem = choice === 'cpu' ? null : await webGpuProblem((navigator as unknown as { gpu?: BrowserGpu }).gpu);
+  let fallback = problem;
+  if (!problem) {
+    try {
+      const info = await useBackend(choice, {}, (n) => notices.push(n));
+      const why = notices.length ? ` (${notices.join('; ')})` : '';
+      status('backend-status', `Backend: ${info.name === 'webgpu' ? 'WebGPU' : 'CPU'} — ${info.detail}${why}`);
+      document.body.dataset.backend = info.name;
+    } catch (error) {
+      fallback = webGpuFailed((error as Error).message);
+    }
+  }
+  if (fallback) {
     await useBackend('cpu');
     document.body.dataset.backend = 'cpu';
-    status('backend-status', `Backend: CPU — WebGPU is not available here: ${webgpu?.reason ?? (error as Error).message}`);
+    status('backend-status', `Backend: CPU — ${fallback}`);
   }
   if (lastImage) await classify(lastImage, lastTruth);
 }
