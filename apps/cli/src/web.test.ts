@@ -81,6 +81,19 @@ async function classifyAll(page: import('playwright-core').Page) {
   return tops;
 }
 
+/** Records every text `#warmup-status` shows, from before the page's script runs. */
+async function recordWarmup(page: import('playwright-core').Page) {
+  await page.addInitScript(() => {
+    const seen: string[] = [];
+    (window as unknown as { warmupSeen: string[] }).warmupSeen = seen;
+    new MutationObserver(() => {
+      const text = document.getElementById('warmup-status')?.textContent;
+      if (text && text !== seen.at(-1)) seen.push(text);
+    }).observe(document, { subtree: true, childList: true, characterData: true });
+  });
+  return () => page.evaluate(() => (window as unknown as { warmupSeen: string[] }).warmupSeen);
+}
+
 describe.runIf(available)('the web page in Chromium', () => {
   it('loads the served checkpoint, shows its summary, and classifies images as Node does (CPU)', async () => {
     const page = await browser.newPage();
@@ -193,9 +206,16 @@ describe.runIf(available)('the web page in Chromium', () => {
 
   it('gives the same top-5 on WebGPU, or says plainly that it runs on the CPU', async () => {
     const page = await browser.newPage();
+    const warmupSeen = await recordWarmup(page);
     await page.goto(`${url}?backend=webgpu`);
     await page.waitForSelector('body[data-ready="true"][data-checkpoint="loaded"]', { timeout: 60_000 });
     const backendStatus = (await page.textContent('#backend-status'))!;
+    // While the first inference compiles the kernels, the page says so; then how long it took.
+    const backend = backendStatus.startsWith('Backend: WebGPU') ? 'WebGPU' : 'CPU';
+    const seen = await warmupSeen();
+    expect(seen).toHaveLength(2);
+    expect(seen[0]).toBe(`compiling kernels for ${backend}…`);
+    expect(seen[1]).toMatch(new RegExp(`^${backend} kernels compiled in \\d+\\.\\d s \\(the first inference\\); ready$`));
     const adapter = await page.evaluate(async () => Boolean(await (navigator as unknown as { gpu?: { requestAdapter(): Promise<unknown> } }).gpu?.requestAdapter()));
     // Where this Chromium offers an adapter (SwiftShader's, headless), the page must use it.
     if (adapter) expect(backendStatus).toMatch(/^Backend: WebGPU/);

@@ -41,6 +41,7 @@ async function selectBackend(choice: string): Promise<void> {
     document.body.dataset.backend = 'cpu';
     status('backend-status', `Backend: CPU — ${fallback}`);
   }
+  await warmUp();
   if (lastImage) await classify(lastImage, lastTruth);
 }
 
@@ -55,7 +56,28 @@ async function loadCheckpointBytes(configText: string, weights: Uint8Array, sour
   $('summary').textContent = formatSummary(summarize(model));
   document.body.dataset.checkpoint = 'loaded';
   await showSamples(checkpoint.input);
+  await warmUp();
   if (lastImage) await classify(lastImage, lastTruth);
+}
+
+/**
+ * Runs the model once on a blank image so that the backend compiles its kernels now (on WebGPU,
+ * shader compilation takes seconds), saying so while it does and how long it took.
+ */
+async function warmUp(): Promise<void> {
+  if (!model || !checkpoint) return;
+  const backend = document.body.dataset.backend === 'webgpu' ? 'WebGPU' : 'CPU';
+  status('warmup-status', `compiling kernels for ${backend}…`);
+  document.body.dataset.warmup = 'running';
+  // Let the browser paint the status before the compilation holds the main thread.
+  await new Promise((painted) => requestAnimationFrame(() => setTimeout(painted, 0)));
+  const { height, width, channels } = checkpoint.input.shape;
+  const start = performance.now();
+  const logits = tf.tidy(() => model!.predict(tf.zeros([1, height, width, channels])));
+  await logits.data();
+  logits.dispose();
+  status('warmup-status', `${backend} kernels compiled in ${((performance.now() - start) / 1000).toFixed(1)} s (the first inference); ready`);
+  document.body.dataset.warmup = 'done';
 }
 
 /**
