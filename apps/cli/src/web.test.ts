@@ -159,6 +159,19 @@ describe.runIf(available)('the web page in Chromium', () => {
     await page.close();
   });
 
+  it('fits a phone: at 375 px wide nothing overflows horizontally, before and after classifying', async () => {
+    const page = await browser.newPage({ viewport: { width: 375, height: 800 } });
+    await page.goto(`${url}?backend=cpu`);
+    await page.waitForSelector('body[data-ready="true"][data-checkpoint="loaded"][data-samples="12"]', { timeout: 60_000 });
+    const overflow = () => page.evaluate(() => document.documentElement.scrollWidth);
+    expect(await overflow()).toBeLessThanOrEqual(375);
+    await page.click('#samples button:nth-child(1)');
+    await page.waitForSelector('body[data-classified="1"]');
+    expect(await page.$$('#top5 li')).toHaveLength(5);
+    expect(await overflow()).toBeLessThanOrEqual(375);
+    await page.close();
+  });
+
   it("trains with the trainer's own step: its losses are those of train() in Node on the same digits", async () => {
     const steps = 6;
     const seed = 4;
