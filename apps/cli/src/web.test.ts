@@ -5,8 +5,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DATASETS, useBackend } from '@pyramid/core';
 import { type ImageDataset, encodePng } from '@pyramid/datasets';
-import { findPreset } from '@pyramid/pyramidnet';
-import { createRunConfig, defaultRecipeFor } from '@pyramid/train';
+import { PyramidNet, type SafetensorsEntry, decodeCheckpoint, findPreset, readSafetensors, toFloat32, toIntegers } from '@pyramid/pyramidnet';
+import { loadCheckpoint, saveCheckpoint } from '@pyramid/pyramidnet/node';
+import { RunStreams, createRunConfig, defaultRecipeFor } from '@pyramid/train';
 import { train } from '@pyramid/train/node';
 import { type Browser, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -159,9 +160,9 @@ describe.runIf(available)('the web page in Chromium', () => {
     await page.close();
   });
 
-  it('fits a phone: at 375 px wide nothing overflows horizontally, before and after classifying', async () => {
+  it('fits a phone: at 375 px wide nothing overflows horizontally, before and after classifying and fine-tuning', async () => {
     const page = await browser.newPage({ viewport: { width: 375, height: 800 } });
-    await page.goto(`${url}?backend=cpu`);
+    await page.goto(`${url}?backend=cpu&trainSteps=2`);
     await page.waitForSelector('body[data-ready="true"][data-checkpoint="loaded"][data-samples="12"]', { timeout: 60_000 });
     const overflow = () => page.evaluate(() => document.documentElement.scrollWidth);
     expect(await overflow()).toBeLessThanOrEqual(375);
@@ -169,25 +170,46 @@ describe.runIf(available)('the web page in Chromium', () => {
     await page.waitForSelector('body[data-classified="1"]');
     expect(await page.$$('#top5 li')).toHaveLength(5);
     expect(await overflow()).toBeLessThanOrEqual(375);
+    await page.click('#train-button');
+    await page.waitForSelector('body[data-trained="true"]', { timeout: 120_000 });
+    expect(await page.isVisible('#download')).toBe(true);
+    expect(await overflow()).toBeLessThanOrEqual(375);
     await page.close();
   });
 
-  it("trains with the trainer's own step: its losses are those of train() in Node on the same digits", async () => {
-    const steps = 6;
+  it("fine-tunes the loaded checkpoint with the trainer's own step, as train() from the same weights does in Node, and offers the result for download", async () => {
+    // One epoch of the 600 digits in batches of 64 (MNIST's default recipe), so that train() in
+    // Node takes the same steps under the same schedule.
+    const steps = 9;
     const seed = 4;
+    const preset = findPreset('pyramidnet8-a16-mnist');
+    await useBackend('cpu', { threads: 1, native: false });
+    const loadedDir = join(scratch, 'mnist-ckpt');
+    await saveCheckpoint(loadedDir, new PyramidNet(preset.architecture, { rng: new RunStreams(99).fork('init') }), { preset: preset.name });
     const page = await browser.newPage();
     await page.goto(`${url}?backend=cpu&trainSteps=${steps}&trainSeed=${seed}`);
     await page.waitForSelector('body[data-ready="true"]', { timeout: 60_000 });
+    await page.setInputFiles('#checkpoint-files', [join(loadedDir, 'config.json'), join(loadedDir, 'model.safetensors')]);
+    await page.waitForSelector('body[data-samples="12"]', { timeout: 60_000 });
+    expect(await page.textContent('#samples-status')).toBe('12 MNIST test images: click one to classify it.');
+    expect(await page.textContent('#train-about')).toMatch(/^The loaded checkpoint learns 600 real MNIST digits in the browser/);
     await page.click('#train-button');
     await page.waitForSelector('body[data-trained="true"]', { timeout: 120_000 });
     const pageLosses: number[] = JSON.parse((await page.getAttribute('body', 'data-train-losses'))!);
+    const tunedDir = join(scratch, 'tuned');
+    mkdirSync(tunedDir);
+    for (const [link, name] of [['#download-config', 'config.json'], ['#download-weights', 'model.safetensors']]) {
+      const [download] = await Promise.all([page.waitForEvent('download'), page.click(link)]);
+      expect(download.suggestedFilename()).toBe(name);
+      await download.saveAs(join(tunedDir, name));
+    }
     await page.close();
 
     // The same digits as the page fetched them, trained by the library's train() in this process
-    // on the same kernels (the CPU backend's WebAssembly ones on one thread, as in a browser), with
-    // MNIST's entry of the dataset table and its default recipe, the schedule spread over the
-    // epochs the page's steps reach.
-    const { shape, classNames, normalization } = DATASETS.mnist;
+    // from the same checkpoint on the same kernels (the CPU backend's WebAssembly ones on one
+    // thread, as in a browser), with MNIST's default recipe and the checkpoint's normalisation.
+    const loaded = await loadCheckpoint(loadedDir);
+    const { shape, classNames } = DATASETS.mnist;
     const bytes = new Uint8Array(await (await fetch(`${url}sample-digits.bin`)).arrayBuffer());
     const count = bytes.length / (1 + shape.height * shape.width * shape.channels);
     const digits: ImageDataset = {
@@ -196,11 +218,11 @@ describe.runIf(available)('the web page in Chromium', () => {
       classNames: classNames!,
       images: bytes.subarray(count),
       labels: Int32Array.from(bytes.subarray(0, count)),
-      normalization,
+      normalization: loaded.config.input.normalization,
     };
-    const preset = findPreset('pyramidnet8-a16-mnist');
     const { name: recipeName, recipe } = defaultRecipeFor('mnist');
-    recipe.epochs = Math.ceil(steps / Math.floor(count / recipe.batchSize));
+    expect(count / recipe.batchSize).toBeGreaterThanOrEqual(steps);
+    recipe.epochs = 1;
     const config = createRunConfig({
       preset: preset.name,
       architecture: preset.architecture,
@@ -209,12 +231,49 @@ describe.runIf(available)('the web page in Chromium', () => {
       recipe,
       seed,
     });
-    await useBackend('cpu', { threads: 1, native: false });
     const nodeLosses: number[] = [];
-    await train({ runDir: join(scratch, 'web-digits'), config, resume: false, train: digits, plots: false, onEvent: (e) => e.kind === 'step' && nodeLosses.push(e.loss) });
+    const result = await train({
+      runDir: join(scratch, 'web-digits'),
+      config,
+      resume: false,
+      train: digits,
+      plots: false,
+      init: { model: loaded.model, source: loadedDir },
+      onEvent: (e) => e.kind === 'step' && nodeLosses.push(e.loss),
+    });
+    expect(nodeLosses).toHaveLength(steps);
     expect(pageLosses).toHaveLength(steps);
     // Here they agree bit for bit; the margin allows another browser's rounding of exp and log.
     pageLosses.forEach((loss, i) => expect(Math.abs(loss - nodeLosses[i])).toBeLessThanOrEqual(1e-6 * Math.abs(nodeLosses[i])));
+
+    // The download is a checkpoint: it decodes, keeps the loaded one's input description, holds
+    // weights other than the loaded ones and those train() reached, and the CLI predicts with it.
+    const weightsOf = (dir: string) => readSafetensors(readFileSync(join(dir, 'model.safetensors'))).tensors;
+    // Batch norms' num_batches_tracked are integers.
+    const values = (entry: SafetensorsEntry) => (entry.dtype.startsWith('F') ? [...toFloat32(entry)] : toIntegers(entry));
+    const tunedConfig = readFileSync(join(tunedDir, 'config.json'), 'utf8');
+    const decoded = decodeCheckpoint(tunedConfig, readFileSync(join(tunedDir, 'model.safetensors')), tunedDir);
+    decoded.model.dispose();
+    expect(decoded.config.input).toEqual(loaded.config.input);
+    expect(decoded.config.preset).toBe(preset.name);
+    const tuned = weightsOf(tunedDir);
+    const before = weightsOf(loadedDir);
+    const reached = weightsOf(result.lastCheckpoint);
+    expect([...tuned.keys()].sort()).toEqual([...before.keys()].sort());
+    let moved = 0;
+    for (const [name, entry] of tuned) {
+      const start = values(before.get(name)!);
+      const node = values(reached.get(name)!);
+      if (values(entry).some((v, i) => v !== start[i])) moved++;
+      values(entry).forEach((v, i) => expect(Math.abs(v - node[i]), name).toBeLessThanOrEqual(1e-5 * Math.max(1, Math.abs(node[i]))));
+    }
+    expect(moved).toBeGreaterThan(tuned.size / 2);
+    const digit = join(scratch, 'digit.png');
+    writeFileSync(digit, encodePng({ data: bytes.slice(count, count + 784), width: 28, height: 28, channels: 1 }));
+    const predicted = pyramid('predict', '--checkpoint', tunedDir, digit, '--json');
+    expect(predicted.status, predicted.stderr).toBe(0);
+    loaded.model.dispose();
+    result.model.dispose();
   });
 
   it('gives the same top-5 on WebGPU, or says plainly that it runs on the CPU', async () => {

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { DATASETS, type InputSpec, findDataset, registerBackendPlugin, useBackend } from '@pyramid/core';
+import { DATASETS, type DatasetName, type InputSpec, registerBackendPlugin, useBackend } from '@pyramid/core';
 import { backendPlugin as webgpuPlugin } from '@pyramid/backend-webgpu';
-import { type CheckpointConfig, PyramidNet, decodeCheckpoint, findPreset, formatSummary, summarize } from '@pyramid/pyramidnet';
+import { type CheckpointConfig, type PyramidNet, decodeCheckpoint, encodeCheckpoint, formatSummary, summarize } from '@pyramid/pyramidnet';
 import { RunStreams, TrainingStep, defaultRecipeFor, learningRate } from '@pyramid/train';
 import { drawLossChart } from './chart';
 import { fetchRetrying } from './fetch-retry';
@@ -16,6 +16,8 @@ const status = (id: string, text: string) => ($(id).textContent = text);
 
 let model: PyramidNet | null = null;
 let checkpoint: CheckpointConfig | null = null;
+/** The loaded checkpoint's files, from which the training section decodes its own copy. */
+let checkpointBytes: { config: string; weights: Uint8Array; source: string } | null = null;
 let lastImage: ImageBitmap | null = null;
 let lastTruth: string | undefined;
 
@@ -51,6 +53,8 @@ async function loadCheckpointBytes(configText: string, weights: Uint8Array, sour
   const loaded = decodeCheckpoint(configText, weights, source);
   model = loaded.model;
   checkpoint = loaded.config;
+  checkpointBytes = { config: configText, weights, source };
+  describeFineTuning();
   const { height, width, channels } = checkpoint.input.shape;
   status('checkpoint-status', `${source}: ${checkpoint.preset ?? 'PyramidNet'}, ${height}x${width}x${channels} input, ${checkpoint.architecture.classes} classes`);
   $('summary').textContent = formatSummary(summarize(model));
@@ -187,30 +191,55 @@ async function classify(image: ImageBitmap, truth?: string): Promise<void> {
   document.body.dataset.classified = String(Number(document.body.dataset.classified ?? 0) + 1);
 }
 
-/** The model the training demo trains on the built-in digits. */
-const DEMO_PRESET = 'pyramidnet8-a16-mnist';
+/** Where the page keeps training images of a dataset: 600 MNIST digits, else its dozen samples. */
+const trainingImagesOf = (dataset: DatasetName) => (dataset === 'mnist' ? './sample-digits.bin' : `./samples/${dataset}.bin`);
+
+let download: { config: string; weights: string } | null = null;
+
+/** Says what the training section will do with the loaded checkpoint, and whether it can. */
+function describeFineTuning(): void {
+  const button = $<HTMLButtonElement>('train-button');
+  const dataset = checkpoint ? datasetOf(checkpoint.input) : null;
+  button.disabled = !dataset;
+  if (!checkpoint) status('train-about', 'Load a checkpoint above: the page fine-tunes it in the browser and lets you download the result.');
+  else if (!dataset) status('train-about', "The page has no training images for this checkpoint's classes (a model of an image folder, say), so it cannot fine-tune it here.");
+  else {
+    const what = dataset === 'mnist' ? '600 real MNIST digits' : `the dozen ${DATASETS[dataset].title} sample images above`;
+    status('train-about', `The loaded checkpoint learns ${what} in the browser, on the backend above, with the trainer's own step; then you can download the result.`);
+  }
+}
 
 /**
- * Trains the demo preset on the 600 built-in digits with the trainer's own step, recipe and
- * random streams (`?trainSteps=`, `?trainSeed=`), charting the loss live: the steps are those
- * `pyramid train` takes on the same images, the recipe's schedule spread over the steps shown.
+ * Fine-tunes a copy of the loaded checkpoint on the page's images of its dataset with the
+ * trainer's own step, recipe and random streams (`?trainSteps=`, `?trainSeed=`), charting the loss
+ * live, and offers the result for download as a checkpoint the CLI reads. The steps are those
+ * `train()` takes from the same weights on the same images: the dataset's default recipe (its
+ * batch size capped at the images there are), its schedule spread over the steps shown, the
+ * images normalised as the checkpoint says.
  */
-async function trainDemo(): Promise<void> {
+async function fineTune(): Promise<void> {
+  if (!checkpoint || !checkpointBytes) return;
+  const dataset = datasetOf(checkpoint.input);
+  if (!dataset) return;
   const button = $<HTMLButtonElement>('train-button');
   button.disabled = true;
+  delete document.body.dataset.trained;
+  releaseDownload();
+  const input = checkpoint.input;
+  const { config: configText, weights, source } = checkpointBytes;
+  let net: PyramidNet | null = null;
   let step: TrainingStep | null = null;
   try {
     const query = new URLSearchParams(location.search);
     const steps = Number(query.get('trainSteps') ?? 60);
     const streams = new RunStreams(Number(query.get('trainSeed') ?? 1));
-    const preset = findPreset(DEMO_PRESET);
-    const { recipe } = defaultRecipeFor(preset.dataset);
-    const net = new PyramidNet(preset.architecture, { rng: streams.fork('init') });
-    const shape = net.architecture.input;
-    const dataset = findDataset(preset.dataset);
-    if (!dataset) throw new Error(`the dataset table has no ${preset.dataset}`);
-    const { normalization } = dataset;
-    const sample = readSample(new Uint8Array(await (await fetch('./sample-digits.bin')).arrayBuffer()), shape);
+    const response = await fetch(trainingImagesOf(dataset));
+    if (!response.ok) throw new Error(`${trainingImagesOf(dataset)}: HTTP ${response.status}`);
+    const sample = readSample(new Uint8Array(await response.arrayBuffer()), input.shape);
+    const { recipe } = defaultRecipeFor(dataset);
+    recipe.batchSize = Math.min(recipe.batchSize, sample.count);
+    // A copy, so that the model classifying above keeps the loaded weights.
+    net = decodeCheckpoint(configText, weights, source).model;
     step = new TrainingStep(net, recipe);
     const stepsPerEpoch = Math.floor(sample.count / recipe.batchSize);
     const policy = { baseLr: recipe.lr, epochs: Math.ceil(steps / stepsPerEpoch), schedule: recipe.schedule, warmupEpochs: recipe.warmupEpochs };
@@ -221,7 +250,7 @@ async function trainDemo(): Promise<void> {
       const epoch = Math.floor(s / stepsPerEpoch);
       const inEpoch = s % stepsPerEpoch;
       if (inEpoch === 0) order = streams.fork('shuffle', epoch).permutation(sample.count);
-      const batch = sampleBatch(sample, order.subarray(inEpoch * recipe.batchSize, (inEpoch + 1) * recipe.batchSize), shape, normalization);
+      const batch = sampleBatch(sample, order.subarray(inEpoch * recipe.batchSize, (inEpoch + 1) * recipe.batchSize), input.shape, input.normalization);
       const result = await step.run(batch, learningRate(policy, epoch + inEpoch / stepsPerEpoch), streams.fork('shakedrop', s));
       if (!result.applied) throw new Error(`loss became ${result.loss} at step ${s + 1}`);
       losses.push(result.loss);
@@ -229,15 +258,39 @@ async function trainDemo(): Promise<void> {
       status('train-status', `step ${s + 1}/${steps}: loss ${result.loss.toFixed(3)}, ${(((s + 1) * recipe.batchSize * 1000) / (performance.now() - start)).toFixed(1)} images/s`);
       await new Promise((r) => setTimeout(r, 0));
     }
-    net.dispose();
+    await step.settle();
+    const tuned = await encodeCheckpoint(net, { normalization: input.normalization, preprocessing: input.preprocessing, classNames: input.classNames, preset: checkpoint.preset });
+    offerDownload(JSON.stringify(tuned.config, null, 2), tuned.weights);
     document.body.dataset.trainLosses = JSON.stringify(losses);
     document.body.dataset.trained = 'true';
   } catch (error) {
-    status('train-status', `training failed: ${(error as Error).message}`);
+    status('train-status', `fine-tuning failed: ${(error as Error).message}`);
   } finally {
     step?.dispose();
+    net?.dispose();
     button.disabled = false;
   }
+}
+
+/** Links to the fine-tuned checkpoint's two files, to save into one folder for the CLI. */
+function offerDownload(config: string, weights: Uint8Array): void {
+  download = {
+    config: URL.createObjectURL(new Blob([config], { type: 'application/json' })),
+    // writeSafetensors returns bytes of a plain ArrayBuffer, never a shared one.
+    weights: URL.createObjectURL(new Blob([weights as Uint8Array<ArrayBuffer>], { type: 'application/octet-stream' })),
+  };
+  $<HTMLAnchorElement>('download-config').href = download.config;
+  $<HTMLAnchorElement>('download-weights').href = download.weights;
+  $('download').hidden = false;
+}
+
+function releaseDownload(): void {
+  if (download) {
+    URL.revokeObjectURL(download.config);
+    URL.revokeObjectURL(download.weights);
+  }
+  download = null;
+  $('download').hidden = true;
 }
 
 function dropZone(id: string, onFiles: (files: FileList) => void): void {
@@ -272,8 +325,9 @@ $('image-file').addEventListener('change', (e) => {
   const file = (e.target as HTMLInputElement).files?.[0];
   if (file) void classifyFile(file);
 });
-$('train-button').addEventListener('click', () => void trainDemo());
-$('train-button').textContent = `Train ${Number(new URLSearchParams(location.search).get('trainSteps') ?? 60)} steps`;
+$('train-button').addEventListener('click', () => void fineTune());
+$('train-button').textContent = `Fine-tune ${Number(new URLSearchParams(location.search).get('trainSteps') ?? 60)} steps`;
+describeFineTuning();
 dropZone('checkpoint-drop', (files) => void loadFromFiles(files));
 dropZone('image-drop', (files) => void classifyFile(files[0]));
 
