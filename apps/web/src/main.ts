@@ -54,6 +54,7 @@ async function loadCheckpointBytes(configText: string, weights: Uint8Array, sour
   model = loaded.model;
   checkpoint = loaded.config;
   checkpointBytes = { config: configText, weights, source };
+  releaseDownload();
   describeFineTuning();
   const { height, width, channels } = checkpoint.input.shape;
   status('checkpoint-status', `${source}: ${checkpoint.preset ?? 'PyramidNet'}, ${height}x${width}x${channels} input, ${checkpoint.architecture.classes} classes`);
@@ -245,6 +246,9 @@ async function fineTune(): Promise<void> {
     const policy = { baseLr: recipe.lr, epochs: Math.ceil(steps / stepsPerEpoch), schedule: recipe.schedule, warmupEpochs: recipe.warmupEpochs };
     const losses: number[] = [];
     let order: Int32Array = new Int32Array(0);
+    // The first step compiles the training kernels (seconds on WebGPU): say so rather than nothing.
+    status('train-status', `compiling the training kernels for ${document.body.dataset.backend === 'webgpu' ? 'WebGPU' : 'CPU'}…`);
+    await new Promise((painted) => requestAnimationFrame(() => setTimeout(painted, 0)));
     const start = performance.now();
     for (let s = 0; s < steps; s++) {
       const epoch = Math.floor(s / stepsPerEpoch);
@@ -268,7 +272,7 @@ async function fineTune(): Promise<void> {
   } finally {
     step?.dispose();
     net?.dispose();
-    button.disabled = false;
+    describeFineTuning();
   }
 }
 
