@@ -20,6 +20,8 @@ let checkpoint: CheckpointConfig | null = null;
 let checkpointBytes: { config: string; weights: Uint8Array; source: string } | null = null;
 let lastImage: ImageBitmap | null = null;
 let lastTruth: string | undefined;
+/** Object URLs of the fine-tuned checkpoint's two files, while they are offered. */
+let download: { config: string; weights: string } | null = null;
 
 /** Activates the chosen backend and says plainly which one runs and why. */
 async function selectBackend(choice: string): Promise<void> {
@@ -194,8 +196,6 @@ async function classify(image: ImageBitmap, truth?: string): Promise<void> {
 
 /** Where the page keeps training images of a dataset: 600 MNIST digits, else its dozen samples. */
 const trainingImagesOf = (dataset: DatasetName) => (dataset === 'mnist' ? './sample-digits.bin' : `./samples/${dataset}.bin`);
-
-let download: { config: string; weights: string } | null = null;
 
 /** Says what the training section will do with the loaded checkpoint, and whether it can. */
 function describeFineTuning(): void {
