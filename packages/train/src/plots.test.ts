@@ -1,8 +1,8 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { writePlots } from './plots';
+import { type Importer, loadPlotting, writePlots } from './plots';
 import type { MetricRecord } from './run-folder';
 
 const scratch = mkdtempSync(join(tmpdir(), 'pyramid-plots-'));
@@ -37,5 +37,42 @@ describe('writePlots', () => {
 
   it('draws nothing before the first epoch ends', async () => {
     expect(await writePlots(join(scratch, 'none'), [{ kind: 'step', step: 1, epoch: 0 }])).toEqual([]);
+  });
+});
+
+/** Imports as Node does, except that `missing` packages are not installed (Node's error for that). */
+function without(...missing: string[]): Importer {
+  return async (specifier) => {
+    if (missing.includes(specifier)) throw Object.assign(new Error(`Cannot find package '${specifier}' imported from /srv/app/node_modules/@pyramid/train/dist/node.js`), { code: 'ERR_MODULE_NOT_FOUND' });
+    return import(specifier);
+  };
+}
+
+describe('the plotting packages, optional peer dependencies', () => {
+  it('names the missing ones and the command that installs them', async () => {
+    await expect(loadPlotting(without('vega-lite', '@resvg/resvg-js'))).rejects.toMatchObject({
+      code: 'E_CONFIG',
+      message: 'plots need the packages vega, vega-lite and @resvg/resvg-js (not installed: vega-lite, @resvg/resvg-js); install them with: npm install vega vega-lite @resvg/resvg-js, or train with plots: false',
+    });
+    await expect(loadPlotting(without('vega'))).rejects.toMatchObject({
+      message: 'plots need the packages vega, vega-lite and @resvg/resvg-js (not installed: vega); install them with: npm install vega vega-lite @resvg/resvg-js, or train with plots: false',
+    });
+  });
+
+  it('says when an installed one fails to load, without blaming a missing install', async () => {
+    const broken: Importer = async (specifier) => {
+      if (specifier === '@resvg/resvg-js') throw new Error('/srv/app/node_modules/@resvg/resvg-js-linux-x64-gnu/resvgjs.node: invalid ELF header');
+      return import(specifier);
+    };
+    await expect(loadPlotting(broken)).rejects.toMatchObject({
+      code: 'E_CONFIG',
+      message: 'plots: package @resvg/resvg-js failed to load: /srv/app/node_modules/@resvg/resvg-js-linux-x64-gnu/resvgjs.node: invalid ELF header',
+    });
+  });
+
+  it('leaves no plots folder behind when they are missing', async () => {
+    const runDir = join(scratch, 'missing');
+    await expect(writePlots(runDir, [{ kind: 'epoch', epoch: 0, step: 1, trainLoss: 1, lr: 0.1 } as MetricRecord], without('vega'))).rejects.toThrow(/npm install vega vega-lite @resvg\/resvg-js/);
+    expect(existsSync(join(runDir, 'plots'))).toBe(false);
   });
 });

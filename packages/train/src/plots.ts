@@ -1,7 +1,48 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { ConfigError, isMissingModule } from '@pyramid/core';
 import { writeFileAtomically } from '@pyramid/core/node';
 import type { MetricRecord } from './run-folder';
+
+/** Loads a package by name; replaced in tests to simulate packages missing. */
+export type Importer = (specifier: string) => Promise<unknown>;
+
+const importPackage: Importer = (specifier) => import(/* @vite-ignore */ specifier);
+
+/** The plotting packages: optional peer dependencies, installed only by those who want plots (27 MB). */
+const PLOTTING_PACKAGES = ['vega', 'vega-lite', '@resvg/resvg-js'] as const;
+
+interface Plotting {
+  vega: typeof import('vega');
+  vegaLite: typeof import('vega-lite');
+  Resvg: typeof import('@resvg/resvg-js').Resvg;
+}
+
+/**
+ * Imports the plotting packages, or throws one line naming the missing ones and the command that
+ * installs them. `train()` calls it before it writes anything, so that a run without them fails
+ * at once rather than after its first epoch.
+ */
+export async function loadPlotting(importer: Importer = importPackage): Promise<Plotting> {
+  const loaded = await Promise.all(
+    PLOTTING_PACKAGES.map(async (name) => {
+      try {
+        return await importer(name);
+      } catch (error) {
+        if (isMissingModule(error, name)) return null;
+        throw new ConfigError(`plots: package ${name} failed to load: ${String((error as Error).message).split('\n')[0]}`, { cause: error });
+      }
+    }),
+  );
+  const missing = PLOTTING_PACKAGES.filter((_, i) => loaded[i] === null);
+  if (missing.length > 0) {
+    throw new ConfigError(
+      `plots need the packages vega, vega-lite and @resvg/resvg-js (not installed: ${missing.join(', ')}); install them with: npm install ${PLOTTING_PACKAGES.join(' ')}, or train with plots: false`,
+    );
+  }
+  const [vega, vegaLite, resvg] = loaded as [Plotting['vega'], Plotting['vegaLite'], typeof import('@resvg/resvg-js')];
+  return { vega, vegaLite, Resvg: resvg.Resvg };
+}
 
 type Row = { epoch: number; [series: string]: number };
 
@@ -29,12 +70,13 @@ const CHARTS: Chart[] = [
 
 /**
  * Draws the run's curves with Vega-Lite as SVG, and as PNG through resvg (both from the npm
- * registry), into `<runDir>/plots/`. Each file is written atomically.
+ * registry, optional peer dependencies: see `loadPlotting`), into `<runDir>/plots/`. Each file is
+ * written atomically.
  */
-export async function writePlots(runDir: string, records: MetricRecord[]): Promise<string[]> {
+export async function writePlots(runDir: string, records: MetricRecord[], importer: Importer = importPackage): Promise<string[]> {
   const rows = epochRows(records);
   if (rows.length === 0) return [];
-  const [vega, vegaLite, { Resvg }] = await Promise.all([import('vega'), import('vega-lite'), import('@resvg/resvg-js')]);
+  const { vega, vegaLite, Resvg } = await loadPlotting(importer);
   const dir = join(runDir, 'plots');
   await mkdir(dir, { recursive: true });
   const written: string[] = [];

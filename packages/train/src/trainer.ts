@@ -13,7 +13,7 @@ import { type RunConfig, validateRunConfig } from './run-config';
 import { BEST, LAST, METRICS_FILE, MetricsLog, RUN_FILE, assertRunFolderFree, createRunFolder, readRunConfig, writeRunConfig } from './run-folder';
 import { lockRunFolder, recoverRunFolder } from './run-lock';
 import { RunStreams, type TrainState, initialState } from './run-state';
-import { writePlots } from './plots';
+import { loadPlotting, writePlots } from './plots';
 import { type LrPolicy, learningRate } from './schedule';
 import { TrainingStep } from './step';
 import { loadTrainingCheckpoint, saveTrainingCheckpoint } from './training-checkpoint';
@@ -71,7 +71,10 @@ export interface TrainOptions {
   test?: TrainingData;
   /** Threads that decode image files (default: all cores). */
   decodeThreads?: number;
-  /** Redraw plots/ after every epoch (default true). */
+  /**
+   * Redraw plots/ after every epoch (default true). Plots need the optional peer dependencies vega,
+   * vega-lite and @resvg/resvg-js; without them the run fails before it starts, saying what to install.
+   */
   plots?: boolean;
   /**
    * Let the backend compile the step (default true): WebGPU plans it once and replays it; false
@@ -186,6 +189,8 @@ async function openRun(options: TrainOptions): Promise<Run> {
   const streams = new RunStreams(config.seed);
   const metrics = new MetricsLog(join(runDir, METRICS_FILE));
   const emit = options.onEvent ?? (() => undefined);
+  // The plotting packages are optional: a run that would draw without them fails here, before any write.
+  if (options.plots !== false) await loadPlotting();
 
   // Everything above only read: the folder is locked, and written, after the configuration passed.
   if (!resume) {
