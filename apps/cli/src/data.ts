@@ -1,15 +1,17 @@
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { DATASETS, DATASET_NAMES, type DatasetName, IMAGE_FOLDER_DEFAULTS, type Preprocessing, Rng } from '@pyramid/core';
+import { DATASETS, DATASET_NAMES, DataError, type DatasetName, IMAGE_FOLDER_DEFAULTS, type Preprocessing, Rng } from '@pyramid/core';
 import {
   type CifarArchive,
   DEBIAN_FASHION_MNIST_DIR,
+  DownloadUnreachableError,
   type ImageDataset,
   type TrainingData,
   cifar100Archive,
   imagenetDataset,
   cifar10Archive,
   archiveSplits,
+  dataCacheDir,
   inspectImageFolder,
   loadCifar,
   loadIdxDataset,
@@ -87,9 +89,19 @@ function idxLoader(name: 'mnist' | 'fashion-mnist'): Loader {
   };
 }
 
-function cifarLoader(archive: CifarArchive): Loader {
-  return (options) =>
-    loadCifar(archive, { folder: options.dataDir, archive: options.archive, onProgress: (phase, done, total) => phase === 'download' && progress(options.quiet, `downloading ${archive.file}`)(done, total) });
+/** CIFAR from --data-dir, --data-archive, the cache or a download; exported for tests, which point `archive.url` elsewhere. */
+export function cifarLoader(archive: CifarArchive): Loader {
+  return async (options) => {
+    try {
+      return await loadCifar(archive, { folder: options.dataDir, archive: options.archive, onProgress: (phase, done, total) => phase === 'download' && progress(options.quiet, `downloading ${archive.file}`)(done, total) });
+    } catch (error) {
+      if (!(error instanceof DownloadUnreachableError)) throw error;
+      throw new DataError(
+        `cannot download ${error.url}: ${error.reason}; without network, give a copy of ${archive.file} with --data-archive <file> (or its extracted folder with --data-dir <dir>), or put it into ${dataCacheDir()}`,
+        { cause: error },
+      );
+    }
+  };
 }
 
 /** How each dataset of the table is read. */

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { type Server, createServer } from 'node:http';
+import { createServer as createTcpServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,6 +10,7 @@ import { Rng } from '@pyramid/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeTar } from './archive/tar';
 import { type CifarArchive, cifar100Archive, cifar10Archive, loadCifar, parseCifarRecords, writeCifarRecords } from './cifar';
+import { DownloadUnreachableError } from './download';
 
 /**
  * Small archives in the real CIFAR binary format, generated here, served from 127.0.0.1 by a
@@ -122,6 +124,21 @@ describe('CIFAR binary archives', () => {
     expect(requests[requests.length - 1].range).toBe('bytes=1000-');
   });
 
+  it('say how to go on offline when the server cannot be reached', async () => {
+    // A port that was just free: connecting to it is refused, as an unreachable host's would fail.
+    const port = await closedPort();
+    const url = `http://127.0.0.1:${port}/cifar-10-binary.tar.gz`;
+    const cacheDir = join(scratch, 'cache-offline');
+    const failure = loadCifar({ ...cifar10Archive, url }, { cacheDir });
+    await expect(failure).rejects.toBeInstanceOf(DownloadUnreachableError);
+    await expect(failure).rejects.toMatchObject({
+      url,
+      reason: `connect ECONNREFUSED 127.0.0.1:${port}`,
+      message: `cannot download ${url}: connect ECONNREFUSED 127.0.0.1:${port}; without network, pass a copy of cifar-10-binary.tar.gz as the archive option (or its extracted folder as folder), or put it into ${cacheDir}`,
+    });
+    expect(readdirSync(cacheDir)).toEqual([]);
+  });
+
   it('discard a download whose checksum is wrong', async () => {
     const cacheDir = join(scratch, 'cache-md5');
     const spec: CifarArchive = { ...cifar10Archive, url: `${base}/cifar-10-binary.tar.gz` };
@@ -169,3 +186,13 @@ describe('CIFAR binary archives', () => {
     expect(c.test.classNames).toHaveLength(20);
   });
 });
+
+/** A TCP port on 127.0.0.1 that nothing listens on (bound, then released). */
+function closedPort(): Promise<number> {
+  return new Promise((resolve) => {
+    const probe = createTcpServer().listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as AddressInfo;
+      probe.close(() => resolve(port));
+    });
+  });
+}

@@ -5,7 +5,7 @@ import { DATASETS, DataError } from '@pyramid/core';
 import { writeFolderAtomically } from '@pyramid/core/node';
 import { fileChunks, readTar } from './archive/tar';
 import { type ImageDataset, channelStatistics, validateDataset } from './dataset';
-import { dataCacheDir, download, md5OfFile } from './download';
+import { DownloadUnreachableError, dataCacheDir, download, md5OfFile } from './download';
 
 /** An official CIFAR archive: where it is published, its MD5 and what it holds. */
 export interface CifarArchive {
@@ -178,7 +178,13 @@ export async function loadCifar(spec: CifarArchive, options: CifarOptions = {}):
     const archive = join(cacheDir, spec.file);
     if (!existsSync(archive)) {
       if (options.download === false) throw new DataError(`${spec.name} is not in ${cacheDir} and downloading is off`);
-      await download({ url: options.url ?? spec.url, destination: archive, md5: options.md5 ?? spec.md5, onProgress: (r, t) => options.onProgress?.('download', r, t) });
+      try {
+        await download({ url: options.url ?? spec.url, destination: archive, md5: options.md5 ?? spec.md5, onProgress: (r, t) => options.onProgress?.('download', r, t) });
+      } catch (error) {
+        if (!(error instanceof DownloadUnreachableError)) throw error;
+        const offline = `; without network, pass a copy of ${spec.file} as the archive option (or its extracted folder as folder), or put it into ${cacheDir}`;
+        throw new DownloadUnreachableError(error.url, error.reason, offline, { cause: error.cause });
+      }
     } else {
       const md5 = await md5OfFile(archive);
       const expected = options.md5 ?? spec.md5;

@@ -32,6 +32,24 @@ export interface DownloadOptions {
   onProgress?: (received: number, total: number | null) => void;
 }
 
+/**
+ * The error codes of a server that cannot be reached: no name resolution (no network, or no DNS),
+ * a refused, reset or timed-out connection, no route.
+ */
+const UNREACHABLE = new Set(['ENOTFOUND', 'EAI_AGAIN', 'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENETUNREACH', 'ENETDOWN', 'EHOSTUNREACH', 'EHOSTDOWN', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_SOCKET']);
+
+/** A download whose server could not be reached (as offline); `reason` is the system's own words. */
+export class DownloadUnreachableError extends DataError {
+  constructor(
+    readonly url: string,
+    readonly reason: string,
+    hint = '',
+    options?: { cause?: unknown },
+  ) {
+    super(`cannot download ${url}: ${reason}${hint}`, options);
+  }
+}
+
 async function sizeOf(path: string): Promise<number> {
   return stat(path).then(
     (s) => s.size,
@@ -43,7 +61,8 @@ async function sizeOf(path: string): Promise<number> {
  * Downloads `url` into `destination` through `destination.part`: an interrupted download leaves
  * only the .part file, which the next call resumes with an HTTP range request (or restarts when the
  * server ignores ranges). The file is renamed into place only when its length and MD5 are right;
- * a wrong checksum removes the .part file so that the next call starts afresh.
+ * a wrong checksum removes the .part file so that the next call starts afresh. A server that
+ * cannot be reached throws DownloadUnreachableError.
  */
 export async function download(options: DownloadOptions): Promise<void> {
   const { url, destination, md5, onProgress } = options;
@@ -54,7 +73,11 @@ export async function download(options: DownloadOptions): Promise<void> {
   try {
     response = await fetch(url, offset > 0 ? { headers: { Range: `bytes=${offset}-` } } : {});
   } catch (error) {
-    throw new DataError(`cannot download ${url}: ${(error as Error).cause instanceof Error ? ((error as Error).cause as Error).message : (error as Error).message}`);
+    // fetch rejects with "fetch failed" and the reason as its cause.
+    const cause = (error as Error).cause instanceof Error ? ((error as Error).cause as Error & { code?: string }) : null;
+    const reason = cause?.message || cause?.code || (error as Error).message;
+    if (cause?.code && UNREACHABLE.has(cause.code)) throw new DownloadUnreachableError(url, reason, '', { cause });
+    throw new DataError(`cannot download ${url}: ${reason}`, { cause: cause ?? error });
   }
   if (response.status === 416 && offset > 0) {
     // The .part file is already complete (or longer than the file): verify it below.

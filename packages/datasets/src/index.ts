@@ -12,7 +12,7 @@ export { type ImageTransform, randomCrop, randomHorizontalFlip, compose, cifarAu
 export { type BatchTransform, cutout, mixup, cutMix, composeBatch } from './mix';
 export { readNpy, writeNpy, type NpyArray } from './npy';
 export { cifar10Archive, cifar100Archive, loadCifar, parseCifarRecords, writeCifarRecords, type CifarArchive, type CifarOptions } from './cifar';
-export { download, dataCacheDir, md5OfFile, type DownloadOptions } from './download';
+export { download, dataCacheDir, md5OfFile, DownloadUnreachableError, type DownloadOptions } from './download';
 export { readTar, writeTar, fileChunks, type TarEntry } from './archive/tar';
 export { readIdx, writeIdx, loadIdxDataset, DEBIAN_FASHION_MNIST_DIR, MAX_IDX_BYTES, type IdxArray } from './idx';
 export { decodeImage, decodeImageJs, imageDecoder, inspectImage, encodePng, encodeJpeg, imageFormat, MAX_IMAGE_PIXELS, type RasterImage } from './image/decode';
