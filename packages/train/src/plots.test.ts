@@ -1,6 +1,8 @@
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type Importer, loadPlotting, writePlots } from './plots';
 import type { MetricRecord } from './run-folder';
@@ -33,6 +35,16 @@ describe('writePlots', () => {
     expect(Array.from(png.subarray(0, 8))).toEqual([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
     // PNG IHDR: width and height, big-endian at bytes 16 and 20; drawn at twice the SVG's size.
     expect(png.readUInt32BE(16)).toBeGreaterThan(1000);
+  });
+
+  it('draws from the CommonJS build too (vega is an ES module with top-level await, which require() cannot load)', () => {
+    const cjsEntry = fileURLToPath(new URL('../dist/node.cjs', import.meta.url));
+    const runDir = join(scratch, 'from-require');
+    const script = `require(${JSON.stringify(cjsEntry)})
+      .writePlots(${JSON.stringify(runDir)}, [{ kind: 'epoch', epoch: 0, step: 1, trainLoss: 1, lr: 0.1 }])
+      .then((files) => process.stdout.write(JSON.stringify(files.map((f) => f.slice(${JSON.stringify(runDir.length + 1)})))));`;
+    // One epoch with a loss and a learning rate: the loss and learning-rate charts.
+    expect(JSON.parse(execFileSync(process.execPath, ['-e', script], { encoding: 'utf8' })).sort()).toEqual(['plots/loss.png', 'plots/loss.svg', 'plots/lr.png', 'plots/lr.svg']);
   });
 
   it('draws nothing before the first epoch ends', async () => {

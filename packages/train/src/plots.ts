@@ -7,7 +7,22 @@ import type { MetricRecord } from './run-folder';
 /** Loads a package by name; replaced in tests to simulate packages missing. */
 export type Importer = (specifier: string) => Promise<unknown>;
 
-const importPackage: Importer = (specifier) => import(/* @vite-ignore */ specifier);
+/**
+ * import() made at run time, which Node resolves from this file as it would a written one. The
+ * function's text is a constant; nothing given to it is run.
+ */
+const importAtRunTime = new Function('specifier', 'return import(specifier)') as Importer;
+
+/**
+ * This package's CommonJS build is its ES module build rewritten, which turns the written import()
+ * into require(); require() cannot load vega, an ES module with top-level await, and says so with
+ * ERR_REQUIRE_ASYNC_MODULE: that build then imports at run time.
+ */
+const importPackage: Importer = (specifier) =>
+  import(/* @vite-ignore */ specifier).catch((error: unknown) => {
+    if ((error as { code?: string } | null)?.code === 'ERR_REQUIRE_ASYNC_MODULE') return importAtRunTime(specifier);
+    throw error;
+  });
 
 /** The plotting packages: optional peer dependencies, installed only by those who want plots (27 MB). */
 const PLOTTING_PACKAGES = ['vega', 'vega-lite', '@resvg/resvg-js'] as const;
