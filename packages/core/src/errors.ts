@@ -1,9 +1,16 @@
+const PYRAMID_ERROR = Symbol.for('@pyramid/core.error');
+
 /**
  * Every error the project raises on purpose is a PyramidError with a stable `code`, so that the
  * CLI can print its one-line message without a stack trace and programs can branch on the code.
  */
 export class PyramidError extends Error {
   readonly code: string;
+
+  static {
+    // Marks the errors of every build of this package (ESM and CommonJS), for isPyramidError.
+    Object.defineProperty(PyramidError.prototype, PYRAMID_ERROR, { value: true });
+  }
 
   constructor(code: string, message: string, options?: { cause?: unknown }) {
     super(message, options);
@@ -45,6 +52,10 @@ export class DataError extends PyramidError {
   }
 }
 
+/**
+ * Whether `error` is a PyramidError, from this build of the package or another one in the process
+ * (`instanceof` a class holds only within one build; `code` is the same in all).
+ */
 export function isPyramidError(error: unknown): error is PyramidError {
-  return error instanceof PyramidError;
+  return typeof error === 'object' && error !== null && (error as Record<symbol, unknown>)[PYRAMID_ERROR] === true;
 }

@@ -21,16 +21,16 @@ export { cpuBackendPlugin } from './backends/cpu';
 
 import { BackendRegistry } from './backends/registry';
 import { cpuBackendPlugin } from './backends/cpu';
+import { processWide } from './process-wide';
 import type { BackendOptions, BackendPlugin } from './backends/plugin';
 import type { CompiledStepSettings, NetworkDescription } from './network';
 
 /**
- * The process-wide registry; `cpu` is registered from the start. Kept on globalThis so that the
- * ESM and CommonJS builds of this package, if both get loaded, still share one registry.
+ * The process-wide registry; `cpu` is registered from the start. The ESM and CommonJS builds of
+ * this package, if both get loaded, share it (see processWide); the key is the one earlier
+ * releases used.
  */
-const REGISTRY_KEY = Symbol.for('@pyramid/core.backends');
-const globalSlot = globalThis as unknown as Record<symbol, BackendRegistry | undefined>;
-export const backends: BackendRegistry = (globalSlot[REGISTRY_KEY] ??= new BackendRegistry());
+export const backends: BackendRegistry = processWide('backends', () => new BackendRegistry());
 backends.register(cpuBackendPlugin);
 
 export const registerBackendPlugin = (plugin: BackendPlugin): void => backends.register(plugin);

@@ -1,3 +1,5 @@
+import { processWide } from '../process-wide';
+
 /**
  * Output arrays for the project's CPU kernels, reused from tensors that were disposed. A fresh
  * large Float32Array costs the kernel's own time again in page faults and zeroing (tens of
@@ -159,8 +161,8 @@ export class ArrayPool {
   }
 }
 
-const attached = new WeakSet<object>();
-const pools = new WeakMap<object, ArrayPool>();
+// Per tfjs backend object, of which a process has one whichever build of this package runs its kernels.
+const { attached, pools } = processWide('array-pools.v1', () => ({ attached: new WeakSet<object>(), pools: new WeakMap<object, ArrayPool>() }));
 
 /**
  * At most this much memory waits in a backend's pool for reuse: a quarter of the machine's memory

@@ -13,22 +13,37 @@ import { sgdKernels } from './sgd';
 import { spatialMeanGradKernels } from './spatial-mean-grad';
 import { shortcutKernels } from './shortcut';
 import { KernelRuntime } from './runtime';
+import { processWide } from '../process-wide';
 
 /**
  * The project's CPU kernels, registered over tfjs-backend-cpu's by kernel name (as tfjs lets any
  * package do), with the stock kernels kept to restore them and to serve the cases ours leave out.
  */
 /** What is installed: for which thread count, on the native addon or a WebAssembly runtime. */
-let current: { requestedThreads: number; threads: number; native: NativeKernels | null; runtime: KernelRuntime | null; kernels: KernelConfig[]; nativeNames: string[] } | null = null;
-const overlay = new KernelOverlay('cpu');
-const stock = (name: string): KernelFunc => overlay.original(name);
+interface Installed {
+  requestedThreads: number;
+  threads: number;
+  native: NativeKernels | null;
+  runtime: KernelRuntime | null;
+  kernels: KernelConfig[];
+  nativeNames: string[];
+}
 
-let nativeLoad: Promise<NativeLoad> | null = null;
+/**
+ * Once per process, whichever build of this package installs them: the kernels sit in tfjs's
+ * process-wide registry, and a second overlay would take the first one's kernels for tfjs's own.
+ */
+const state = processWide('cpu-kernels.v1', () => ({
+  installed: null as Installed | null,
+  overlay: new KernelOverlay('cpu'),
+  nativeLoad: null as Promise<NativeLoad> | null,
+}));
+const stock = (name: string): KernelFunc => state.overlay.original(name);
 
 /** The native kernels of this platform, loaded once per process (or why there are none). */
 export function nativeKernels(): Promise<NativeLoad> {
-  nativeLoad ??= loadNativeKernels();
-  return nativeLoad;
+  state.nativeLoad ??= loadNativeKernels();
+  return state.nativeLoad;
 }
 
 export interface InstalledKernels {
@@ -47,8 +62,10 @@ export interface InstalledKernels {
 export async function installProjectKernels(threads: number, useNative = true): Promise<InstalledKernels> {
   const load = useNative ? await nativeKernels() : null;
   const native = load?.kernels ?? null;
+  let current = state.installed;
   if (current && (current.requestedThreads !== threads || current.native !== native)) {
     restoreStockKernels();
+    current = null;
   }
   if (!current) {
     if (native) {
@@ -61,8 +78,9 @@ export async function installProjectKernels(threads: number, useNative = true): 
       const kernels = [...conv2dKernels(runtime, stock), ...batchNormKernels(runtime, stock), ...shortcutKernels(runtime), ...sgdKernels(), ...runningStatisticsKernels(), ...spatialMeanGradKernels()];
       current = { requestedThreads: threads, threads: runtime.threads, native: null, runtime, kernels, nativeNames: [] };
     }
+    state.installed = current;
   }
-  overlay.install(current.kernels);
+  state.overlay.install(current.kernels);
   return {
     threads: current.threads,
     kernels: current.kernels.map((k) => k.kernelName),
@@ -76,12 +94,12 @@ export async function installProjectKernels(threads: number, useNative = true): 
  * serve the CPU backend. Their sums are partitioned by thread, so results depend on this count.
  */
 export function projectKernelThreads(): number | null {
-  return current ? current.threads : null;
+  return state.installed ? state.installed.threads : null;
 }
 
 /** Puts tfjs-backend-cpu's own kernels back and stops the worker threads. */
 export function restoreStockKernels(): void {
-  overlay.restore();
-  current?.runtime?.dispose();
-  current = null;
+  state.overlay.restore();
+  state.installed?.runtime?.dispose();
+  state.installed = null;
 }

@@ -11,11 +11,9 @@ export { SHORTCUT_ADD, SHORTCUT_GRAD };
  * The residual's gradient is dy itself. Without the kernels the same maths runs as tfjs ops.
  */
 
-let gradientRegistered = false;
-
+// tfjs's gradient registry is process-wide: whichever build of this package comes first registers.
 function registerGradient(): void {
-  if (gradientRegistered) return;
-  gradientRegistered = true;
+  if (tf.getGradient(SHORTCUT_ADD)) return;
   tf.registerGradient({
     kernelName: SHORTCUT_ADD,
     inputsToSave: ['x'],
