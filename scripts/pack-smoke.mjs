@@ -2,7 +2,7 @@
 // packed with `npm pack`, the tarballs are installed into a fresh project outside the workspace,
 // and the project imports them (ESM and CommonJS) and runs the `pyramid` binary.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -91,6 +91,14 @@ try {
   check(backends.some((b) => b.name === 'cpu' && b.available), 'the pyramid binary runs and lists the cpu backend');
   const info = JSON.parse(run(join(project, 'node_modules', '.bin', 'pyramid'), ['info', '--preset', 'pyramidnet110-a48-cifar10', '--json'], project));
   check(info.params === 1772706, 'pyramid info reports the preset');
+
+  // The quick start after a plain install of the CLI: mnist and the plotting packages are optional
+  // peer dependencies of the libraries, and the CLI's own dependencies. 500 of the digits, one epoch.
+  const quickRun = join(project, 'runs', 'quick');
+  const quick = run(join(project, 'node_modules', '.bin', 'pyramid'), ['train', '--preset', 'pyramidnet8-a16-mnist', '--data', 'mnist-sample', '--test-fraction', '0.95', '--epochs', '1', '--batch-size', '50', '--run', quickRun, '--json'], project);
+  const done = quick.trim().split('\n').map((line) => JSON.parse(line)).find((event) => event.kind === 'done');
+  const plots = ['loss', 'accuracy', 'error', 'lr'].flatMap((chart) => [`${chart}.svg`, `${chart}.png`]).filter((file) => existsSync(join(quickRun, 'plots', file)));
+  check(done !== undefined && plots.length === 8, `the quick start trains on the MNIST sample and draws its plots after a plain install of the CLI (${plots.length} plot files)`);
   if (nativeHere) {
     // Without the binary the CPU backend still runs, on WebAssembly, and says why in one line.
     rmSync(join(project, 'node_modules', '@pyramid', 'cpu-linux-x64-gnu', 'dist', 'pyramid-cpu.node'));
