@@ -1,4 +1,4 @@
-import type { Availability, BackendInfo, BackendOptions, BackendPlugin, CompiledStepSettings, NetworkDescription } from '@pyramid/core';
+import { type Availability, type BackendInfo, type BackendOptions, type BackendPlugin, type CompiledStepSettings, type NetworkDescription, isMissingModule } from '@pyramid/core';
 import { WebGpuCompiledStep } from './step/compiled-step';
 import { installWebGpuKernels, restoreStockWebGpuKernels } from './kernels/register';
 
@@ -33,14 +33,12 @@ const SOFTWARE_ADAPTERS = /llvmpipe|lavapipe|swiftshader|software/i;
 export type Importer = (specifier: string) => Promise<unknown>;
 const defaultImporter: Importer = (specifier) => import(/* @vite-ignore */ specifier);
 
-/** The module, or null when it is not installed (Node's error codes, or a bundler's resolve error). */
+/** The module, or null when it is not installed. */
 async function importOptional(importer: Importer, specifier: string): Promise<unknown> {
   try {
     return await importer(specifier);
   } catch (error) {
-    const { code, message } = error as { code?: string; message?: string };
-    if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') return null;
-    if (String(message).includes(`"${specifier}"`) && /could not resolve|cannot find/i.test(String(message))) return null;
+    if (isMissingModule(error, specifier)) return null;
     throw error;
   }
 }
