@@ -31,12 +31,15 @@ const DISPATCHES_PER_PASS = 256;
 /** The most split-K slices of a filter gradient, and the fewest pixels a slice sums. */
 const MAX_SPLITS = 32;
 const MIN_SPLIT_PIXELS = 256;
+/** The most slices a batch norm's statistics are taken in, and the fewest rows a slice holds. */
+const MAX_STAT_SLICES = 64;
+const MIN_SLICE_ROWS = 256;
 const UNIFORM_STRIDE = 256;
 /** Resets the step's mark of a non-finite batch statistic. */
 const CLEAR_WORD = new Uint32Array(1);
 
 type Kernel =
-  | 'convForward' | 'convBackwardData' | 'convBackwardFilter' | 'bnStatistics' | 'bnBackwardReduce' | 'bnBackwardApply' | 'bnApply'
+  | 'convForward' | 'convBackwardData' | 'convBackwardFilter' | 'bnSlices' | 'bnFinalize' | 'bnBackwardReduce' | 'bnBackwardApply' | 'bnApply'
   | 'residualAdd' | 'globalMean' | 'softmaxCrossEntropy' | 'classifierBackward' | 'sgd' | 'bnEvalState' | 'classifier';
 
 /** The convolutions' WGSL for a tile; the other kernels' below. */
@@ -47,7 +50,8 @@ const CONV_SOURCES = {
 };
 
 const SOURCES: Record<Exclude<Kernel, keyof typeof CONV_SOURCES>, string> = {
-  bnStatistics: shaders.BATCH_NORM_STATISTICS,
+  bnSlices: shaders.BATCH_NORM_SLICES,
+  bnFinalize: shaders.BATCH_NORM_FINALIZE,
   bnBackwardReduce: shaders.BATCH_NORM_BACKWARD_REDUCE,
   bnBackwardApply: shaders.BATCH_NORM_BACKWARD_APPLY,
   bnApply: shaders.BATCH_NORM_APPLY,
@@ -88,6 +92,8 @@ interface PlannedBatchNorm {
   runningMean: number;
   runningVar: number;
   state: number;
+  /** Its batch statistics in slices, once the forward pass has taken them: where, how many, of how many rows. */
+  slices?: { base: number; count: number; sliceRows: number; rows: number };
 }
 
 /** A value as a convolution reads it: raw, or through the batch norm whose statistics are taken of it. */
@@ -242,6 +248,12 @@ export class WebGpuCompiledStep implements CompiledTrainingStep {
     this.runningTotal = runningTotal;
     this.runningBuffer = storage(runningTotal, 'running statistics', copyable);
     const bnState = storage(stateTotal, 'batch-norm state');
+    // Each batch norm's statistics in slices: mean and squared deviations per slice and channel.
+    const sliceCount = (rows: number) => Math.max(1, Math.min(MAX_STAT_SLICES, Math.floor(rows / MIN_SLICE_ROWS)));
+    let slicesTotal = 0;
+    for (const bn of layout.bns) slicesTotal += 2 * bn.channels * MAX_STAT_SLICES;
+    const statSlices = storage(training ? slicesTotal : 1, 'batch-statistics slices');
+    let slicesNext = 0;
 
     // Split-K: as many slices as the largest convolution's pixels allow, within the binding limit.
     const convPixels = this.convolutionPixels(batch);
@@ -305,14 +317,33 @@ export class WebGpuCompiledStep implements CompiledTrainingStep {
           resources: [this.params, this.runningBuffer, bnState], groups: [Math.ceil(l.channels / shaders.FLAT_WORKGROUP), 1, 1], label: l.weight, macs: 0 });
         return;
       }
-      dispatch('bnStatistics', [sizeOf(x) / l.channels, l.channels, { f: l.epsilon }, { f: l.momentum }, bn.state, bn.gamma, bn.beta, bn.runningMean, bn.runningVar, 1, 0, 0],
-        [x.buffer, this.params, bnState, this.runningBuffer, this.results], [Math.ceil(l.channels / shaders.REDUCE_CHANNELS), 1, 1], l.weight);
+      const rows = sizeOf(x) / l.channels;
+      const count = sliceCount(rows);
+      const sliceRows = Math.ceil(rows / count);
+      bn.slices = { base: slicesNext, count, sliceRows, rows };
+      slicesNext += 2 * l.channels * count;
+      dispatch('bnSlices', [rows, l.channels, sliceRows, bn.slices.base], [x.buffer, statSlices], [Math.ceil(l.channels / shaders.REDUCE_CHANNELS), count, 1], l.weight);
     };
-    const convWords = (conv: ConvolutionLayer, x: Omit<Value, 'buffer'>, out: Omit<Value, 'buffer'>, rows: number, cols: number, depth: number, chunk: number, prologue: number, bnStateOffset: number) => [
-      x.batch, x.height, x.width, x.channels, out.height, out.width, out.channels, conv.kernelSize,
-      conv.stride, conv.padding, rows, cols, depth, chunk, prologue, layout.offsets.get(conv.weight)!,
-      bnStateOffset, layout.offsets.get(conv.weight)!, layout.convTotal, 0,
-    ];
+    /** Makes a batch norm final in a dispatch of its own, for consumers that do not finalize it. */
+    const finalize = (bn: PlannedBatchNorm) => {
+      if (!training) return;
+      const l = bn.layer;
+      const { base, count, sliceRows, rows } = bn.slices!;
+      dispatch('bnFinalize', [rows, l.channels, { f: l.epsilon }, { f: l.momentum }, bn.state, bn.gamma, bn.beta, bn.runningMean, bn.runningVar, base, count, sliceRows],
+        [statSlices, this.params, bnState, this.runningBuffer, this.results], [Math.ceil(l.channels / shaders.FLAT_WORKGROUP), 1, 1], l.weight);
+    };
+    const convWords = (conv: ConvolutionLayer, x: Omit<Value, 'buffer'>, out: Omit<Value, 'buffer'>, rows: number, cols: number, depth: number, chunk: number, prologue: number, bnStateOffset: number, finalizing?: PlannedBatchNorm) => {
+      const s = finalizing?.slices;
+      const l = finalizing?.layer;
+      return [
+        x.batch, x.height, x.width, x.channels, out.height, out.width, out.channels, conv.kernelSize,
+        conv.stride, conv.padding, rows, cols, depth, chunk, prologue, layout.offsets.get(conv.weight)!,
+        bnStateOffset, layout.offsets.get(conv.weight)!, layout.convTotal, 0,
+        finalizing ? 1 : 0, s?.base ?? 0, s?.count ?? 0, s?.sliceRows ?? 0,
+        s?.rows ?? 0, finalizing?.gamma ?? 0, finalizing?.beta ?? 0, finalizing?.runningMean ?? 0,
+        finalizing?.runningVar ?? 0, { f: l?.epsilon ?? 0 }, { f: l?.momentum ?? 0 }, 0,
+      ];
+    };
     const prologueOf = (bn: PlannedBatchNorm | null) => (bn ? (bn.layer.relu ? 2 : 1) : 0);
     const outputOf = (conv: ConvolutionLayer, x: Value) => {
       const size = (n: number) => Math.floor((n + 2 * conv.padding - conv.kernelSize) / conv.stride) + 1;
@@ -322,8 +353,14 @@ export class WebGpuCompiledStep implements CompiledTrainingStep {
       const out = newValue(outputOf(conv, input.value), label);
       const rows = out.batch * out.height * out.width;
       const depth = conv.kernelSize * conv.kernelSize * conv.inChannels;
-      dispatch('convForward', convWords(conv, input.value, out, rows, conv.outChannels, depth, depth, prologueOf(input.bn), input.bn?.state ?? 0),
-        [input.value.buffer, this.params, bnState, out.buffer], gemmGroups(rows, conv.outChannels, 1), conv.weight, rows * depth * conv.outChannels, shaders.tileFor(conv.outChannels));
+      // The batch norm before it is made final by the convolution's own workgroups where its channels fit their memory.
+      let finalizing: PlannedBatchNorm | undefined;
+      if (training && input.bn) {
+        if (conv.inChannels <= shaders.MAX_PROLOGUE_CHANNELS) finalizing = input.bn;
+        else finalize(input.bn);
+      }
+      dispatch('convForward', convWords(conv, input.value, out, rows, conv.outChannels, depth, depth, prologueOf(input.bn), input.bn?.state ?? 0, finalizing),
+        [input.value.buffer, this.params, bnState, out.buffer, statSlices, this.runningBuffer, this.results], gemmGroups(rows, conv.outChannels, 1), conv.weight, rows * depth * conv.outChannels, shaders.tileFor(conv.outChannels));
       return out;
     };
     const convFilterGrad = (conv: ConvolutionLayer, input: ConvInput, dOut: Value) => {
@@ -360,6 +397,7 @@ export class WebGpuCompiledStep implements CompiledTrainingStep {
     const stemBn = bnByName.get(stemBnLayer.weight)!;
     const stemOut = convForward(stemConv, { value: imageValue, bn: null }, 'stem convolution');
     statistics(stemBn, stemOut);
+    finalize(stemBn);
     let x = newValue(stemOut, 'stem output');
     dispatch('bnApply', [sizeOf(x), x.channels, stemBn.state, stemBnLayer.relu ? 1 : 0], [stemOut.buffer, bnState, x.buffer], flatGroups(sizeOf(x)));
     if (!training) release(stemOut.buffer);
@@ -381,6 +419,7 @@ export class WebGpuCompiledStep implements CompiledTrainingStep {
           current = { value: output, bn: null };
         }
       }
+      if (current.bn) finalize(current.bn);
       const outShape = { batch, height: current.value.height, width: current.value.width, channels: current.value.channels };
       const out = newValue(outShape, `unit ${u} output`);
       dispatch('residualAdd', [
@@ -396,6 +435,7 @@ export class WebGpuCompiledStep implements CompiledTrainingStep {
     const headBn = bnByName.get(network.head.batchNorm.weight)!;
     const { fc } = network.head;
     statistics(headBn, x);
+    finalize(headBn);
     const features = fc.inFeatures;
     const pooled = storage(batch * features, 'pooled');
     dispatch('globalMean', [batch, features, x.height * x.width, headBn.state], [x.buffer, bnState, pooled], flatGroups(batch * features));

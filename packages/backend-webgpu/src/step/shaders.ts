@@ -36,6 +36,74 @@ export const FLAT_WORKGROUP = 256;
 /** Workgroups per row of a flat dispatch grid (WebGPU guarantees 65,535 per dimension). */
 export const GRID_X = 32768;
 
+/** By the bits: WGSL lets compilers assume floats are never NaN or infinite, so comparisons cannot tell. */
+const FINITE = /* wgsl */ `
+fn finite(v : f32) -> bool { return (bitcast<u32>(v) & 0x7f800000u) != 0x7f800000u; }
+`;
+
+/**
+ * A batch norm's mean and biased variance from its statistics' slices: each slice's mean and sum
+ * of squared deviations (about its own mean), combined in slice order by Chan et al.'s pairwise
+ * update, which keeps the two-pass accuracy. `p` is the slices' buffer.
+ */
+const COMBINE_SLICES = /* wgsl */ `
+fn combineSlices(base : u32, slices : u32, sliceRows : u32, rows : u32, channels : u32, c : u32) -> vec2<f32> {
+  var n = 0.0;
+  var mean = 0.0;
+  var m2 = 0.0;
+  for (var s = 0u; s < slices; s++) {
+    let start = s * sliceRows;
+    if (start >= rows) { break; }
+    let nb = f32(min(sliceRows, rows - start));
+    let mb = slicesOf[base + (s * channels + c) * 2u];
+    let m2b = slicesOf[base + (s * channels + c) * 2u + 1u];
+    let total = n + nb;
+    let delta = mb - mean;
+    mean += delta * nb / total;
+    m2 += m2b + delta * delta * n * nb / total;
+    n = total;
+  }
+  return vec2<f32>(mean, m2 / n);
+}
+`;
+
+/** Maximum input channels of a convolution that finalizes its batch norm in workgroup memory. */
+export const MAX_PROLOGUE_CHANNELS = 768;
+
+/**
+ * A batch norm of the convolution's input made final by every workgroup, from the slices, into
+ * workgroup memory; the first workgroup also writes it out (mean, 1/std, scale, shift, for the
+ * backward pass) with the running statistics and the non-finite mark.
+ */
+const PROLOGUE_SETUP = /* wgsl */ `
+var<workgroup> scaleOf : array<f32, ${768}>;
+var<workgroup> shiftOf : array<f32, ${768}>;
+fn prologueScale(ci : u32) -> f32 { if (u.finalize != 0u) { return scaleOf[ci]; } return bn[u.bnState + 2u * u.inC + ci]; }
+fn prologueShift(ci : u32) -> f32 { if (u.finalize != 0u) { return shiftOf[ci]; } return bn[u.bnState + 3u * u.inC + ci]; }
+fn setup(tid : u32, first : bool) {
+  if (u.finalize == 0u) { return; }
+  let C = u.inC;
+  for (var c = tid; c < C; c += 256u) {
+    let stats = combineSlices(u.stats, u.slices, u.sliceRows, u.statRows, C, c);
+    let invStd = 1.0 / sqrt(stats.y + u.epsilon);
+    let scale = params[u.gamma + c] * invStd;
+    let shift = params[u.beta + c] - stats.x * scale;
+    scaleOf[c] = scale;
+    shiftOf[c] = shift;
+    if (first) {
+      bn[u.bnState + c] = stats.x;
+      bn[u.bnState + C + c] = invStd;
+      bn[u.bnState + 2u * C + c] = scale;
+      bn[u.bnState + 3u * C + c] = shift;
+      let m = u.momentum;
+      running[u.runningMean + c] = (1.0 - m) * running[u.runningMean + c] + m * stats.x;
+      running[u.runningVar + c] = (1.0 - m) * running[u.runningVar + c] + m * stats.y * f32(u.statRows) / f32(u.statRows - 1u);
+      if (!finite(stats.x) || !finite(stats.y)) { results[2] = 1u; }
+    }
+  }
+}
+`;
+
 const CONV_STRUCT = /* wgsl */ `
 struct Conv {
   batch : u32, inH : u32, inW : u32, inC : u32,
@@ -43,6 +111,10 @@ struct Conv {
   stride : u32, pad : u32, rows : u32, cols : u32,
   depth : u32, chunk : u32, prologue : u32, wOffset : u32,
   bnState : u32, outOffset : u32, partialStride : u32, _pad : u32,
+  // The prologue's batch norm from its statistics' slices (finalize 1): where they are, and what it updates.
+  finalize : u32, stats : u32, slices : u32, sliceRows : u32,
+  statRows : u32, gamma : u32, beta : u32, runningMean : u32,
+  runningVar : u32, epsilon : f32, momentum : f32, _pad2 : u32,
 }
 @group(0) @binding(0) var<uniform> u : Conv;
 `;
@@ -67,7 +139,7 @@ fn im2col(pixel : u32, tap : u32) -> f32 {
   if (ih < 0 || iw < 0 || ih >= i32(u.inH) || iw >= i32(u.inW)) { return 0.0; }
   var v = x[((n * u.inH + u32(ih)) * u.inW + u32(iw)) * u.inC + ci];
   if (u.prologue != 0u) {
-    v = v * bn[u.bnState + 2u * u.inC + ci] + bn[u.bnState + 3u * u.inC + ci];
+    v = v * prologueScale(ci) + prologueShift(ci);
     if (u.prologue == 2u) { v = max(v, 0.0); }
   }
   return v;
@@ -79,7 +151,7 @@ fn im2col(pixel : u32, tap : u32) -> f32 {
  * `chunk`-deep slices (each written whole, summed later in a fixed order). `aDepthFast` says
  * which index of A is contiguous in memory, so that neighbouring threads load neighbouring words.
  */
-function gemm(loadA: string, loadB: string, store: string, aDepthFast: boolean, tile: Tile): string {
+function gemm(loadA: string, loadB: string, store: string, aDepthFast: boolean, tile: Tile, withSetup = false): string {
   const { rows: TM, cols: TN, depth: TK } = tile;
   const perRow = TM / 16;
   const perCol = TN / 16;
@@ -94,6 +166,7 @@ var<workgroup> tileB : array<f32, ${TK * TN}>;
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(workgroup_id) group : vec3<u32>, @builtin(local_invocation_id) local : vec3<u32>) {
   let tid = local.y * 16u + local.x;
+  ${withSetup ? 'setup(tid, group.x == 0u && group.y == 0u && group.z == 0u);\n  workgroupBarrier();' : ''}
   let row0 = group.y * ${TM}u;
   let col0 = group.x * ${TN}u;
   let begin = group.z * u.chunk;
@@ -142,8 +215,14 @@ export const convForward = (tile: Tile) => /* wgsl */ `
 ${CONV_STRUCT}
 @group(0) @binding(1) var<storage, read> x : array<f32>;
 @group(0) @binding(2) var<storage, read> params : array<f32>;
-@group(0) @binding(3) var<storage, read> bn : array<f32>;
+@group(0) @binding(3) var<storage, read_write> bn : array<f32>;
 @group(0) @binding(4) var<storage, read_write> y : array<f32>;
+@group(0) @binding(5) var<storage, read> slicesOf : array<f32>;
+@group(0) @binding(6) var<storage, read_write> running : array<f32>;
+@group(0) @binding(7) var<storage, read_write> results : array<u32>;
+${FINITE}
+${COMBINE_SLICES}
+${PROLOGUE_SETUP}
 ${IM2COL}
 ${gemm(
   'fn loadA(row : u32, d : u32) -> f32 { return im2col(row, d); }',
@@ -151,6 +230,7 @@ ${gemm(
   'fn store(row : u32, col : u32, split : u32, v : f32) { y[row * u.outC + col] = v; }',
   true,
   tile,
+  true,
 )}
 `;
 
@@ -205,6 +285,8 @@ ${CONV_STRUCT}
 @group(0) @binding(2) var<storage, read> dy : array<f32>;
 @group(0) @binding(3) var<storage, read> bn : array<f32>;
 @group(0) @binding(4) var<storage, read_write> partials : array<f32>;
+fn prologueScale(ci : u32) -> f32 { return bn[u.bnState + 2u * u.inC + ci]; }
+fn prologueShift(ci : u32) -> f32 { return bn[u.bnState + 3u * u.inC + ci]; }
 ${IM2COL}
 ${gemm(
   'fn loadA(row : u32, d : u32) -> f32 { return im2col(d, row); }',
@@ -215,10 +297,6 @@ ${gemm(
 )}
 `;
 
-/** By the bits: WGSL lets compilers assume floats are never NaN or infinite, so comparisons cannot tell. */
-const FINITE = /* wgsl */ `
-fn finite(v : f32) -> bool { return (bitcast<u32>(v) & 0x7f800000u) != 0x7f800000u; }
-`;
 
 const REDUCE_HEADER = /* wgsl */ `
 var<workgroup> lanes : array<f32, 256>;
@@ -226,60 +304,83 @@ var<workgroup> lanes2 : array<f32, 256>;
 `;
 
 /**
- * Batch statistics of x [rows, C]: mean, then the biased variance about it (two passes, as
- * PyTorch's CPU kernel), 1/sqrt(var + eps), the scale and shift the consumers apply, and the
- * running statistics (unbiased variance) updated in the same dispatch.
+ * Batch statistics of x [rows, C] in slices of `sliceRows` rows, a workgroup per 32 channels and
+ * slice: each slice's mean, then its sum of squared deviations about that mean (two passes, as
+ * PyTorch's CPU kernel). Their consumer combines the slices in order (COMBINE_SLICES).
  */
-export const BATCH_NORM_STATISTICS = /* wgsl */ `
-struct Stats {
-  rows : u32, channels : u32, epsilon : f32, momentum : f32,
-  state : u32, gamma : u32, beta : u32, runningMean : u32,
-  runningVar : u32, updateRunning : u32, _a : u32, _b : u32,
-}
-@group(0) @binding(0) var<uniform> u : Stats;
+export const BATCH_NORM_SLICES = /* wgsl */ `
+struct Slices { rows : u32, channels : u32, sliceRows : u32, base : u32 }
+@group(0) @binding(0) var<uniform> u : Slices;
 @group(0) @binding(1) var<storage, read> x : array<f32>;
-@group(0) @binding(2) var<storage, read> params : array<f32>;
-@group(0) @binding(3) var<storage, read_write> state : array<f32>;
-@group(0) @binding(4) var<storage, read_write> running : array<f32>;
-@group(0) @binding(5) var<storage, read_write> results : array<u32>;
+@group(0) @binding(2) var<storage, read_write> slicesOf : array<f32>;
 ${REDUCE_HEADER}
-${FINITE}
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) group : vec3<u32>, @builtin(local_invocation_index) tid : u32) {
   let lane = tid / 32u;
   let cl = tid % 32u;
   let c = group.x * 32u + cl;
   let inRange = c < u.channels;
+  let start = group.y * u.sliceRows;
+  let end = min(start + u.sliceRows, u.rows);
   var s = 0.0;
-  if (inRange) { for (var r = lane; r < u.rows; r += 8u) { s += x[r * u.channels + c]; } }
+  if (inRange) { for (var r = start + lane; r < end; r += 8u) { s += x[r * u.channels + c]; } }
   lanes[tid] = s;
   workgroupBarrier();
   var total = 0.0;
   for (var l = 0u; l < 8u; l++) { total += lanes[l * 32u + cl]; }
-  let mean = total / f32(u.rows);
+  let count = f32(max(end, start) - start);
+  let mean = total / max(count, 1.0);
   var q = 0.0;
-  if (inRange) { for (var r = lane; r < u.rows; r += 8u) { let d = x[r * u.channels + c] - mean; q += d * d; } }
+  if (inRange) { for (var r = start + lane; r < end; r += 8u) { let d = x[r * u.channels + c] - mean; q += d * d; } }
   lanes2[tid] = q;
   workgroupBarrier();
   if (lane == 0u && inRange) {
     var sq = 0.0;
     for (var l = 0u; l < 8u; l++) { sq += lanes2[l * 32u + cl]; }
-    let variance = sq / f32(u.rows);
-    // A NaN or infinity here would be hidden downstream (max(NaN, 0) may give 0): the step is marked.
-    if (!finite(mean) || !finite(variance)) { results[2] = 1u; }
-    let invStd = 1.0 / sqrt(variance + u.epsilon);
-    let scale = params[u.gamma + c] * invStd;
-    let C = u.channels;
-    state[u.state + c] = mean;
-    state[u.state + C + c] = invStd;
-    state[u.state + 2u * C + c] = scale;
-    state[u.state + 3u * C + c] = params[u.beta + c] - mean * scale;
-    if (u.updateRunning != 0u) {
-      let m = u.momentum;
-      running[u.runningMean + c] = (1.0 - m) * running[u.runningMean + c] + m * mean;
-      running[u.runningVar + c] = (1.0 - m) * running[u.runningVar + c] + m * variance * f32(u.rows) / f32(u.rows - 1u);
-    }
+    slicesOf[u.base + (group.y * u.channels + c) * 2u] = mean;
+    slicesOf[u.base + (group.y * u.channels + c) * 2u + 1u] = sq;
   }
+}
+`;
+
+/**
+ * A batch norm made final from its slices, a thread per channel: mean, 1/std, the scale and shift
+ * its consumers apply, the running statistics (unbiased variance) and the non-finite mark. For
+ * batch norms whose consumer does not finalize them itself.
+ */
+export const BATCH_NORM_FINALIZE = /* wgsl */ `
+struct Finalize {
+  rows : u32, channels : u32, epsilon : f32, momentum : f32,
+  state : u32, gamma : u32, beta : u32, runningMean : u32,
+  runningVar : u32, stats : u32, slices : u32, sliceRows : u32,
+}
+@group(0) @binding(0) var<uniform> u : Finalize;
+@group(0) @binding(1) var<storage, read> slicesOf : array<f32>;
+@group(0) @binding(2) var<storage, read> params : array<f32>;
+@group(0) @binding(3) var<storage, read_write> state : array<f32>;
+@group(0) @binding(4) var<storage, read_write> running : array<f32>;
+@group(0) @binding(5) var<storage, read_write> results : array<u32>;
+${FINITE}
+${COMBINE_SLICES}
+@compute @workgroup_size(${FLAT_WORKGROUP})
+fn main(@builtin(global_invocation_id) id : vec3<u32>) {
+  let c = id.x;
+  if (c >= u.channels) { return; }
+  let C = u.channels;
+  let stats = combineSlices(u.stats, u.slices, u.sliceRows, u.rows, C, c);
+  let mean = stats.x;
+  let variance = stats.y;
+  // A NaN or infinity here would be hidden downstream (max(NaN, 0) may give 0): the step is marked.
+  if (!finite(mean) || !finite(variance)) { results[2] = 1u; }
+  let invStd = 1.0 / sqrt(variance + u.epsilon);
+  let scale = params[u.gamma + c] * invStd;
+  state[u.state + c] = mean;
+  state[u.state + C + c] = invStd;
+  state[u.state + 2u * C + c] = scale;
+  state[u.state + 3u * C + c] = params[u.beta + c] - mean * scale;
+  let m = u.momentum;
+  running[u.runningMean + c] = (1.0 - m) * running[u.runningMean + c] + m * mean;
+  running[u.runningVar + c] = (1.0 - m) * running[u.runningVar + c] + m * variance * f32(u.rows) / f32(u.rows - 1u);
 }
 `;
 
