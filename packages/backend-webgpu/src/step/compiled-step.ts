@@ -34,6 +34,8 @@ const MIN_SPLIT_PIXELS = 256;
 /** The most slices a batch norm's statistics are taken in, and the fewest rows a slice holds. */
 const MAX_STAT_SLICES = 64;
 const MIN_SLICE_ROWS = 256;
+/** Rows of the batch norm's backward apply per workgroup (of 32 channels). */
+const APPLY_ROWS = 256;
 const UNIFORM_STRIDE = 256;
 /** Resets the step's mark of a non-finite batch statistic. */
 const CLEAR_WORD = new Uint32Array(1);
@@ -383,11 +385,19 @@ export class WebGpuCompiledStep implements CompiledTrainingStep {
     const bnBackward = (bn: PlannedBatchNorm, x: Value, dy: GPUBuffer, dyMode: 0 | 1, shortcut?: { g: Value; stride: number }): Value => {
       const l = bn.layer;
       const rows = sizeOf(x) / l.channels;
-      const words = (shortcutMode: number, gChannels: number) => [rows, l.channels, dyMode, x.height * x.width, l.relu ? 1 : 0, bn.state, bn.gamma, bn.beta, shortcutMode, x.height, x.width, gChannels];
-      dispatch('bnBackwardReduce', words(0, 0), [x.buffer, dy, bnState, grads], [Math.ceil(l.channels / shaders.REDUCE_CHANNELS), 1, 1], l.weight);
+      // The sums in slices, as the forward statistics (their slices' room is free again by now).
+      const count = sliceCount(rows);
+      const sliceRows = Math.ceil(rows / count);
+      const words = (shortcutMode: number, gChannels: number) => [
+        rows, l.channels, dyMode, x.height * x.width, l.relu ? 1 : 0, bn.state, bn.gamma, bn.beta,
+        shortcutMode, x.height, x.width, gChannels, count, sliceRows, bn.slices!.base, APPLY_ROWS,
+      ];
+      const channelGroups = Math.ceil(l.channels / shaders.REDUCE_CHANNELS);
+      dispatch('bnBackwardReduce', words(0, 0), [x.buffer, dy, bnState, statSlices], [channelGroups, count, 1], l.weight);
       const dx = { ...x, buffer: take(sizeOf(x), 'gradient') };
       const mode = shortcut ? (shortcut.stride === 1 ? 1 : 2) : 0;
-      dispatch('bnBackwardApply', words(mode, shortcut?.g.channels ?? 0), [x.buffer, dy, bnState, grads, this.params, shortcut?.g.buffer ?? dy, dx.buffer], flatGroups(sizeOf(x)), l.weight);
+      dispatch('bnBackwardApply', words(mode, shortcut?.g.channels ?? 0), [x.buffer, dy, bnState, statSlices, this.params, shortcut?.g.buffer ?? dy, dx.buffer, grads],
+        [channelGroups, Math.ceil(rows / APPLY_ROWS), 1], l.weight);
       return dx;
     };
 

@@ -390,6 +390,7 @@ struct BnBackward {
   rows : u32, channels : u32, dyMode : u32, spatial : u32,
   relu : u32, state : u32, gamma : u32, beta : u32,
   shortcut : u32, height : u32, width : u32, gChannels : u32,
+  slices : u32, sliceRows : u32, base : u32, applyRows : u32,
 }
 @group(0) @binding(0) var<uniform> u : BnBackward;
 @group(0) @binding(1) var<storage, read> x : array<f32>;
@@ -407,22 +408,27 @@ fn outputGrad(r : u32, c : u32, v : f32) -> f32 {
 }
 `;
 
-/** Per channel: sum of dy (the shift's gradient) and of dy xhat (the scale's), into the gradients. */
+/**
+ * Per channel and slice of `sliceRows` rows (a workgroup per 32 channels and slice): the sums of
+ * dy and of dy xhat, into `sums` as [slice][channel][2]; the apply kernel adds the slices up.
+ */
 export const BATCH_NORM_BACKWARD_REDUCE = /* wgsl */ `
 ${BN_BACKWARD_STRUCT}
-@group(0) @binding(4) var<storage, read_write> grads : array<f32>;
+@group(0) @binding(4) var<storage, read_write> sums : array<f32>;
 ${REDUCE_HEADER}
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) group : vec3<u32>, @builtin(local_invocation_index) tid : u32) {
   let lane = tid / 32u;
   let cl = tid % 32u;
   let c = group.x * 32u + cl;
+  let start = group.y * u.sliceRows;
+  let end = min(start + u.sliceRows, u.rows);
   var sumDy = 0.0;
   var sumDyXhat = 0.0;
   if (c < u.channels) {
     let mean = state[u.state + c];
     let invStd = state[u.state + u.channels + c];
-    for (var r = lane; r < u.rows; r += 8u) {
+    for (var r = start + lane; r < end; r += 8u) {
       let v = x[r * u.channels + c];
       let g = outputGrad(r, c, v);
       sumDy += g;
@@ -436,8 +442,8 @@ fn main(@builtin(workgroup_id) group : vec3<u32>, @builtin(local_invocation_inde
     var a = 0.0;
     var b = 0.0;
     for (var l = 0u; l < 8u; l++) { a += lanes[l * 32u + cl]; b += lanes2[l * 32u + cl]; }
-    grads[u.beta + c] = a;
-    grads[u.gamma + c] = b;
+    sums[u.base + (group.y * u.channels + c) * 2u] = a;
+    sums[u.base + (group.y * u.channels + c) * 2u + 1u] = b;
   }
 }
 `;
@@ -446,41 +452,67 @@ fn main(@builtin(workgroup_id) group : vec3<u32>, @builtin(local_invocation_inde
  * dx = gamma invStd (dy - mean(dy) - xhat mean(dy xhat)), plus, for a unit's first batch norm,
  * the gradient the zero-padded shortcut passes back to the same input: the unit output's
  * gradient g at the first channels (shortcut 1), or its 2x2 average pool's (shortcut 2, ceil mode:
- * an edge window averages only the pixels it covers).
+ * an edge window averages only the pixels it covers). A workgroup per 32 channels and `applyRows`
+ * rows first adds up its channels' slice sums (in slice order); the first row of workgroups also
+ * writes them as the scale's and shift's gradients.
  */
 export const BATCH_NORM_BACKWARD_APPLY = /* wgsl */ `
 ${BN_BACKWARD_STRUCT}
-@group(0) @binding(4) var<storage, read> grads : array<f32>;
+@group(0) @binding(4) var<storage, read> sums : array<f32>;
 @group(0) @binding(5) var<storage, read> params : array<f32>;
 @group(0) @binding(6) var<storage, read> g : array<f32>;
 @group(0) @binding(7) var<storage, read_write> dx : array<f32>;
-@compute @workgroup_size(${FLAT_WORKGROUP})
-fn main(@builtin(global_invocation_id) id : vec3<u32>) {
-  let index = id.y * ${GRID_X * FLAT_WORKGROUP}u + id.x;
-  if (index >= u.rows * u.channels) { return; }
+@group(0) @binding(8) var<storage, read_write> grads : array<f32>;
+var<workgroup> totalDy : array<f32, 32>;
+var<workgroup> totalDyXhat : array<f32, 32>;
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) group : vec3<u32>, @builtin(local_invocation_index) tid : u32) {
+  let lane = tid / 32u;
+  let cl = tid % 32u;
+  let c = group.x * 32u + cl;
   let C = u.channels;
-  let c = index % C;
-  let r = index / C;
-  let v = x[index];
-  let invStd = state[u.state + C + c];
-  let xhat = (v - state[u.state + c]) * invStd;
-  let count = f32(u.rows);
-  var d = params[u.gamma + c] * invStd * (outputGrad(r, c, v) - grads[u.beta + c] / count - xhat * grads[u.gamma + c] / count);
-  if (u.shortcut == 1u) {
-    d += g[r * u.gChannels + c];
-  } else if (u.shortcut == 2u) {
-    let w = r % u.width;
-    let t = r / u.width;
-    let h = t % u.height;
-    let n = t / u.height;
-    let gh = (u.height + 1u) / 2u;
-    let gw = (u.width + 1u) / 2u;
-    var cover = 4.0;
-    if (h / 2u == gh - 1u && u.height % 2u == 1u) { cover = cover / 2.0; }
-    if (w / 2u == gw - 1u && u.width % 2u == 1u) { cover = cover / 2.0; }
-    d += g[((n * gh + h / 2u) * gw + w / 2u) * u.gChannels + c] / cover;
+  if (lane == 0u && c < C) {
+    var a = 0.0;
+    var b = 0.0;
+    for (var s = 0u; s < u.slices; s++) { a += sums[u.base + (s * C + c) * 2u]; b += sums[u.base + (s * C + c) * 2u + 1u]; }
+    totalDy[cl] = a;
+    totalDyXhat[cl] = b;
+    if (group.y == 0u) {
+      grads[u.beta + c] = a;
+      grads[u.gamma + c] = b;
+    }
   }
-  dx[index] = d;
+  workgroupBarrier();
+  if (c >= C) { return; }
+  let mean = state[u.state + c];
+  let invStd = state[u.state + C + c];
+  let count = f32(u.rows);
+  let meanDy = totalDy[cl] / count;
+  let meanDyXhat = totalDyXhat[cl] / count;
+  let factor = params[u.gamma + c] * invStd;
+  let start = group.y * u.applyRows;
+  let end = min(start + u.applyRows, u.rows);
+  for (var r = start + lane; r < end; r += 8u) {
+    let index = r * C + c;
+    let v = x[index];
+    let xhat = (v - mean) * invStd;
+    var d = factor * (outputGrad(r, c, v) - meanDy - xhat * meanDyXhat);
+    if (u.shortcut == 1u) {
+      d += g[r * u.gChannels + c];
+    } else if (u.shortcut == 2u) {
+      let w = r % u.width;
+      let t = r / u.width;
+      let h = t % u.height;
+      let n = t / u.height;
+      let gh = (u.height + 1u) / 2u;
+      let gw = (u.width + 1u) / 2u;
+      var cover = 4.0;
+      if (h / 2u == gh - 1u && u.height % 2u == 1u) { cover = cover / 2.0; }
+      if (w / 2u == gw - 1u && u.width % 2u == 1u) { cover = cover / 2.0; }
+      d += g[((n * gh + h / 2u) * gw + w / 2u) * u.gChannels + c] / cover;
+    }
+    dx[index] = d;
+  }
 }
 `;
 
