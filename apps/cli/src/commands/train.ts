@@ -7,7 +7,7 @@ import { loadCheckpoint } from '@pyramid/pyramidnet/node';
 import { RECIPES, type Recipe, type RunConfig, type SettingNames, createRunConfig, defaultRecipeFor, findRecipe, validateRecipe } from '@pyramid/train';
 import { type InitialWeights, LAST, assertRunFolderFree, readRunConfig, train } from '@pyramid/train/node';
 import { Option, type Command } from 'commander';
-import { type BackendFlags, activateBackend, addBackendOptions } from '../backend';
+import { type BackendFlags, activateBackend, addBackendOptions, describeBackend } from '../backend';
 import { DATA_NAMES, type DataOptions, loadData } from '../data';
 import { type ModelFlags, addModelOptions, modelFromFlags, parseInput, parseInteger, parseNumber } from '../model-options';
 import { UsageError } from '../output';
@@ -273,7 +273,7 @@ export function trainCommand(program: Command): void {
     }
     const data = await loadData(dataSpec, { ...dataOptions, quiet: mode !== 'human' });
     const info = await activateBackend(flags, mode !== 'human');
-    if (mode === 'human') process.stderr.write(`backend: ${info.name} (${info.detail})\n`);
+    if (mode === 'human') process.stderr.write(`${describeBackend(info)}\n`);
 
     let init: InitialWeights | undefined;
     if (choice && chosenRecipe) {

@@ -156,6 +156,18 @@ function gemm(loadA: string, loadB: string, store: string, aDepthFast: boolean, 
   const perRow = TM / 16;
   const perCol = TN / 16;
   const aIndex = aDepthFast ? `let kk = e % ${TK}u; let mm = e / ${TK}u;` : `let mm = e % ${TM}u; let kk = e / ${TM}u;`;
+  // The 16 accumulators and their multiply-adds written out with constant indices: a private array
+  // indexed in loops may be left in memory by a shader compiler that does not unroll them.
+  const cells = Array.from({ length: perRow * perCol }, (_, i) => ({ r: Math.floor(i / perCol), c: i % perCol, i }));
+  const accumulators = cells.map(({ i }) => `var acc${i} = 0.0;`).join(' ');
+  const multiplyAdds = [
+    ...Array.from({ length: perRow }, (_, r) => `let a${r} = tileA[aBase + ${r}u];`),
+    ...Array.from({ length: perCol }, (_, c) => `let b${c} = tileB[bBase + ${c}u];`),
+    ...cells.map(({ r, c, i }) => `acc${i} = fma(a${r}, b${c}, acc${i});`),
+  ].join('\n      ');
+  const stores = cells
+    .map(({ r, c, i }) => `if (rowBase + ${r}u < u.rows && colBase + ${c}u < u.cols) { store(rowBase + ${r}u, colBase + ${c}u, group.z, acc${i}); }`)
+    .join('\n  ');
   return /* wgsl */ `
 ${loadA}
 ${loadB}
@@ -171,8 +183,7 @@ fn main(@builtin(workgroup_id) group : vec3<u32>, @builtin(local_invocation_id) 
   let col0 = group.x * ${TN}u;
   let begin = group.z * u.chunk;
   let end = min(begin + u.chunk, u.depth);
-  var acc : array<f32, 16>;
-  for (var i = 0u; i < 16u; i++) { acc[i] = 0.0; }
+  ${accumulators}
   for (var d0 = begin; d0 < end; d0 += ${TK}u) {
     for (var e = tid; e < ${TK * TM}u; e += 256u) {
       ${aIndex}
@@ -189,23 +200,15 @@ fn main(@builtin(workgroup_id) group : vec3<u32>, @builtin(local_invocation_id) 
     }
     workgroupBarrier();
     for (var kk = 0u; kk < ${TK}u; kk++) {
-      var a : array<f32, ${perRow}>;
-      var b : array<f32, ${perCol}>;
-      for (var r = 0u; r < ${perRow}u; r++) { a[r] = tileA[kk * ${TM}u + local.y * ${perRow}u + r]; }
-      for (var c = 0u; c < ${perCol}u; c++) { b[c] = tileB[kk * ${TN}u + local.x * ${perCol}u + c]; }
-      for (var r = 0u; r < ${perRow}u; r++) {
-        for (var c = 0u; c < ${perCol}u; c++) { acc[r * ${perCol}u + c] = fma(a[r], b[c], acc[r * ${perCol}u + c]); }
-      }
+      let aBase = kk * ${TM}u + local.y * ${perRow}u;
+      let bBase = kk * ${TN}u + local.x * ${perCol}u;
+      ${multiplyAdds}
     }
     workgroupBarrier();
   }
-  for (var r = 0u; r < ${perRow}u; r++) {
-    for (var c = 0u; c < ${perCol}u; c++) {
-      let row = row0 + local.y * ${perRow}u + r;
-      let col = col0 + local.x * ${perCol}u + c;
-      if (row < u.rows && col < u.cols) { store(row, col, group.z, acc[r * ${perCol}u + c]); }
-    }
-  }
+  let rowBase = row0 + local.y * ${perRow}u;
+  let colBase = col0 + local.x * ${perCol}u;
+  ${stores}
 }
 `;
 }
