@@ -201,7 +201,8 @@ describe('pyramid', () => {
     const model = new PyramidNet({ layout: 'cifar', depth: 8, alpha: 4, classes: 3, input: { height: 8, width: 8, channels: 3 } });
     await saveCheckpoint(join(dir, 'checkpoint'), model);
     model.dispose();
-    const r = pyramid('eval', '--checkpoint', join(dir, 'checkpoint'), '--data', join(dir, 'nowhere'));
+    // On the CPU: probing a software WebGPU adapter (auto) makes Dawn print its own warnings.
+    const r = pyramid('eval', '--checkpoint', join(dir, 'checkpoint'), '--data', join(dir, 'nowhere'), '--backend', 'cpu');
     expect(r.status).toBe(2);
     expect(r.stderr).toBe(`pyramid: error: --data '${join(dir, 'nowhere')}' is neither a dataset (mnist-sample, cifar10, cifar100, imagenet, mnist, fashion-mnist) nor an existing folder or archive\n`);
   });
