@@ -90,7 +90,10 @@ export interface CompiledTrainingStep {
   readonly bytes: number;
   /** Uploads weights, running statistics and momentum (a missing momentum restarts SGD's). */
   load(state: NetworkState): void;
-  /** One step on NHWC float32 images and int32 labels at learning rate `lr`. */
+  /**
+   * One step on NHWC float32 images and int32 labels at learning rate `lr`, recorded and submitted
+   * before the promise is returned; one more step may be run before it settles.
+   */
   run(images: Float32Array, labels: Int32Array, lr: number): Promise<CompiledStepResult>;
   /** Records one step without waiting for its results (the host's cost, for benchmarks). */
   record(images: Float32Array, labels: Int32Array, lr: number): void;

@@ -106,6 +106,11 @@ export class TrainingStep {
     return null;
   }
 
+  /** Whether `run` records this batch's step before it returns (compiled, its weights loaded), so that another may follow before it settles. */
+  recordsAtOnce(batch: StepBatch): boolean {
+    return this.compiled?.batchSize === batch.size && !batch.mix && !this.compiledStale;
+  }
+
   /** The compiled step, when `compile` made one. */
   compiledStep(): CompiledTrainingStep | null {
     return this.compiled?.step ?? null;
@@ -178,13 +183,16 @@ export class TrainingStep {
   /**
    * One whole step at learning rate `lr`; `rng` draws the step's ShakeDrop noise. A non-finite
    * loss leaves the weights and the optimizer as they were (`applied` is then false): what to do
-   * about it is the caller's choice.
+   * about it is the caller's choice. A compiled step is recorded before this returns its promise,
+   * so the caller may start the next step before awaiting this one's result (at most one ahead;
+   * `settle` only once both are awaited).
    */
   async run(batch: StepBatch, lr: number, rng?: Rng): Promise<StepResult> {
     const compiled = this.compiled;
     if (compiled && compiled.batchSize === batch.size && !batch.mix) {
       if (this.compiledStale) await this.upload(compiled.step);
-      const result = await compiled.step.run(batch.images, batch.labels, lr);
+      // Counted as it is recorded: a step in flight is already part of what `settle` would read.
+      const result = compiled.step.run(batch.images, batch.labels, lr);
       this.unsettled++;
       return result;
     }

@@ -3,7 +3,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { ConfigError, PyramidError, projectKernelThreads } from '@pyramid/core';
-import { type BatchTransform, DecodePool, type TrainingData, composeBatch, cutMix, cutout, dataSize, epochBatches, isFileDataset, mixup } from '@pyramid/datasets';
+import { type Batch, type BatchTransform, DecodePool, type TrainingData, composeBatch, cutMix, cutout, dataSize, epochBatches, isFileDataset, mixup } from '@pyramid/datasets';
 import { writeError } from '@pyramid/core/node';
 import { PyramidNet, type SafetensorsFile, type WeightLayout, type WeightTransfer, exportStateDict, transferWeights } from '@pyramid/pyramidnet';
 import type { TensorValues } from '@pyramid/pyramidnet/node';
@@ -15,7 +15,7 @@ import { lockRunFolder, recoverRunFolder } from './run-lock';
 import { RunStreams, type TrainState, initialState } from './run-state';
 import { loadPlotting, writePlots } from './plots';
 import { type LrPolicy, learningRate } from './schedule';
-import { TrainingStep } from './step';
+import { type StepResult, TrainingStep } from './step';
 import { loadTrainingCheckpoint, saveTrainingCheckpoint } from './training-checkpoint';
 
 /** Where a fine-tuning run's weights came from and what was made of each tensor. */
@@ -369,10 +369,16 @@ async function trainEpoch(run: Run): Promise<EpochTotals | null> {
     skip: state.stepInEpoch,
     pool: run.pool,
   });
-  for await (const read of batches) {
-    const batch = run.mixing ? run.mixing(read, trainSet.shape, streams.fork('mix', state.step)) : read;
-    const lr = learningRate(run.policy, epoch + state.stepInEpoch / stepsPerEpoch);
-    const { loss, predicted, applied } = await run.step.run(batch, lr, streams.fork('shakedrop', state.step));
+  // A compiled step is recorded as soon as it is asked for: the next one is started before this
+  // one's loss is read, so that the device works while the host reads, accounts and loads the
+  // next batch. `inFlight` is that step; op-by-op steps, checkpoints and stops wait for it.
+  let inFlight: { result: Promise<StepResult>; batch: Batch; lr: number } | null = null;
+  /** Accounts for the step in flight: its loss, accuracy, records and events. */
+  const account = async (): Promise<void> => {
+    if (!inFlight) return;
+    const { result, batch, lr } = inFlight;
+    inFlight = null;
+    const { loss, predicted, applied } = await result;
     if (!applied) {
       throw new NonFiniteLossError(state.step + 1, epoch, loss, existsSync(lastDir(run)) ? lastDir(run) : null);
     }
@@ -397,12 +403,34 @@ async function trainEpoch(run: Run): Promise<EpochTotals | null> {
     const accuracy = seen ? correct / seen : 0;
     run.metrics.append({ kind: 'step', step: state.step, epoch, loss, accuracy: correct / seen, lr, imagesPerSecond });
     run.emit({ kind: 'step', epoch, step: state.step, stepInEpoch: state.stepInEpoch, stepsPerEpoch, loss, accuracy, lr, imagesPerSecond });
-    await tick();
-    if (run.signal?.aborted) return null;
-    if (run.config.checkpointEvery > 0 && state.step % run.config.checkpointEvery === 0 && state.stepInEpoch < stepsPerEpoch) {
+  };
+  const { checkpointEvery } = run.config;
+  const checkpointDue = (step: number, stepInEpoch: number) => checkpointEvery > 0 && step % checkpointEvery === 0 && stepInEpoch < stepsPerEpoch;
+  for await (const read of batches) {
+    // A checkpoint after the step in flight must hold that step and nothing later: it is accounted for first.
+    if (inFlight && checkpointDue(state.step + 1, state.stepInEpoch + 1)) {
+      await account();
       await checkpoint(run, 'interval');
     }
+    // This step's place counts the one in flight: its draws and rate are those of an unpipelined run.
+    const ahead: number = inFlight ? 1 : 0;
+    const number: number = state.step + ahead;
+    const numberInEpoch: number = state.stepInEpoch + ahead;
+    const batch: Batch = run.mixing ? run.mixing(read, trainSet.shape, streams.fork('mix', number)) : read;
+    // Only a step recorded at once can follow another in flight; an op-by-op step works on the variables.
+    if (!run.step.recordsAtOnce(batch)) await account();
+    if (run.signal?.aborted) {
+      await account();
+      return null;
+    }
+    const lr = learningRate(run.policy, epoch + numberInEpoch / stepsPerEpoch);
+    const result = run.step.run(batch, lr, streams.fork('shakedrop', number));
+    await account();
+    inFlight = { result, batch, lr };
+    await tick();
   }
+  await account();
+  if (run.signal?.aborted) return null;
   return { lossSum, correct, seen, seconds: (performance.now() - started) / 1000 };
 }
 

@@ -186,7 +186,9 @@ export class WebGpuCompiledStep implements CompiledTrainingStep {
   private readonly images: GPUBuffer;
   private readonly labels: GPUBuffer;
   private readonly results: GPUBuffer;
-  private readonly readback: GPUBuffer;
+  /** Where each step's results are copied to be read: two, so that a step can be recorded while the last one's are read. */
+  private readonly readbacks: GPUBuffer[];
+  private nextReadback = 0;
   private readonly uniforms: GPUBuffer;
   private readonly sgdUniform: number;
   private readonly sgdFixed: ArrayBuffer;
@@ -267,7 +269,8 @@ export class WebGpuCompiledStep implements CompiledTrainingStep {
     this.images = storage(this.imageSize, 'images', GPUBufferUsage.COPY_DST);
     this.labels = storage(batch, 'labels', GPUBufferUsage.COPY_DST);
     this.results = this.buffer((3 + batch) * 4, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST, 'results');
-    this.readback = this.buffer(Math.max(3 + batch, training ? 0 : batch * network.classes) * 4, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, 'results readback');
+    const readbackBytes = Math.max(3 + batch, training ? 0 : batch * network.classes) * 4;
+    this.readbacks = [0, 1].map((i) => this.buffer(readbackBytes, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, `results readback ${i}`));
 
     // Uniforms of every dispatch in one buffer, each at its own 256-byte slot.
     const uniformData: ArrayBuffer[] = [];
@@ -634,7 +637,7 @@ export class WebGpuCompiledStep implements CompiledTrainingStep {
     if (images.length !== this.imageSize) throw new Error(`compiled inference: expected ${this.imageSize} image values (batch ${this.settings.batchSize}), got ${images.length}`);
     this.device.queue.writeBuffer(this.images, 0, images as Float32Array<ArrayBuffer>);
     const encoder = this.encode(this.dispatches);
-    const staging = this.readback;
+    const staging = this.readbacks[0];
     encoder.copyBufferToBuffer(this.logits, 0, staging, 0, this.logits.size);
     this.device.queue.submit([encoder.finish()]);
     await staging.mapAsync(GPUMapMode.READ);
@@ -643,8 +646,11 @@ export class WebGpuCompiledStep implements CompiledTrainingStep {
     return logits;
   }
 
-  /** Records one step; with `timing`, each dispatch gets a pass of its own that writes its timestamps there. */
-  record(images: Float32Array, labels: Int32Array, lr: number, timing?: GPUQuerySet): void {
+  /**
+   * Records one step and returns the buffer its results go to; with `timing`, each dispatch gets a
+   * pass of its own that writes its timestamps there.
+   */
+  record(images: Float32Array, labels: Int32Array, lr: number, timing?: GPUQuerySet): GPUBuffer {
     const batch = this.settings.batchSize;
     if (this.mode !== 'train') throw new Error('compiled step: an inference plan does not train');
     if (images.length !== this.imageSize) throw new Error(`compiled step: expected ${this.imageSize} image values (batch ${batch}), got ${images.length}`);
@@ -673,17 +679,25 @@ export class WebGpuCompiledStep implements CompiledTrainingStep {
     } else {
       encoder = this.encode(this.dispatches);
     }
-    encoder.copyBufferToBuffer(this.results, 0, this.readback, 0, this.results.size);
+    const readback = this.readbacks[this.nextReadback];
+    this.nextReadback = (this.nextReadback + 1) % this.readbacks.length;
+    encoder.copyBufferToBuffer(this.results, 0, readback, 0, this.results.size);
     queue.submit([encoder.finish()]);
     this.first = false;
+    return readback;
   }
 
+  /**
+   * One step: recorded and submitted before this returns (the promise), its loss and predictions
+   * read back when the device is done. A second step may be run before the first's promise
+   * settles, so that the device never waits for the host; not a third.
+   */
   async run(images: Float32Array, labels: Int32Array, lr: number): Promise<CompiledStepResult> {
     const wasFirst = this.first;
-    this.record(images, labels, lr);
-    await this.readback.mapAsync(GPUMapMode.READ);
-    const words = new Uint32Array(this.readback.getMappedRange().slice(0));
-    this.readback.unmap();
+    const readback = this.record(images, labels, lr);
+    await readback.mapAsync(GPUMapMode.READ);
+    const words = new Uint32Array(readback.getMappedRange().slice(0));
+    readback.unmap();
     const applied = words[1] === 1;
     // A non-finite statistic can leave a finite-looking loss behind it; the step's loss is then NaN, as the op-by-op step's.
     const loss = words[2] === 1 ? Number.NaN : new Float32Array(words.buffer, 0, 1)[0];
