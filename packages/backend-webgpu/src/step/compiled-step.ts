@@ -9,6 +9,7 @@ import type {
   DispatchTiming,
   NetworkDescription,
   NetworkState,
+  SequenceLayer,
 } from '@pyramid/core';
 import * as shaders from './shaders';
 
@@ -104,8 +105,18 @@ interface ConvInput {
   bn: PlannedBatchNorm | null;
 }
 
-/** What is checked before planning: the network and recipe features the kernels implement. */
-export function refusal(network: NetworkDescription, settings: CompiledStepSettings): string | null {
+/** The stem's, the units' and the head's convolutions and batch norms, in forward order. */
+function sequenceLayers(network: NetworkDescription): SequenceLayer[] {
+  return [...network.stem.layers, ...network.units.flatMap((u) => u.branch), network.head.batchNorm];
+}
+
+/** A convolution's output side for an input side, as PyTorch computes it for symmetric padding. */
+function outputSide(conv: ConvolutionLayer, side: number): number {
+  return Math.floor((side + 2 * conv.padding - conv.kernelSize) / conv.stride) + 1;
+}
+
+/** What is checked before planning: the network features the kernels implement. */
+export function refusal(network: NetworkDescription): string | null {
   if (network.stem.maxPool) return 'the ImageNet stem (ReLU and max-pool) is not compiled yet';
   const [conv, bn, ...rest] = network.stem.layers;
   if (conv?.op !== 'conv' || bn?.op !== 'batch-norm' || rest.length) return 'only a convolution and batch norm stem is compiled';
@@ -119,7 +130,6 @@ export function refusal(network: NetworkDescription, settings: CompiledStepSetti
     }
     if (!unit.branch.some((l) => l.op === 'conv')) return `unit ${i} has no convolution`;
   }
-  if (settings.batchSize < 2) return 'batch norm needs at least 2 images per batch';
   return null;
 }
 
@@ -128,11 +138,17 @@ interface Device {
   maxBinding: number;
 }
 
+function encodeDispatch(pass: GPUComputePassEncoder, d: Dispatch): void {
+  pass.setPipeline(d.pipeline);
+  pass.setBindGroup(0, d.bindGroup);
+  pass.dispatchWorkgroups(d.groups[0], d.groups[1], d.groups[2]);
+}
+
 /** Flat offsets of every named parameter, convolution weights first (their gradients are split-K). */
 function layoutParameters(network: NetworkDescription, settings: CompiledStepSettings) {
   const convs: ConvolutionLayer[] = [];
   const bns: BatchNormLayer[] = [];
-  for (const layer of [...network.stem.layers, ...network.units.flatMap((u) => u.branch), network.head.batchNorm]) {
+  for (const layer of sequenceLayers(network)) {
     if (layer.op === 'conv') convs.push(layer);
     else bns.push(layer);
   }
@@ -177,7 +193,9 @@ export class WebGpuCompiledStep implements CompiledTrainingStep {
   private readonly buffers: GPUBuffer[] = [];
   private readonly offsets: Map<string, number>;
   private readonly sizes: Map<string, number>;
+  /** Each running statistic's offset in the running buffer; its size is its batch norm's channels. */
   private readonly running = new Map<string, number>();
+  private readonly runningSizes = new Map<string, number>();
   private readonly runningTotal: number;
   private readonly total: number;
   private readonly params: GPUBuffer;
@@ -245,6 +263,8 @@ export class WebGpuCompiledStep implements CompiledTrainingStep {
       };
       this.running.set(bn.runningMean, runningTotal);
       this.running.set(bn.runningVar, runningTotal + bn.channels);
+      this.runningSizes.set(bn.runningMean, bn.channels);
+      this.runningSizes.set(bn.runningVar, bn.channels);
       runningTotal += 2 * bn.channels;
       stateTotal += 4 * bn.channels;
       bnByName.set(bn.weight, planned);
@@ -350,10 +370,7 @@ export class WebGpuCompiledStep implements CompiledTrainingStep {
       ];
     };
     const prologueOf = (bn: PlannedBatchNorm | null) => (bn ? (bn.layer.relu ? 2 : 1) : 0);
-    const outputOf = (conv: ConvolutionLayer, x: Value) => {
-      const size = (n: number) => Math.floor((n + 2 * conv.padding - conv.kernelSize) / conv.stride) + 1;
-      return { batch: x.batch, height: size(x.height), width: size(x.width), channels: conv.outChannels };
-    };
+    const outputOf = (conv: ConvolutionLayer, x: Value) => ({ batch: x.batch, height: outputSide(conv, x.height), width: outputSide(conv, x.width), channels: conv.outChannels });
     const convForward = (conv: ConvolutionLayer, input: ConvInput, label: string): Value => {
       const out = newValue(outputOf(conv, input.value), label);
       const rows = out.batch * out.height * out.width;
@@ -457,14 +474,15 @@ export class WebGpuCompiledStep implements CompiledTrainingStep {
     if (!training) {
       this.logits = storage(batch * classes, 'logits', GPUBufferUsage.COPY_SRC);
       dispatch('classifier', [batch, features, classes, fcWeight, fcBias, 0, 0, 0], [pooled, this.params, this.logits], flatGroups(batch * classes));
-    }
-    const dlogits = training ? storage(batch * classes, 'logit gradients') : pooled;
-    const dpooled = training ? storage(batch * features, 'pooled gradients') : pooled;
-    if (training) dispatch('softmaxCrossEntropy', [batch, features, classes, { f: settings.labelSmoothing }, fcWeight, fcBias, 0, 0],
-      [pooled, this.params, this.labels, dlogits, this.results], [1, 1, 1]);
+      this.sgdUniform = 0;
+      this.sgdFixed = new ArrayBuffer(0);
+    } else {
+      const dlogits = storage(batch * classes, 'logit gradients');
+      const dpooled = storage(batch * features, 'pooled gradients');
+      dispatch('softmaxCrossEntropy', [batch, features, classes, { f: settings.labelSmoothing }, fcWeight, fcBias, 0, 0],
+        [pooled, this.params, this.labels, dlogits, this.results], [1, 1, 1]);
 
-    // ---- Backward ----
-    if (training) {
+      // ---- Backward ----
       dispatch('classifierBackward', [batch, features, classes, fcWeight, fcBias, 0, 0, 0], [pooled, dlogits, this.params, grads, dpooled],
         flatGroups(features * classes + classes + batch * features));
       let g = bnBackward(headBn, x, dpooled, 1);
@@ -499,11 +517,10 @@ export class WebGpuCompiledStep implements CompiledTrainingStep {
         const r = layout.ranges[i] ?? { end: layout.total, weightDecay: 0, lrScale: 1 };
         sgdWords.push(r.end, { f: r.weightDecay }, { f: r.lrScale }, 0);
       }
-      this.sgdUniform = (pending.length) * UNIFORM_STRIDE;
+      this.sgdUniform = pending.length * UNIFORM_STRIDE;
       dispatch('sgd', sgdWords, [this.params, grads, partials, this.momentum, this.results], flatGroups(layout.total));
+      this.sgdFixed = uniformData[uniformData.length - 1];
     }
-    else this.sgdUniform = 0;
-    this.sgdFixed = uniformData[uniformData.length - 1];
 
     // Uniforms and bind groups, once.
     this.uniforms = this.buffer(uniformData.length * UNIFORM_STRIDE, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST, 'uniforms');
@@ -534,7 +551,7 @@ export class WebGpuCompiledStep implements CompiledTrainingStep {
   /** Plans eval-mode inference of batches of `batchSize` on `device`. */
   static async compileInference(device: Device, network: NetworkDescription, batchSize: number): Promise<WebGpuCompiledInference | CompileRefusal> {
     const settings: CompiledStepSettings = { batchSize, labelSmoothing: 0, momentum: 0, dampening: 0, nesterov: false, weightDecay: 0, noDecay: [], lrScale: {} };
-    const reason = refusal(network, { ...settings, batchSize: Math.max(batchSize, 2) });
+    const reason = refusal(network);
     if (reason) return { unsupported: reason };
     return new WebGpuCompiledInference(await WebGpuCompiledStep.checked(device, () => new WebGpuCompiledStep(device, network, settings, 'inference')));
   }
@@ -555,7 +572,7 @@ export class WebGpuCompiledStep implements CompiledTrainingStep {
 
   /** Plans the step on `device`; a refusal says which part of the network or recipe is not compiled. */
   static async compile(device: Device, network: NetworkDescription, settings: CompiledStepSettings): Promise<WebGpuCompiledStep | CompileRefusal> {
-    const reason = refusal(network, settings);
+    const reason = refusal(network) ?? (settings.batchSize < 2 ? 'batch norm needs at least 2 images per batch' : null);
     if (reason) return { unsupported: reason };
     return WebGpuCompiledStep.checked(device, () => new WebGpuCompiledStep(device, network, settings));
   }
@@ -570,10 +587,10 @@ export class WebGpuCompiledStep implements CompiledTrainingStep {
   private convolutionPixels(batch: number): number[] {
     const pixels: number[] = [];
     let { height, width } = this.network.input;
-    for (const layer of [...this.network.stem.layers, ...this.network.units.flatMap((u) => u.branch)]) {
+    for (const layer of sequenceLayers(this.network)) {
       if (layer.op !== 'conv') continue;
-      height = Math.floor((height + 2 * layer.padding - layer.kernelSize) / layer.stride) + 1;
-      width = Math.floor((width + 2 * layer.padding - layer.kernelSize) / layer.stride) + 1;
+      height = outputSide(layer, height);
+      width = outputSide(layer, width);
       pixels.push(batch * height * width);
     }
     return pixels;
@@ -591,7 +608,7 @@ export class WebGpuCompiledStep implements CompiledTrainingStep {
     const running = new Float32Array(this.runningTotal);
     for (const [name, offset] of this.running) {
       const values = state.buffers[name];
-      if (!values || offset + values.length > running.length) throw new Error(`compiled step: running statistic ${name} is missing or has the wrong size`);
+      if (!values || values.length !== this.runningSizes.get(name)) throw new Error(`compiled step: running statistic ${name} is missing or has the wrong size`);
       running.set(values, offset);
     }
     this.device.queue.writeBuffer(this.runningBuffer, 0, running);
@@ -613,11 +630,7 @@ export class WebGpuCompiledStep implements CompiledTrainingStep {
     let encoder = this.device.createCommandEncoder();
     for (let start = 0; start < dispatches.length; start += DISPATCHES_PER_PASS) {
       const pass = encoder.beginComputePass();
-      for (const d of dispatches.slice(start, start + DISPATCHES_PER_PASS)) {
-        pass.setPipeline(d.pipeline);
-        pass.setBindGroup(0, d.bindGroup);
-        pass.dispatchWorkgroups(d.groups[0], d.groups[1], d.groups[2]);
-      }
+      for (const d of dispatches.slice(start, start + DISPATCHES_PER_PASS)) encodeDispatch(pass, d);
       pass.end();
       if (start + DISPATCHES_PER_PASS < dispatches.length) {
         this.device.queue.submit([encoder.finish()]);
@@ -671,9 +684,7 @@ export class WebGpuCompiledStep implements CompiledTrainingStep {
       encoder = this.device.createCommandEncoder();
       this.dispatches.forEach((d, i) => {
         const pass = encoder.beginComputePass({ timestampWrites: { querySet: timing, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 } });
-        pass.setPipeline(d.pipeline);
-        pass.setBindGroup(0, d.bindGroup);
-        pass.dispatchWorkgroups(d.groups[0], d.groups[1], d.groups[2]);
+        encodeDispatch(pass, d);
         pass.end();
       });
     } else {
@@ -744,16 +755,9 @@ export class WebGpuCompiledStep implements CompiledTrainingStep {
     const [params, momentum, running] = await Promise.all([copy(this.params, this.total), copy(this.momentum, this.total), copy(this.runningBuffer, this.runningTotal)]);
     const pick = (flat: Float32Array, offsets: Map<string, number>, size: (name: string) => number) =>
       Object.fromEntries([...offsets].map(([name, offset]) => [name, flat.slice(offset, offset + size(name))]));
-    const channels = new Map<string, number>();
-    for (const layer of [...this.network.stem.layers, ...this.network.units.flatMap((u) => u.branch), this.network.head.batchNorm]) {
-      if (layer.op === 'batch-norm') {
-        channels.set(layer.runningMean, layer.channels);
-        channels.set(layer.runningVar, layer.channels);
-      }
-    }
     return {
       parameters: pick(params, this.offsets, (n) => this.sizes.get(n)!),
-      buffers: pick(running, this.running, (n) => channels.get(n)!),
+      buffers: pick(running, this.running, (n) => this.runningSizes.get(n)!),
       momentum: this.first ? null : pick(momentum, this.offsets, (n) => this.sizes.get(n)!),
     };
   }
