@@ -44,7 +44,7 @@ fn finite(v : f32) -> bool { return (bitcast<u32>(v) & 0x7f800000u) != 0x7f80000
 /**
  * A batch norm's mean and biased variance from its statistics' slices: each slice's mean and sum
  * of squared deviations (about its own mean), combined in slice order by Chan et al.'s pairwise
- * update, which keeps the two-pass accuracy. `p` is the slices' buffer.
+ * update, which keeps the two-pass accuracy. The slices are in `slicesOf`.
  */
 const COMBINE_SLICES = /* wgsl */ `
 fn combineSlices(base : u32, slices : u32, sliceRows : u32, rows : u32, channels : u32, c : u32) -> vec2<f32> {
@@ -67,6 +67,31 @@ fn combineSlices(base : u32, slices : u32, sliceRows : u32, rows : u32, channels
 }
 `;
 
+/**
+ * A batch norm made final for channel c from its batch statistics (mean, biased variance): the
+ * scale and shift its consumers apply, returned; with `write`, also stored in `state` as
+ * [mean | 1/std | scale | shift] for the backward pass, with the running statistics (unbiased
+ * variance) and the step's mark of a non-finite statistic (which max(NaN, 0) downstream may hide).
+ */
+const FINALIZE_CHANNEL = /* wgsl */ `
+fn finalizeChannel(c : u32, C : u32, stats : vec2<f32>, rows : u32, epsilon : f32, momentum : f32, gamma : u32, beta : u32,
+                   stateBase : u32, runningMean : u32, runningVar : u32, write : bool) -> vec2<f32> {
+  let invStd = 1.0 / sqrt(stats.y + epsilon);
+  let scale = params[gamma + c] * invStd;
+  let shift = params[beta + c] - stats.x * scale;
+  if (write) {
+    state[stateBase + c] = stats.x;
+    state[stateBase + C + c] = invStd;
+    state[stateBase + 2u * C + c] = scale;
+    state[stateBase + 3u * C + c] = shift;
+    running[runningMean + c] = (1.0 - momentum) * running[runningMean + c] + momentum * stats.x;
+    running[runningVar + c] = (1.0 - momentum) * running[runningVar + c] + momentum * stats.y * f32(rows) / f32(rows - 1u);
+    if (!finite(stats.x) || !finite(stats.y)) { results[2] = 1u; }
+  }
+  return vec2<f32>(scale, shift);
+}
+`;
+
 /** Maximum input channels of a convolution that finalizes its batch norm in workgroup memory. */
 export const MAX_PROLOGUE_CHANNELS = 768;
 
@@ -76,30 +101,18 @@ export const MAX_PROLOGUE_CHANNELS = 768;
  * backward pass) with the running statistics and the non-finite mark.
  */
 const PROLOGUE_SETUP = /* wgsl */ `
-var<workgroup> scaleOf : array<f32, ${768}>;
-var<workgroup> shiftOf : array<f32, ${768}>;
-fn prologueScale(ci : u32) -> f32 { if (u.finalize != 0u) { return scaleOf[ci]; } return bn[u.bnState + 2u * u.inC + ci]; }
-fn prologueShift(ci : u32) -> f32 { if (u.finalize != 0u) { return shiftOf[ci]; } return bn[u.bnState + 3u * u.inC + ci]; }
+var<workgroup> scaleOf : array<f32, ${MAX_PROLOGUE_CHANNELS}>;
+var<workgroup> shiftOf : array<f32, ${MAX_PROLOGUE_CHANNELS}>;
+fn prologueScale(ci : u32) -> f32 { if (u.finalize != 0u) { return scaleOf[ci]; } return state[u.bnState + 2u * u.inC + ci]; }
+fn prologueShift(ci : u32) -> f32 { if (u.finalize != 0u) { return shiftOf[ci]; } return state[u.bnState + 3u * u.inC + ci]; }
 fn setup(tid : u32, first : bool) {
   if (u.finalize == 0u) { return; }
   let C = u.inC;
   for (var c = tid; c < C; c += 256u) {
     let stats = combineSlices(u.stats, u.slices, u.sliceRows, u.statRows, C, c);
-    let invStd = 1.0 / sqrt(stats.y + u.epsilon);
-    let scale = params[u.gamma + c] * invStd;
-    let shift = params[u.beta + c] - stats.x * scale;
-    scaleOf[c] = scale;
-    shiftOf[c] = shift;
-    if (first) {
-      bn[u.bnState + c] = stats.x;
-      bn[u.bnState + C + c] = invStd;
-      bn[u.bnState + 2u * C + c] = scale;
-      bn[u.bnState + 3u * C + c] = shift;
-      let m = u.momentum;
-      running[u.runningMean + c] = (1.0 - m) * running[u.runningMean + c] + m * stats.x;
-      running[u.runningVar + c] = (1.0 - m) * running[u.runningVar + c] + m * stats.y * f32(u.statRows) / f32(u.statRows - 1u);
-      if (!finite(stats.x) || !finite(stats.y)) { results[2] = 1u; }
-    }
+    let applied = finalizeChannel(c, C, stats, u.statRows, u.epsilon, u.momentum, u.gamma, u.beta, u.bnState, u.runningMean, u.runningVar, first);
+    scaleOf[c] = applied.x;
+    shiftOf[c] = applied.y;
   }
 }
 `;
@@ -218,13 +231,14 @@ export const convForward = (tile: Tile) => /* wgsl */ `
 ${CONV_STRUCT}
 @group(0) @binding(1) var<storage, read> x : array<f32>;
 @group(0) @binding(2) var<storage, read> params : array<f32>;
-@group(0) @binding(3) var<storage, read_write> bn : array<f32>;
+@group(0) @binding(3) var<storage, read_write> state : array<f32>;
 @group(0) @binding(4) var<storage, read_write> y : array<f32>;
 @group(0) @binding(5) var<storage, read> slicesOf : array<f32>;
 @group(0) @binding(6) var<storage, read_write> running : array<f32>;
 @group(0) @binding(7) var<storage, read_write> results : array<u32>;
 ${FINITE}
 ${COMBINE_SLICES}
+${FINALIZE_CHANNEL}
 ${PROLOGUE_SETUP}
 ${IM2COL}
 ${gemm(
@@ -286,10 +300,10 @@ export const convBackwardFilter = (tile: Tile) => /* wgsl */ `
 ${CONV_STRUCT}
 @group(0) @binding(1) var<storage, read> x : array<f32>;
 @group(0) @binding(2) var<storage, read> dy : array<f32>;
-@group(0) @binding(3) var<storage, read> bn : array<f32>;
+@group(0) @binding(3) var<storage, read> state : array<f32>;
 @group(0) @binding(4) var<storage, read_write> partials : array<f32>;
-fn prologueScale(ci : u32) -> f32 { return bn[u.bnState + 2u * u.inC + ci]; }
-fn prologueShift(ci : u32) -> f32 { return bn[u.bnState + 3u * u.inC + ci]; }
+fn prologueScale(ci : u32) -> f32 { return state[u.bnState + 2u * u.inC + ci]; }
+fn prologueShift(ci : u32) -> f32 { return state[u.bnState + 3u * u.inC + ci]; }
 ${IM2COL}
 ${gemm(
   'fn loadA(row : u32, d : u32) -> f32 { return im2col(d, row); }',
@@ -303,7 +317,15 @@ ${gemm(
 
 const REDUCE_HEADER = /* wgsl */ `
 var<workgroup> lanes : array<f32, 256>;
-var<workgroup> lanes2 : array<f32, 256>;
+/** The sum of v over the 8 lanes of this thread's channel, in lane order, for every thread. */
+fn laneSum(tid : u32, v : f32) -> f32 {
+  lanes[tid] = v;
+  workgroupBarrier();
+  var total = 0.0;
+  for (var l = 0u; l < 8u; l++) { total += lanes[l * 32u + tid % 32u]; }
+  workgroupBarrier();
+  return total;
+}
 `;
 
 /**
@@ -327,19 +349,13 @@ fn main(@builtin(workgroup_id) group : vec3<u32>, @builtin(local_invocation_inde
   let end = min(start + u.sliceRows, u.rows);
   var s = 0.0;
   if (inRange) { for (var r = start + lane; r < end; r += 8u) { s += x[r * u.channels + c]; } }
-  lanes[tid] = s;
-  workgroupBarrier();
-  var total = 0.0;
-  for (var l = 0u; l < 8u; l++) { total += lanes[l * 32u + cl]; }
+  let total = laneSum(tid, s);
   let count = f32(max(end, start) - start);
   let mean = total / max(count, 1.0);
   var q = 0.0;
   if (inRange) { for (var r = start + lane; r < end; r += 8u) { let d = x[r * u.channels + c] - mean; q += d * d; } }
-  lanes2[tid] = q;
-  workgroupBarrier();
+  let sq = laneSum(tid, q);
   if (lane == 0u && inRange) {
-    var sq = 0.0;
-    for (var l = 0u; l < 8u; l++) { sq += lanes2[l * 32u + cl]; }
     slicesOf[u.base + (group.y * u.channels + c) * 2u] = mean;
     slicesOf[u.base + (group.y * u.channels + c) * 2u + 1u] = sq;
   }
@@ -347,9 +363,8 @@ fn main(@builtin(workgroup_id) group : vec3<u32>, @builtin(local_invocation_inde
 `;
 
 /**
- * A batch norm made final from its slices, a thread per channel: mean, 1/std, the scale and shift
- * its consumers apply, the running statistics (unbiased variance) and the non-finite mark. For
- * batch norms whose consumer does not finalize them itself.
+ * A batch norm made final from its slices, a thread per channel (FINALIZE_CHANNEL), for batch
+ * norms whose consumer does not finalize them itself.
  */
 export const BATCH_NORM_FINALIZE = /* wgsl */ `
 struct Finalize {
@@ -365,25 +380,13 @@ struct Finalize {
 @group(0) @binding(5) var<storage, read_write> results : array<u32>;
 ${FINITE}
 ${COMBINE_SLICES}
+${FINALIZE_CHANNEL}
 @compute @workgroup_size(${FLAT_WORKGROUP})
 fn main(@builtin(global_invocation_id) id : vec3<u32>) {
   let c = id.x;
   if (c >= u.channels) { return; }
-  let C = u.channels;
-  let stats = combineSlices(u.stats, u.slices, u.sliceRows, u.rows, C, c);
-  let mean = stats.x;
-  let variance = stats.y;
-  // A NaN or infinity here would be hidden downstream (max(NaN, 0) may give 0): the step is marked.
-  if (!finite(mean) || !finite(variance)) { results[2] = 1u; }
-  let invStd = 1.0 / sqrt(variance + u.epsilon);
-  let scale = params[u.gamma + c] * invStd;
-  state[u.state + c] = mean;
-  state[u.state + C + c] = invStd;
-  state[u.state + 2u * C + c] = scale;
-  state[u.state + 3u * C + c] = params[u.beta + c] - mean * scale;
-  let m = u.momentum;
-  running[u.runningMean + c] = (1.0 - m) * running[u.runningMean + c] + m * mean;
-  running[u.runningVar + c] = (1.0 - m) * running[u.runningVar + c] + m * variance * f32(u.rows) / f32(u.rows - 1u);
+  let stats = combineSlices(u.stats, u.slices, u.sliceRows, u.rows, u.channels, c);
+  _ = finalizeChannel(c, u.channels, stats, u.rows, u.epsilon, u.momentum, u.gamma, u.beta, u.state, u.runningMean, u.runningVar, true);
 }
 `;
 
@@ -438,13 +441,9 @@ fn main(@builtin(workgroup_id) group : vec3<u32>, @builtin(local_invocation_inde
       sumDyXhat += g * (v - mean) * invStd;
     }
   }
-  lanes[tid] = sumDy;
-  lanes2[tid] = sumDyXhat;
-  workgroupBarrier();
+  let a = laneSum(tid, sumDy);
+  let b = laneSum(tid, sumDyXhat);
   if (lane == 0u && c < u.channels) {
-    var a = 0.0;
-    var b = 0.0;
-    for (var l = 0u; l < 8u; l++) { a += lanes[l * 32u + cl]; b += lanes2[l * 32u + cl]; }
     sums[u.base + (group.y * u.channels + c) * 2u] = a;
     sums[u.base + (group.y * u.channels + c) * 2u + 1u] = b;
   }
