@@ -30,30 +30,21 @@ export function addBackendOptions(command: Command): Command {
     .option('--backend-option <key=value>', 'a backend plugin option, repeatable (webgpu: adapter=NAME, powerPreference=low-power, dawnBackend=vulkan)', (v: string, all: string[] = []) => [...all, v]);
 }
 
-/**
- * Activates the backend. With `auto`, what it skipped and why comes back as one clause for the
- * start line (`skipped`); other notices go to stderr unless quiet.
- */
-export async function activateBackend(flags: BackendFlags, quiet = false): Promise<BackendInfo & { skipped?: string }> {
-  const skipped: string[] = [];
-  const info = await useBackend(flags.backend, { ...parseBackendOptions(flags.backendOption), kernels: flags.kernels, ...(flags.threads ? { threads: flags.threads } : {}) }, (notice) => {
-    const auto = /^auto: skipped (\S+) \((.*)\)$/.exec(notice);
-    if (auto) skipped.push(`${auto[1]}: ${shortReason(auto[2])}`);
-    else if (!quiet) process.stderr.write(`${notice}\n`);
-  });
-  return flags.backend === 'auto' ? { ...info, skipped: skipped.join('; ') } : info;
+/** Activates the backend; its own notices go to stderr unless quiet (what `auto` passed over is in the result). */
+export async function activateBackend(flags: BackendFlags, quiet = false): Promise<BackendInfo> {
+  const info = await useBackend(flags.backend, { ...parseBackendOptions(flags.backendOption), kernels: flags.kernels, ...(flags.threads ? { threads: flags.threads } : {}) });
+  if (!quiet) for (const notice of info.notices ?? []) process.stderr.write(`${notice}\n`);
+  return info;
 }
 
-/** The gist of why `auto` skipped a backend: a software adapter, a package not installed, or the reason's first clause. */
-function shortReason(reason: string): string {
-  if (/not preferred/.test(reason)) return `${reason.split(/[;(]/)[0].trim()} is a software adapter`;
-  const missing = /package (\S+) is not installed/.exec(reason);
-  if (missing) return `${missing[1]} is not installed`;
-  return reason.split(';')[0];
+/** Why `auto` passed over a backend, in a clause: a software adapter, or the first clause of its reason. */
+function passedOverReason({ available, detail, reason }: NonNullable<BackendInfo['passedOver']>[number]): string {
+  return available ? `${(detail ?? '').split('(')[0].trim()} is a software adapter` : reason.split(';')[0];
 }
 
 /** The start line's account of the backend: what runs, and, when `auto` chose it, what it passed over. */
-export function describeBackend(info: BackendInfo & { skipped?: string }): string {
-  const chosen = info.skipped === undefined ? '' : ` (chosen by --backend auto${info.skipped ? `; skipped ${info.skipped}` : ''})`;
+export function describeBackend(info: BackendInfo): string {
+  const skipped = info.passedOver?.map((s) => `${s.name}: ${passedOverReason(s)}`).join('; ');
+  const chosen = skipped === undefined ? '' : ` (chosen by --backend auto${skipped ? `; skipped ${skipped}` : ''})`;
   return `backend: ${info.name} (${info.detail})${chosen}`;
 }

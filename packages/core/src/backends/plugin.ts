@@ -39,6 +39,11 @@ export interface BackendInfo {
   kernels: 'project' | 'stock';
   /** Lines a user should see once, e.g. that a faster path could not be used and why. */
   notices?: string[];
+  /**
+   * Set when `auto` chose this backend: the installed backends it ranks higher and passed over,
+   * with why (`available`: it runs, but is not preferred, e.g. on a software adapter).
+   */
+  passedOver?: { name: string; reason: string; available: boolean; detail?: string }[];
 }
 
 export interface BackendPlugin {

@@ -158,15 +158,15 @@ export class BackendRegistry {
    */
   async use(name: string, options: BackendOptions = {}, onNotice?: (notice: string) => void): Promise<BackendInfo> {
     let plugin: BackendPlugin;
+    let passedOver: BackendInfo['passedOver'];
     if (name === 'auto') {
       const statuses = await this.list();
       const choice = statuses.find((s) => s.available && s.preferred);
       if (!choice) throw new BackendUnavailableError('auto', 'no backend is available, not even cpu');
-      for (const s of statuses) {
-        if (s.priority > choice.priority && s.installed) {
-          onNotice?.(`auto: skipped ${s.name} (${s.available ? `${s.detail}; not preferred over ${choice.name}` : s.reason})`);
-        }
-      }
+      passedOver = statuses
+        .filter((s) => s.priority > choice.priority && s.installed)
+        .map((s) => ({ name: s.name, reason: s.available ? `${s.detail}; not preferred over ${choice.name}` : (s.reason ?? ''), available: s.available, detail: s.detail }));
+      for (const s of passedOver) onNotice?.(`auto: skipped ${s.name} (${s.reason})`);
       plugin = await this.load(choice.name);
     } else {
       plugin = await this.load(name);
@@ -174,7 +174,8 @@ export class BackendRegistry {
       if (!availability.available) throw new BackendUnavailableError(name, availability.reason);
     }
     this.activePlugin = null;
-    this.active = await plugin.setup(options);
+    const info = await plugin.setup(options);
+    this.active = passedOver ? { ...info, passedOver } : info;
     this.activePlugin = plugin;
     for (const notice of this.active.notices ?? []) onNotice?.(notice);
     return this.active;
