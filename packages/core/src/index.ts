@@ -44,7 +44,7 @@ export { shortcutAdd, averagePool2x2CeilMode, appendZeroChannels, SHORTCUT_ADD, 
 export { sgdUpdate, sgdUpdateAll, SGD_MOMENTUM, SGD_APPLY, SGD_STEP, type SgdUpdateOptions, type SgdUpdateAllOptions } from './ops/sgd';
 export { isMissingModule } from './modules';
 export { nativeKernels, projectKernelThreads, type InstalledKernels } from './cpu/kernels';
-export { type NativeInfo, type NativeKernels, type NativeLoad } from './cpu/native';
+export { type ConvolutionLayout, type NativeInfo, type NativeKernels, type NativeLoad } from './cpu/native';
 export { conv2dBatchNorm, CONV_BATCH_NORM, type BatchNormStatistics } from './ops/conv-batch-norm';
 export type {
   BatchNormTrainingInputs,

@@ -18,6 +18,10 @@
 namespace {
 
 using dnnl::memory;
+
+struct JsError {
+  std::string message;
+};
 using tag = memory::format_tag;
 using dt = memory::data_type;
 
@@ -63,6 +67,10 @@ struct DiffDstCache {
   size_t reused = 0;
 };
 DiffDstCache diffDstCache;
+
+// Activations copied between NHWC and a blocked layout, in either direction: what the NHWC
+// layouts save, counted for tests.
+size_t activationReorders = 0;
 
 // Convolution geometry as tfjs's computeConv2DInfo gives it, NHWC / HWIO.
 struct Geometry {
@@ -112,10 +120,44 @@ struct Operand {
   }
 };
 
+void countReorders(std::initializer_list<const Operand *> operands) {
+  for (const Operand *operand : operands) activationReorders += operand->same() ? 0 : 1;
+}
+
 dnnl::primitive_attr userScratchpad() {
   dnnl::primitive_attr attr;
   attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
   return attr;
+}
+
+// Where oneDNN's activations live for one direction of one convolution: in its blocked layout
+// (the tensors reordered in and out at every call, channels padded to the vector width) or
+// directly in the NHWC arrays JavaScript owns. Which is faster depends on the shape and the
+// direction; the choice is fixed per shape so that a run's arithmetic never changes under it.
+enum class Layout { blocked, nhwc };
+
+struct ConvolutionLayouts {
+  Layout forward, data, weights;
+};
+
+const char *layoutName(Layout layout) { return layout == Layout::nhwc ? "nhwc" : "blocked"; }
+
+Layout parseLayout(const std::string &text, const char *what) {
+  if (text == "nhwc") return Layout::nhwc;
+  if (text == "blocked") return Layout::blocked;
+  throw JsError{std::string("setConvolutionLayouts: ") + what + " must be 'nhwc' or 'blocked', got '" + text + "'"};
+}
+
+// Measured on PyramidNet-110's shapes (AVX2, oneDNN 2.6): oneDNN's NHWC kernels skip the reorders
+// and compute only the real channels, where the blocked ones pad every width to a multiple of 8.
+ConvolutionLayouts convolutionLayouts{Layout::nhwc, Layout::nhwc, Layout::nhwc};
+
+std::string layoutKey(const ConvolutionLayouts &l) {
+  return std::string(",") + layoutName(l.forward) + "," + layoutName(l.data) + "," + layoutName(l.weights);
+}
+
+memory::desc activation(const memory::dims &d, Layout layout) {
+  return memory::desc(d, dt::f32, layout == Layout::nhwc ? tag::nhwc : tag::any);
 }
 
 struct Convolution {
@@ -131,10 +173,12 @@ struct Convolution {
   dnnl::convolution_backward_weights::primitive_desc backwardWeightsDesc;
   Operand bwSrc, bwDiffDst, bwDiffWeights;
 
-  explicit Convolution(const Geometry &g) {
-    memory::desc anySrc(g.src(), dt::f32, tag::any), anyWeights(g.weights(), dt::f32, tag::any), anyDst(g.dst(), dt::f32, tag::any);
-    auto desc = dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct, anySrc, anyWeights,
-                                                anyDst, g.strides(), g.padTop(), g.padBottom());
+  ConvolutionLayouts layouts;
+
+  Convolution(const Geometry &g, const ConvolutionLayouts &chosen) : layouts(chosen) {
+    auto desc = dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct,
+                                                activation(g.src(), layouts.forward), any(g.weights()),
+                                                activation(g.dst(), layouts.forward), g.strides(), g.padTop(), g.padBottom());
     forwardDesc = dnnl::convolution_forward::primitive_desc(desc, userScratchpad(), cpuEngine());
     const memory::desc plainSrc(g.src(), dt::f32, tag::nhwc), plainWeights(g.weights(), dt::f32, tag::hwio),
         plainDst(g.dst(), dt::f32, tag::nhwc);
@@ -151,8 +195,8 @@ struct Convolution {
 std::unordered_map<std::string, std::unique_ptr<Convolution>> convolutions;
 
 Convolution &convolutionFor(const Geometry &g) {
-  auto &slot = convolutions[g.key()];
-  if (!slot) slot.reset(new Convolution(g));
+  auto &slot = convolutions[g.key() + layoutKey(convolutionLayouts)];
+  if (!slot) slot.reset(new Convolution(g, convolutionLayouts));
   return *slot;
 }
 
@@ -168,6 +212,7 @@ void convForward(const Geometry &g, float *x, float *w, float *y) {
     conv.fwdDst.prepare(false, true);
     conv.forward.reset(new dnnl::convolution_forward(conv.forwardDesc));
   }
+  countReorders({&conv.fwdSrc, &conv.fwdDst});
   memory src = conv.fwdSrc.input(x, inputBuffer);
   memory weights = conv.fwdWeights.input(w, weightBuffer);
   memory dst = conv.fwdDst.output(y, outputBuffer);
@@ -180,8 +225,9 @@ void convForward(const Geometry &g, float *x, float *w, float *y) {
 void convBackwardData(const Geometry &g, float *dy, float *w, float *dx) {
   Convolution &conv = convolutionFor(g);
   if (!conv.backwardData) {
-    auto desc = dnnl::convolution_backward_data::desc(dnnl::algorithm::convolution_direct, conv.any(g.src()), conv.any(g.weights()),
-                                                      conv.any(g.dst()), g.strides(), g.padTop(), g.padBottom());
+    auto desc = dnnl::convolution_backward_data::desc(dnnl::algorithm::convolution_direct, activation(g.src(), conv.layouts.data),
+                                                      conv.any(g.weights()), activation(g.dst(), conv.layouts.data), g.strides(),
+                                                      g.padTop(), g.padBottom());
     conv.backwardDataDesc = dnnl::convolution_backward_data::primitive_desc(desc, userScratchpad(), cpuEngine(), conv.forwardDesc);
     conv.bdDiffDst.wanted = conv.backwardDataDesc.diff_dst_desc();
     conv.bdWeights.wanted = conv.backwardDataDesc.weights_desc();
@@ -191,6 +237,7 @@ void convBackwardData(const Geometry &g, float *dy, float *w, float *dx) {
     conv.bdDiffSrc.prepare(false, true);
     conv.backwardData.reset(new dnnl::convolution_backward_data(conv.backwardDataDesc));
   }
+  countReorders({&conv.bdDiffDst, &conv.bdDiffSrc});
   diffDstCache.source = nullptr;
   memory diffDst = conv.bdDiffDst.input(dy, diffDstCache.buffer);
   if (!conv.bdDiffDst.same()) {
@@ -209,8 +256,9 @@ void convBackwardData(const Geometry &g, float *dy, float *w, float *dx) {
 void convBackwardWeights(const Geometry &g, float *x, float *dy, float *dw, bool sameDiffDst) {
   Convolution &conv = convolutionFor(g);
   if (!conv.backwardWeights) {
-    auto desc = dnnl::convolution_backward_weights::desc(dnnl::algorithm::convolution_direct, conv.any(g.src()), conv.any(g.weights()),
-                                                         conv.any(g.dst()), g.strides(), g.padTop(), g.padBottom());
+    auto desc = dnnl::convolution_backward_weights::desc(dnnl::algorithm::convolution_direct, activation(g.src(), conv.layouts.weights),
+                                                         conv.any(g.weights()), activation(g.dst(), conv.layouts.weights), g.strides(),
+                                                         g.padTop(), g.padBottom());
     conv.backwardWeightsDesc = dnnl::convolution_backward_weights::primitive_desc(desc, userScratchpad(), cpuEngine(), conv.forwardDesc);
     conv.bwSrc.wanted = conv.backwardWeightsDesc.src_desc();
     conv.bwDiffDst.wanted = conv.backwardWeightsDesc.diff_dst_desc();
@@ -223,6 +271,8 @@ void convBackwardWeights(const Geometry &g, float *x, float *dy, float *dw, bool
   memory src = conv.bwSrc.input(x, inputBuffer);
   const bool reuse = sameDiffDst && diffDstCache.source == dy && diffDstCache.key == g.key() && diffDstCache.desc == conv.bwDiffDst.wanted;
   if (reuse) diffDstCache.reused++;
+  countReorders({&conv.bwSrc});
+  if (!reuse) countReorders({&conv.bwDiffDst});
   memory diffDst = reuse ? memory(conv.bwDiffDst.wanted, cpuEngine(), diffDstCache.buffer.data) : conv.bwDiffDst.input(dy, outputBuffer);
   memory diffWeights = conv.bwDiffWeights.output(dw, weightBuffer);
   conv.backwardWeights->execute(cpuStream(), {{DNNL_ARG_SRC, src}, {DNNL_ARG_DIFF_DST, diffDst}, {DNNL_ARG_DIFF_WEIGHTS, diffWeights},
@@ -242,12 +292,13 @@ struct AffineConvolution {
 std::unordered_map<std::string, std::unique_ptr<AffineConvolution>> affineConvolutions;
 
 void convForwardAffine(const Geometry &g, float *x, float *w, float *bias, float *y, bool relu) {
-  auto &slot = affineConvolutions[g.key() + (relu ? ",relu" : "")];
+  auto &slot = affineConvolutions[g.key() + layoutKey(convolutionLayouts) + (relu ? ",relu" : "")];
   if (!slot) {
-    memory::desc anySrc(g.src(), dt::f32, tag::any), anyWeights(g.weights(), dt::f32, tag::any), anyDst(g.dst(), dt::f32, tag::any);
+    const Layout layout = convolutionLayouts.forward;
     memory::desc biasDesc({g.k}, dt::f32, tag::x);
-    auto d = dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, anySrc, anyWeights,
-                                             biasDesc, anyDst, g.strides(), g.padTop(), g.padBottom());
+    auto d = dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
+                                             activation(g.src(), layout), memory::desc(g.weights(), dt::f32, tag::any), biasDesc,
+                                             activation(g.dst(), layout), g.strides(), g.padTop(), g.padBottom());
     dnnl::primitive_attr attr = userScratchpad();
     if (relu) {
       dnnl::post_ops ops;
@@ -265,6 +316,7 @@ void convForwardAffine(const Geometry &g, float *x, float *w, float *bias, float
     slot->primitive.reset(new dnnl::convolution_forward(slot->desc));
   }
   AffineConvolution &conv = *slot;
+  countReorders({&conv.src, &conv.dst});
   memory src = conv.src.input(x, inputBuffer);
   memory weights = conv.weights.input(w, weightBuffer);
   memory dst = conv.dst.output(y, outputBuffer);
@@ -276,10 +328,6 @@ void convForwardAffine(const Geometry &g, float *x, float *w, float *bias, float
 }
 
 // ---- Node-API glue ----
-
-struct JsError {
-  std::string message;
-};
 
 napi_value fail(napi_env env, const std::string &message) {
   napi_throw_error(env, "PYRAMID_NATIVE", message.c_str());
@@ -343,6 +391,13 @@ struct Args {
     int64_t v;
     check(napi_get_value_int64(env, values[i], &v), name);
     return v;
+  }
+  std::string string(size_t i, const char *name) const {
+    char text[64];
+    size_t length;
+    if (napi_get_value_string_utf8(env, values[i], text, sizeof text, &length) != napi_ok)
+      throw JsError{std::string(name) + ": argument " + std::to_string(i) + " must be a string"};
+    return std::string(text, length);
   }
   double number(size_t i, const char *name) const {
     double v;
@@ -542,6 +597,19 @@ napi_value ConvForwardAffine(napi_env env, napi_callback_info info) {
   });
 }
 
+// setConvolutionLayouts(forward, data, weights): 'nhwc' or 'blocked' for each direction, to
+// measure one against the other. Primitives are cached per layout, so switching back is free.
+napi_value SetConvolutionLayouts(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    Args a(env, info, 3, "setConvolutionLayouts");
+    convolutionLayouts = ConvolutionLayouts{parseLayout(a.string(0, "setConvolutionLayouts"), "forward"),
+                                            parseLayout(a.string(1, "setConvolutionLayouts"), "data"),
+                                            parseLayout(a.string(2, "setConvolutionLayouts"), "weights")};
+    diffDstCache.source = nullptr;
+    return undefinedValue(env);
+  });
+}
+
 napi_value SetThreads(napi_env env, napi_callback_info info) {
   return guarded(env, [&] {
     Args a(env, info, 1, "setThreads");
@@ -554,7 +622,7 @@ napi_value SetThreads(napi_env env, napi_callback_info info) {
 
 napi_value Info(napi_env env, napi_callback_info) {
   return guarded(env, [&] {
-    napi_value out, isa, onednn, threads, buffered, reused;
+    napi_value out, isa, onednn, threads, buffered, reused, reorders;
     check(napi_create_object(env, &out), "info");
     check(napi_create_string_utf8(env, elementwise().isa, NAPI_AUTO_LENGTH, &isa), "info");
     const dnnl_version_t *v = dnnl_version();
@@ -569,6 +637,17 @@ napi_value Info(napi_env env, napi_callback_info) {
     check(napi_set_named_property(env, out, "threads", threads), "info");
     check(napi_set_named_property(env, out, "bufferBytes", buffered), "info");
     check(napi_set_named_property(env, out, "reusedDiffDst", reused), "info");
+    check(napi_create_double(env, double(activationReorders), &reorders), "info");
+    check(napi_set_named_property(env, out, "activationReorders", reorders), "info");
+    napi_value layouts, forward, data, weights;
+    check(napi_create_object(env, &layouts), "info");
+    check(napi_create_string_utf8(env, layoutName(convolutionLayouts.forward), NAPI_AUTO_LENGTH, &forward), "info");
+    check(napi_create_string_utf8(env, layoutName(convolutionLayouts.data), NAPI_AUTO_LENGTH, &data), "info");
+    check(napi_create_string_utf8(env, layoutName(convolutionLayouts.weights), NAPI_AUTO_LENGTH, &weights), "info");
+    check(napi_set_named_property(env, layouts, "forward", forward), "info");
+    check(napi_set_named_property(env, layouts, "data", data), "info");
+    check(napi_set_named_property(env, layouts, "weights", weights), "info");
+    check(napi_set_named_property(env, out, "convolutionLayouts", layouts), "info");
     return out;
   });
 }
@@ -587,6 +666,7 @@ napi_value Init(napi_env env, napi_value exports) {
       {"shortcutGrad", nullptr, ShortcutGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"peakGflops", nullptr, PeakGflops, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"setConvolutionLayouts", nullptr, SetConvolutionLayouts, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"info", nullptr, Info, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   napi_define_properties(env, exports, sizeof functions / sizeof functions[0], functions);

@@ -48,6 +48,17 @@ function maxRelativeError(actual: Float32Array, expected: Float64Array): number 
   return worst / Math.max(scale, 1e-30);
 }
 
+/** Runs `body` with every convolution direction in `layout`, then puts the addon's default back. */
+function withLayouts<T>(layout: 'nhwc' | 'blocked', body: () => T): T {
+  const { forward, data, weights } = addon.info().convolutionLayouts;
+  addon.setConvolutionLayouts(layout, layout, layout);
+  try {
+    return body();
+  } finally {
+    addon.setConvolutionLayouts(forward, data, weights);
+  }
+}
+
 const GEOMETRIES: [string, Geometry][] = [
   ['3x3 stride 1, odd channels', same(2, 7, 5, 7, 3, 1)],
   ['3x3 stride 2, padding at the bottom only', same(2, 8, 6, 11, 3, 2)],
@@ -57,7 +68,8 @@ const GEOMETRIES: [string, Geometry][] = [
 ];
 
 describe.skipIf(!built && !process.env.CI)('native CPU kernels: convolutions against float64 loops', () => {
-  it.each(GEOMETRIES)('forward, input gradient and filter gradient: %s', (_, g) => {
+  const cases = GEOMETRIES.flatMap(([name, g]) => (['nhwc', 'blocked'] as const).map((layout) => [`${name}, ${layout} layouts`, g, layout] as const));
+  it.each(cases)('forward, input gradient and filter gradient: %s', (_, g, layout) => {
     const [N, H, W, C, FH, FW, K, , , , , OH, OW] = g;
     const x = values(N * H * W * C, 1);
     const w = values(FH * FW * C * K, 2);
@@ -71,24 +83,47 @@ describe.skipIf(!built && !process.env.CI)('native CPU kernels: convolutions aga
       dw64[wi] += dy[yi] * x[xi];
     });
     const geometry = Int32Array.from(g);
-    for (const threads of [1, 2]) {
-      addon.setThreads(threads);
-      const y = new Float32Array(dy.length).fill(NaN);
-      const dx = new Float32Array(x.length).fill(NaN);
-      const dw = new Float32Array(w.length).fill(NaN);
-      const dwFresh = new Float32Array(w.length).fill(NaN);
+    withLayouts(layout, () => {
+      for (const threads of [1, 2]) {
+        addon.setThreads(threads);
+        const y = new Float32Array(dy.length).fill(NaN);
+        const dx = new Float32Array(x.length).fill(NaN);
+        const dw = new Float32Array(w.length).fill(NaN);
+        const dwFresh = new Float32Array(w.length).fill(NaN);
+        addon.convForward(x, w, y, geometry);
+        addon.convBackwardData(dy, w, dx, geometry);
+        addon.convBackwardWeights(x, dy, dw, geometry, true);
+        addon.convBackwardWeights(x, dy, dwFresh, geometry, false);
+        expect(maxRelativeError(y, y64)).toBeLessThan(1e-6);
+        expect(maxRelativeError(dx, dx64)).toBeLessThan(1e-6);
+        expect(maxRelativeError(dw, dw64)).toBeLessThan(1e-6);
+        expect(maxRelativeError(dwFresh, dw64)).toBeLessThan(1e-6);
+      }
+    });
+  });
+
+  it('works on the NHWC arrays in place with the NHWC layouts, and reorders every activation with the blocked ones', () => {
+    const g = same(2, 7, 5, 7, 3, 1);
+    const [N, H, W, C, FH, FW, K, , , , , OH, OW] = g;
+    const geometry = Int32Array.from(g);
+    const x = values(N * H * W * C, 5);
+    const w = values(FH * FW * C * K, 6);
+    const dy = values(N * OH * OW * K, 7);
+    const [y, dx, dw] = [new Float32Array(dy.length), new Float32Array(x.length), new Float32Array(w.length)];
+    const reordersOfOneStep = () => {
+      const before = addon.info().activationReorders;
       addon.convForward(x, w, y, geometry);
       addon.convBackwardData(dy, w, dx, geometry);
       addon.convBackwardWeights(x, dy, dw, geometry, true);
-      addon.convBackwardWeights(x, dy, dwFresh, geometry, false);
-      expect(maxRelativeError(y, y64)).toBeLessThan(1e-6);
-      expect(maxRelativeError(dx, dx64)).toBeLessThan(1e-6);
-      expect(maxRelativeError(dw, dw64)).toBeLessThan(1e-6);
-      expect(maxRelativeError(dwFresh, dw64)).toBeLessThan(1e-6);
-    }
+      return addon.info().activationReorders - before;
+    };
+    expect(withLayouts('nhwc', reordersOfOneStep)).toBe(0);
+    // x and y forward, dy and dx backward, x again for the filter gradient (dy's copy is reused).
+    expect(withLayouts('blocked', reordersOfOneStep)).toBe(5);
+    expect(() => addon.setConvolutionLayouts('nchw', 'nhwc', 'nhwc')).toThrow("setConvolutionLayouts: forward must be 'nhwc' or 'blocked', got 'nchw'");
   });
 
-  it('reuses the output gradient reordered by the input gradient only when it is the same array', () => {
+  it('reuses the output gradient reordered by the input gradient only when it is the same array (blocked layouts)', () => {
     const g = same(2, 7, 5, 7, 3, 1);
     const [N, H, W, C, FH, FW, K, , , , , OH, OW] = g;
     const geometry = Int32Array.from(g);
@@ -98,9 +133,13 @@ describe.skipIf(!built && !process.env.CI)('native CPU kernels: convolutions aga
     const dySecond = values(N * OH * OW * K, 11);
     const expected = new Float64Array(w.length);
     eachTap(g, (xi, wi, yi) => (expected[wi] += dySecond[yi] * x[xi]));
+
+    withLayouts('blocked', () => reuseOnlyTheSameArray(geometry, x, w, dyFirst, dySecond, expected));
+  });
+
+  function reuseOnlyTheSameArray(geometry: Int32Array, x: Float32Array, w: Float32Array, dyFirst: Float32Array, dySecond: Float32Array, expected: Float64Array): void {
     const dx = new Float32Array(x.length);
     const dw = new Float32Array(w.length);
-
     const before = addon.info().reusedDiffDst;
     addon.convBackwardData(dySecond, w, dx, geometry);
     addon.convBackwardWeights(x, dySecond, dw, geometry, true);
@@ -113,7 +152,7 @@ describe.skipIf(!built && !process.env.CI)('native CPU kernels: convolutions aga
     addon.convBackwardWeights(x, dySecond, dw, geometry, true);
     expect(addon.info().reusedDiffDst).toBe(before + 1);
     expect(maxRelativeError(dw, expected)).toBeLessThan(1e-6);
-  });
+  }
 
   it('refuses arrays of the wrong type or length with the function and argument named', () => {
     const g = Int32Array.from(same(1, 4, 2, 2, 3, 1));

@@ -23,7 +23,10 @@ export function describeKernels(installed: InstalledKernels): string {
   const threads = `${installed.threads} thread${installed.threads === 1 ? '' : 's'}`;
   if (!installed.native) return `tfjs-backend-cpu + WebAssembly SIMD kernels (convolution, batch norm, shortcut, SGD) on ${threads}`;
   const { info } = installed.native;
-  return `tfjs-backend-cpu + native kernels (convolution: oneDNN ${info.onednn}; batch norm, shortcut, add: ${info.isa}) on ${threads}`;
+  const { forward, data, weights } = info.convolutionLayouts;
+  const named = (layout: string) => (layout === 'nhwc' ? 'NHWC in place' : 'blocked layouts');
+  const layouts = forward === data && data === weights ? named(forward) : `forward ${named(forward)}, input gradient ${named(data)}, filter gradient ${named(weights)}`;
+  return `tfjs-backend-cpu + native kernels (convolution: oneDNN ${info.onednn}, ${layouts}; batch norm, shortcut, add: ${info.isa}) on ${threads}`;
 }
 
 // tfjs-backend-cpu prints a banner recommending tfjs-node the first time it stores data in Node;

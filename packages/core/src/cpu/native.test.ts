@@ -3,7 +3,7 @@ import { loadNativeKernels, nativePackageFor } from './native';
 
 const notFound = (specifier: string) => Object.assign(new Error(`Cannot find package '${specifier}' imported from /x/core/dist/index.js`), { code: 'ERR_MODULE_NOT_FOUND' });
 const complete = Object.fromEntries(
-  ['info', 'setThreads', 'convForward', 'convBackwardData', 'convBackwardWeights', 'convForwardAffine', 'add', 'channelSums', 'channelGradSums', 'channelAffine', 'shortcutAdd', 'shortcutGrad', 'peakGflops'].map((n) => [n, () => undefined]),
+  ['info', 'setThreads', 'setConvolutionLayouts', 'convForward', 'convBackwardData', 'convBackwardWeights', 'convForwardAffine', 'add', 'channelSums', 'channelGradSums', 'channelAffine', 'shortcutAdd', 'shortcutGrad', 'peakGflops'].map((n) => [n, () => undefined]),
 );
 
 describe('native CPU kernels: finding the platform package', () => {
@@ -71,7 +71,7 @@ describe('native CPU kernels in use: outputs reused without touching what users 
     tf.dispose([x, filter]);
   });
 
-  it('reorders a convolution\'s output gradient once for both of its gradients', async () => {
+  it('reorders a convolution\'s output gradient once for both of its gradients (blocked layouts)', async () => {
     const tf = await import('@tensorflow/tfjs-core');
     const { cpuBackendPlugin } = await import('../backends/cpu');
     const { nativeKernels } = await import('./kernels');
@@ -81,9 +81,32 @@ describe('native CPU kernels in use: outputs reused without touching what users 
     // 5 and 7 channels: oneDNN wants both padded to blocks of 8, so dy is reordered.
     const x = tf.randomNormal([2, 6, 6, 5], 0, 1, 'float32', 1) as import('@tensorflow/tfjs-core').Tensor4D;
     const filter = tf.randomNormal([3, 3, 5, 7], 0, 1, 'float32', 2) as import('@tensorflow/tfjs-core').Tensor4D;
-    const before = native.info().reusedDiffDst;
+    const { forward, data, weights } = native.info().convolutionLayouts;
+    native.setConvolutionLayouts('blocked', 'blocked', 'blocked');
+    try {
+      const before = native.info().reusedDiffDst;
+      const grads = tf.grads((a, b) => tf.sum(tf.square(tf.conv2d(a as typeof x, b as typeof filter, 1, 'same'))))([x, filter]);
+      expect(native.info().reusedDiffDst).toBe(before + 1);
+      tf.dispose(grads);
+    } finally {
+      native.setConvolutionLayouts(forward, data, weights);
+      tf.dispose([x, filter]);
+    }
+  });
+
+  it('convolves the NHWC tensors in place by default: a gradient step reorders no activation', async () => {
+    const tf = await import('@tensorflow/tfjs-core');
+    const { cpuBackendPlugin } = await import('../backends/cpu');
+    const { nativeKernels } = await import('./kernels');
+    const { kernels: native } = await nativeKernels();
+    if (!native) return expect(process.env.CI, 'the native kernels must load in CI').toBeFalsy();
+    await cpuBackendPlugin.setup({ threads: 1 });
+    expect(native.info().convolutionLayouts).toEqual({ forward: 'nhwc', data: 'nhwc', weights: 'nhwc' });
+    const x = tf.randomNormal([2, 6, 6, 5], 0, 1, 'float32', 1) as import('@tensorflow/tfjs-core').Tensor4D;
+    const filter = tf.randomNormal([3, 3, 5, 7], 0, 1, 'float32', 2) as import('@tensorflow/tfjs-core').Tensor4D;
+    const before = native.info().activationReorders;
     const grads = tf.grads((a, b) => tf.sum(tf.square(tf.conv2d(a as typeof x, b as typeof filter, 1, 'same'))))([x, filter]);
-    expect(native.info().reusedDiffDst).toBe(before + 1);
+    expect(native.info().activationReorders).toBe(before);
     tf.dispose([x, filter, ...grads]);
   });
 });

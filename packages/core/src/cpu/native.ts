@@ -8,11 +8,17 @@ import { isMissingModule } from '../modules';
 export interface NativeKernels {
   info(): NativeInfo;
   setThreads(threads: number): void;
+  /**
+   * Where each convolution direction keeps its activations: `nhwc` works on the arrays in place,
+   * `blocked` reorders them to oneDNN's blocked layouts and back. For measuring one against the
+   * other; the addon's default is what measured faster, and results differ in the last bits.
+   */
+  setConvolutionLayouts(forward: ConvolutionLayout, data: ConvolutionLayout, weights: ConvolutionLayout): void;
   /** `geometry`: [N, H, W, C, FH, FW, K, strideH, strideW, padTop, padLeft, OH, OW]. */
   convForward(x: Float32Array, filter: Float32Array, y: Float32Array, geometry: Int32Array): void;
   convBackwardData(dy: Float32Array, filter: Float32Array, dx: Float32Array, geometry: Int32Array): void;
   /**
-   * `sameDiffDst`: dy is the tensor of the previous convBackwardData call, whose blocked copy the
+   * `sameDiffDst` (blocked layouts): dy is the tensor of the previous convBackwardData call, whose blocked copy the
    * addon then reuses instead of reordering dy again (it checks geometry and array as well).
    */
   convBackwardWeights(x: Float32Array, dy: Float32Array, dFilter: Float32Array, geometry: Int32Array, sameDiffDst: boolean): void;
@@ -33,6 +39,8 @@ export interface NativeKernels {
   peakGflops(seconds: number): number;
 }
 
+export type ConvolutionLayout = 'nhwc' | 'blocked';
+
 export interface NativeInfo {
   /** The instruction set of the memory-bound kernels: 'avx512', 'avx2' or 'baseline'. */
   isa: string;
@@ -43,11 +51,14 @@ export interface NativeInfo {
   bufferBytes: number;
   /** Backward-weights calls that reused the output gradient reordered by backward-data. */
   reusedDiffDst: number;
+  /** Activations copied between NHWC and a blocked layout so far (none with NHWC layouts). */
+  activationReorders: number;
+  convolutionLayouts: { forward: ConvolutionLayout; data: ConvolutionLayout; weights: ConvolutionLayout };
 }
 
 export type NativeLoad = { kernels: NativeKernels; packageName: string } | { kernels: null; packageName: string | null; reason: string };
 
-const REQUIRED: readonly (keyof NativeKernels)[] = ['info', 'setThreads', 'convForward', 'convBackwardData', 'convBackwardWeights', 'convForwardAffine', 'add', 'channelSums', 'channelGradSums', 'channelAffine', 'shortcutAdd', 'shortcutGrad', 'peakGflops'];
+const REQUIRED: readonly (keyof NativeKernels)[] = ['info', 'setThreads', 'setConvolutionLayouts', 'convForward', 'convBackwardData', 'convBackwardWeights', 'convForwardAffine', 'add', 'channelSums', 'channelGradSums', 'channelAffine', 'shortcutAdd', 'shortcutGrad', 'peakGflops'];
 
 /** The package holding the addon for a platform, by Node's platform, architecture and C library. */
 const PLATFORM_PACKAGES: Readonly<Record<string, string>> = {
