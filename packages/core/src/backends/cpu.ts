@@ -8,7 +8,9 @@ import type { BackendInfo, BackendOptions, BackendPlugin } from './plugin';
 export interface CpuOptions extends BackendOptions {
   /**
    * Threads for the project's kernels, the calling one included. Default: PYRAMID_CPU_THREADS, or
-   * every core Node reports; 1 in browsers (their main thread may not block on workers).
+   * every core Node reports; in browsers `navigator.hardwareConcurrency`. A browser runs them on
+   * Web Workers only in a cross-origin isolated page and off its main thread (which may not block
+   * on workers); elsewhere on one thread, and the backend's notices say why.
    */
   threads?: number;
   /**
@@ -40,7 +42,10 @@ if (started?.cpu === undefined) {
 }
 
 async function defaultThreads(): Promise<number> {
-  if (typeof process === 'undefined' || !process.versions?.node) return 1;
+  if (typeof process === 'undefined' || !process.versions?.node) {
+    const cores = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency;
+    return Number.isInteger(cores) && cores! > 0 ? cores! : 1;
+  }
   const fromEnv = process.env.PYRAMID_CPU_THREADS;
   if (fromEnv !== undefined && fromEnv !== '') {
     const n = Number(fromEnv);
@@ -84,12 +89,16 @@ export const cpuBackendPlugin: BackendPlugin = {
     if (typeof useNative !== 'boolean') throw new ConfigError(`native must be true or false, got ${String(useNative)}`);
     const installed = await installProjectKernels(threads, useNative);
     const quietFallback = !useNative || installed.fallbackReason?.startsWith('native kernels run in Node only') || installed.fallbackReason?.includes('PYRAMID_CPU_NATIVE=0');
+    const notices = [
+      ...(installed.fallbackReason && !quietFallback ? [`cpu: using WebAssembly kernels: ${installed.fallbackReason}`] : []),
+      ...(installed.singleThreadReason ? [`cpu: one thread instead of ${threads}: ${installed.singleThreadReason}`] : []),
+    ];
     return {
       name: 'cpu',
       tfjsBackend: 'cpu',
       detail: describeKernels(installed),
       kernels,
-      ...(installed.fallbackReason && !quietFallback ? { notices: [`cpu: using WebAssembly kernels: ${installed.fallbackReason}`] } : {}),
+      ...(notices.length ? { notices } : {}),
     };
   },
 };

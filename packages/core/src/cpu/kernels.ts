@@ -53,6 +53,8 @@ export interface InstalledKernels {
   native: { kernels: string[]; info: NativeInfo } | null;
   /** Why the native kernels are not used (when they are not). */
   fallbackReason: string | null;
+  /** Why the kernels run on one thread where more were asked for (no worker threads here); else null. */
+  singleThreadReason: string | null;
 }
 
 /**
@@ -86,6 +88,7 @@ export async function installProjectKernels(threads: number, useNative = true): 
     kernels: current.kernels.map((k) => k.kernelName),
     native: current.native ? { kernels: current.nativeNames, info: current.native.info() } : null,
     fallbackReason: load == null ? 'native kernels not requested' : load.kernels ? null : load.reason,
+    singleThreadReason: current.runtime?.singleThreadReason ?? null,
   };
 }
 

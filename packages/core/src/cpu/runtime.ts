@@ -1,5 +1,5 @@
 import { KERNELS_WASM_PLAIN, KERNELS_WASM_SHARED } from './generated/kernels-wasm';
-import { type ParallelKernel, type ThreadPool, createThreadPool } from './threads';
+import { type ParallelKernel, type ThreadPool, createThreadPool, threadsUnavailable } from './threads';
 
 /** The functions of asm/kernels.ts that the JavaScript side calls. */
 export interface KernelExports {
@@ -55,28 +55,38 @@ export class KernelRuntime {
   readonly exports: KernelExports & ParallelExports;
   readonly memory: WebAssembly.Memory;
   readonly threads: number;
+  /** Why this runtime has one thread where more were asked for; null otherwise. */
+  readonly singleThreadReason: string | null;
   private readonly pool: ThreadPool | null;
   private top = HEAP_BASE;
   private view: Float32Array;
 
-  private constructor(exports: KernelExports & ParallelExports, memory: WebAssembly.Memory, pool: ThreadPool | null) {
+  private constructor(exports: KernelExports & ParallelExports, memory: WebAssembly.Memory, pool: ThreadPool | null, singleThreadReason: string | null) {
     this.exports = exports;
     this.memory = memory;
     this.pool = pool;
+    this.singleThreadReason = singleThreadReason;
     this.threads = pool ? pool.size + 1 : 1;
     this.view = new Float32Array(memory.buffer);
   }
 
-  /** Compiles the kernels; with threads > 1 (Node only), starts threads - 1 workers on a shared memory. */
+  /**
+   * Compiles the kernels; with threads > 1, starts threads - 1 workers on a shared memory (Node's
+   * worker_threads, or Web Workers where the page is cross-origin isolated and this thread may
+   * block: a worker, not a browser's main thread). Where they cannot start, one thread and why.
+   */
   static async create(threads: number): Promise<KernelRuntime> {
-    const shared = threads > 1 && typeof SharedArrayBuffer !== 'undefined';
+    const unavailable = threads > 1 ? threadsUnavailable() : null;
+    const shared = threads > 1 && !unavailable;
     const module = await WebAssembly.compile(decodeBase64(shared ? KERNELS_WASM_SHARED : KERNELS_WASM_PLAIN) as BufferSource);
     const memory = shared
       ? new WebAssembly.Memory({ initial: HEAP_BASE / PAGE, maximum: 65536, shared: true })
       : new WebAssembly.Memory({ initial: HEAP_BASE / PAGE });
     const instance = await WebAssembly.instantiate(module, { env: { memory } });
-    const pool = shared ? await createThreadPool(threads - 1, module, memory) : null;
-    return new KernelRuntime(instance.exports as unknown as KernelExports & ParallelExports, memory, pool);
+    // The shared build runs on one thread as well, should its workers not start.
+    const started = shared ? await createThreadPool(threads - 1, module, memory) : null;
+    const reason = unavailable ?? started?.reason ?? null;
+    return new KernelRuntime(instance.exports as unknown as KernelExports & ParallelExports, memory, started?.pool ?? null, reason);
   }
 
   /** Frees every allocation of the previous kernel call. */
