@@ -182,13 +182,17 @@ describe.runIf(available)('the web page in Chromium', () => {
     // Node takes the same steps under the same schedule.
     const steps = 9;
     const seed = 4;
+    // Batch norm's sums are split by thread: the page and Node train on the same count, two, so
+    // that the page's Web Worker pool is checked against Node's worker_threads one.
+    const threads = 2;
     const preset = findPreset('pyramidnet8-a16-mnist');
-    await useBackend('cpu', { threads: 1, native: false });
+    await useBackend('cpu', { threads, native: false });
     const loadedDir = join(scratch, 'mnist-ckpt');
     await saveCheckpoint(loadedDir, new PyramidNet(preset.architecture, { rng: new RunStreams(99).fork('init') }), { preset: preset.name });
     const page = await browser.newPage();
-    await page.goto(`${url}?backend=cpu&trainSteps=${steps}&trainSeed=${seed}`);
+    await page.goto(`${url}?backend=cpu&threads=${threads}&trainSteps=${steps}&trainSeed=${seed}`);
     await page.waitForSelector('body[data-ready="true"]', { timeout: 60_000 });
+    expect(await page.getAttribute('body', 'data-threads')).toBe(String(threads));
     await page.setInputFiles('#checkpoint-files', [join(loadedDir, 'config.json'), join(loadedDir, 'model.safetensors')]);
     await page.waitForSelector('body[data-samples="12"]', { timeout: 60_000 });
     expect(await page.textContent('#samples-status')).toBe('12 MNIST test images: click one to classify it.');
@@ -206,8 +210,8 @@ describe.runIf(available)('the web page in Chromium', () => {
     await page.close();
 
     // The same digits as the page fetched them, trained by the library's train() in this process
-    // from the same checkpoint on the same kernels (the CPU backend's WebAssembly ones on one
-    // thread, as in a browser), with MNIST's default recipe and the checkpoint's normalisation.
+    // from the same checkpoint on the same kernels (the CPU backend's WebAssembly ones, on as many
+    // threads as the page's), with MNIST's default recipe and the checkpoint's normalisation.
     const loaded = await loadCheckpoint(loadedDir);
     const { shape, classNames } = DATASETS.mnist;
     const bytes = new Uint8Array(await (await fetch(`${url}sample-digits.bin`)).arrayBuffer());
@@ -276,6 +280,56 @@ describe.runIf(available)('the web page in Chromium', () => {
     result.model.dispose();
   });
 
+  it('runs the CPU kernels on several threads in the model worker when isolated, with the predictions of one thread and of Node', async () => {
+    /** The page's probabilities for the test images, on `threads` threads (as the page reports them). */
+    async function probabilitiesOn(threads: number | null) {
+      const page = await browser.newPage();
+      await page.goto(`${url}?backend=cpu${threads === null ? '' : `&threads=${threads}`}`);
+      await page.waitForSelector('body[data-ready="true"][data-checkpoint="loaded"]', { timeout: 60_000 });
+      const reported = { threads: Number(await page.getAttribute('body', 'data-threads')), status: (await page.textContent('#backend-status'))!, cores: await page.evaluate(() => navigator.hardwareConcurrency) };
+      // The model and its kernel pool live in workers; the page's own thread only draws.
+      const workers = page.workers().map((w) => w.url());
+      const tops = await classifyAll(page);
+      await page.close();
+      return { ...reported, workers, tops };
+    }
+    const several = await probabilitiesOn(3);
+    expect(several.threads).toBe(3);
+    expect(several.status).toMatch(/^Backend: CPU, 3 threads — tfjs-backend-cpu \+ WebAssembly SIMD kernels .* on 3 threads$/);
+    expect(several.workers.some((w) => /model-worker/.test(w))).toBe(true);
+    const one = await probabilitiesOn(1);
+    expect(one.status).toMatch(/^Backend: CPU, 1 thread — .* on 1 thread$/);
+    // Inference splits the convolutions' output rows among threads, never a sum: the same bits.
+    expect(several.tops).toEqual(one.tops);
+    several.tops.forEach((top, i) => {
+      expect(top.map((t) => t.label)).toEqual(nodeTop[i].map((t) => t.label));
+      top.forEach((t, k) => expect(t.probability).toBeCloseTo(nodeTop[i][k].probability, 4));
+    });
+    // Without ?threads=, as many as the browser has cores.
+    const byDefault = await probabilitiesOn(null);
+    expect(byDefault.threads).toBe(byDefault.cores);
+  });
+
+  it('without cross-origin isolation runs the CPU kernels on one thread and says why', async () => {
+    const page = await browser.newPage();
+    // The page as a static host without COOP/COEP would serve it.
+    await page.route('**/*', async (route) => {
+      const response = await route.fetch();
+      const headers = Object.fromEntries(Object.entries(response.headers()).filter(([name]) => !name.startsWith('cross-origin-')));
+      await route.fulfill({ response, headers });
+    });
+    await page.goto(`${url}?backend=cpu&threads=3`);
+    await page.waitForSelector('body[data-ready="true"][data-checkpoint="loaded"]', { timeout: 60_000 });
+    expect(await page.evaluate(() => crossOriginIsolated)).toBe(false);
+    expect(await page.getAttribute('body', 'data-threads')).toBe('1');
+    expect(await page.textContent('#backend-status')).toMatch(
+      /^Backend: CPU, 1 thread — .* on 1 thread \(cpu: one thread instead of 3: the page is not cross-origin isolated \(its server sends no Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp\), so it cannot share memory with workers\)$/,
+    );
+    const tops = await classifyAll(page);
+    tops.forEach((top, i) => expect(top.map((t) => t.label)).toEqual(nodeTop[i].map((t) => t.label)));
+    await page.close();
+  });
+
   it('gives the same top-5 on WebGPU, or says plainly that it runs on the CPU', async () => {
     const page = await browser.newPage();
     const warmupSeen = await recordWarmup(page);
@@ -296,7 +350,7 @@ describe.runIf(available)('the web page in Chromium', () => {
       tops.forEach((top, i) => expect(top.map((t) => t.label)).toEqual(nodeTop[i].map((t) => t.label)));
       expect(await page.textContent('#inference-status')).toMatch(/^WebGPU: \d/);
     } else {
-      expect(backendStatus).toMatch(/^Backend: CPU — this browser has (no WebGPU|WebGPU but offers no GPU to this page)/);
+      expect(backendStatus).toMatch(/^Backend: CPU, \d+ threads? — this browser has (no WebGPU|WebGPU but offers no GPU to this page)/);
     }
     await page.close();
   });
@@ -306,8 +360,9 @@ describe.runIf(available)('the web page in Chromium', () => {
     await noGpu.addInitScript(() => Object.defineProperty(Navigator.prototype, 'gpu', { get: () => undefined, configurable: true }));
     await noGpu.goto(`${url}?backend=webgpu`);
     await noGpu.waitForSelector('body[data-ready="true"][data-checkpoint="loaded"]', { timeout: 60_000 });
+    const threads = Number(await noGpu.getAttribute('body', 'data-threads'));
     expect(await noGpu.textContent('#backend-status')).toBe(
-      "Backend: CPU — this browser has no WebGPU, so the page runs on the CPU backend (WebAssembly) instead. For WebGPU, use a current Chrome or Edge, or turn WebGPU on in your browser's settings.",
+      `Backend: CPU, ${threads} thread${threads === 1 ? '' : 's'} — this browser has no WebGPU, so the page runs on the CPU backend (WebAssembly) instead. For WebGPU, use a current Chrome or Edge, or turn WebGPU on in your browser's settings.`,
     );
     await noGpu.close();
     const noAdapter = await browser.newPage();
@@ -315,7 +370,7 @@ describe.runIf(available)('the web page in Chromium', () => {
     await noAdapter.goto(`${url}?backend=auto`);
     await noAdapter.waitForSelector('body[data-ready="true"][data-checkpoint="loaded"]', { timeout: 60_000 });
     const text = (await noAdapter.textContent('#backend-status'))!;
-    expect(text).toMatch(/^Backend: CPU — this browser has WebGPU but offers no GPU to this page .*, so the page runs on the CPU backend \(WebAssembly\) instead\./);
+    expect(text).toMatch(/^Backend: CPU, \d+ threads? — this browser has WebGPU but offers no GPU to this page .*, so the page runs on the CPU backend \(WebAssembly\) instead\./);
     expect(text).not.toMatch(/apt-get|mesa/);
     expect(await noAdapter.getAttribute('body', 'data-backend')).toBe('cpu');
     await noAdapter.close();

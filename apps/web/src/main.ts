@@ -1,66 +1,74 @@
-import * as tf from '@tensorflow/tfjs-core';
-import { DATASETS, type DatasetName, type InputSpec, registerBackendPlugin, useBackend } from '@pyramid/core';
-import { backendPlugin as webgpuPlugin } from '@pyramid/backend-webgpu';
-import { type CheckpointConfig, type PyramidNet, decodeCheckpoint, encodeCheckpoint, formatSummary, summarize } from '@pyramid/pyramidnet';
-import { RunStreams, TrainingStep, defaultRecipeFor, learningRate } from '@pyramid/train';
+import { DATASETS, type DatasetName, type InputSpec } from '@pyramid/core';
+import type { CheckpointConfig } from '@pyramid/pyramidnet';
 import { drawLossChart } from './chart';
 import { fetchRetrying } from './fetch-retry';
 import { imageToInput } from './image';
-import { datasetOf, readSample, sampleBatch, sampleRgba } from './sample';
+import { ModelClient } from './model-client';
+import type { BackendReply } from './model-protocol';
+import { datasetOf, readSample, sampleRgba } from './sample';
 import { type BrowserGpu, webGpuFailed, webGpuProblem } from './webgpu';
-
-registerBackendPlugin(webgpuPlugin);
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const status = (id: string, text: string) => ($(id).textContent = text);
 
-let model: PyramidNet | null = null;
+/** The model, its backend and its training run in a worker; this thread keeps the page. */
+const worker = new ModelClient();
 let checkpoint: CheckpointConfig | null = null;
-/** The loaded checkpoint's files, from which the training section decodes its own copy. */
-let checkpointBytes: { config: string; weights: Uint8Array; source: string } | null = null;
 let lastImage: ImageBitmap | null = null;
 let lastTruth: string | undefined;
 /** Object URLs of the fine-tuned checkpoint's two files, while they are offered. */
 let download: { config: string; weights: string } | null = null;
 
-/** Activates the chosen backend and says plainly which one runs and why. */
+/** The backend in a few words: "WebGPU", "CPU, 4 threads". */
+function backendName(info: BackendReply): string {
+  if (info.name === 'webgpu') return 'WebGPU';
+  return info.threads === null ? 'CPU' : `CPU, ${info.threads} thread${info.threads === 1 ? '' : 's'}`;
+}
+
+/** Activates the chosen backend and says plainly which one runs, on how many threads, and why. */
 async function selectBackend(choice: string): Promise<void> {
   status('backend-status', `starting ${choice}…`);
-  const notices: string[] = [];
+  // `?threads=N` sets the CPU kernels' threads (default: the browser's navigator.hardwareConcurrency).
+  const threadsParam = new URLSearchParams(location.search).get('threads');
+  const threads = threadsParam === null ? undefined : Number(threadsParam);
+  if (threads !== undefined && !(Number.isInteger(threads) && threads > 0)) {
+    status('backend-status', `?threads= must be a positive whole number, got '${threadsParam}'`);
+    return;
+  }
   // The backend plugin's reasons speak to whoever runs Node; a browser's user gets the page's own.
   const problem = choice === 'cpu' ? null : await webGpuProblem((navigator as unknown as { gpu?: BrowserGpu }).gpu);
   let fallback = problem;
-  if (!problem) {
-    try {
-      const info = await useBackend(choice, {}, (n) => notices.push(n));
-      const why = notices.length ? ` (${notices.join('; ')})` : '';
-      status('backend-status', `Backend: ${info.name === 'webgpu' ? 'WebGPU' : 'CPU'} — ${info.detail}${why}`);
-      document.body.dataset.backend = info.name;
-    } catch (error) {
-      fallback = webGpuFailed((error as Error).message);
+  let info: BackendReply | null = null;
+  try {
+    if (!problem) info = await worker.request({ kind: 'backend', choice, threads });
+  } catch (error) {
+    if (choice === 'cpu') {
+      status('backend-status', `the CPU backend would not start: ${(error as Error).message}`);
+      return;
     }
+    fallback = webGpuFailed((error as Error).message);
   }
-  if (fallback) {
-    await useBackend('cpu');
-    document.body.dataset.backend = 'cpu';
-    status('backend-status', `Backend: CPU — ${fallback}`);
-  }
+  if (fallback || !info) info = await worker.request({ kind: 'backend', choice: 'cpu', threads });
+  // Why the CPU runs (no WebGPU), else what runs it; and why it has fewer threads than asked for.
+  const why = fallback ?? `${info.detail}${info.notices.length ? ` (${info.notices.join('; ')})` : ''}`;
+  const threadNotes = fallback ? info.notices.filter((n) => n.startsWith('cpu: one thread')) : [];
+  status('backend-status', `Backend: ${backendName(info)} — ${why}${threadNotes.length ? ` (${threadNotes.join('; ')})` : ''}`);
+  document.body.dataset.backend = info.name;
+  if (info.threads === null) delete document.body.dataset.threads;
+  else document.body.dataset.threads = String(info.threads);
   await warmUp();
   if (lastImage) await classify(lastImage, lastTruth);
 }
 
 async function loadCheckpointBytes(configText: string, weights: Uint8Array, source: string): Promise<void> {
-  model?.dispose();
-  model = null;
-  const loaded = decodeCheckpoint(configText, weights, source);
-  model = loaded.model;
+  // The worker keeps the bytes, to decode its fine-tuning copy from them.
+  const loaded = await worker.request({ kind: 'load', config: configText, weights, source }, { transfer: [weights.buffer] });
   checkpoint = loaded.config;
-  checkpointBytes = { config: configText, weights, source };
   releaseDownload();
   describeFineTuning();
   const { height, width, channels } = checkpoint.input.shape;
   status('checkpoint-status', `${source}: ${checkpoint.preset ?? 'PyramidNet'}, ${height}x${width}x${channels} input, ${checkpoint.architecture.classes} classes`);
-  $('summary').textContent = formatSummary(summarize(model));
+  $('summary').textContent = loaded.summary;
   document.body.dataset.checkpoint = 'loaded';
   await showSamples(checkpoint.input);
   await warmUp();
@@ -72,17 +80,13 @@ async function loadCheckpointBytes(configText: string, weights: Uint8Array, sour
  * shader compilation takes seconds), saying so while it does and how long it took.
  */
 async function warmUp(): Promise<void> {
-  if (!model || !checkpoint) return;
+  if (!checkpoint) return;
   const backend = document.body.dataset.backend === 'webgpu' ? 'WebGPU' : 'CPU';
   status('warmup-status', `compiling kernels for ${backend}…`);
   document.body.dataset.warmup = 'running';
-  // Let the browser paint the status before the compilation holds the main thread.
-  await new Promise((painted) => requestAnimationFrame(() => setTimeout(painted, 0)));
   const { height, width, channels } = checkpoint.input.shape;
   const start = performance.now();
-  const logits = tf.tidy(() => model!.predict(tf.zeros([1, height, width, channels])));
-  await logits.data();
-  logits.dispose();
+  await worker.request({ kind: 'predict', input: new Float32Array(height * width * channels) });
   status('warmup-status', `${backend} kernels compiled in ${((performance.now() - start) / 1000).toFixed(1)} s (the first inference); ready`);
   document.body.dataset.warmup = 'done';
 }
@@ -127,9 +131,30 @@ async function showSamples(input: InputSpec): Promise<void> {
   document.body.dataset.samples = String(sample.count);
 }
 
+/**
+ * From the moment another checkpoint is asked for until it is in the model worker, the page marks
+ * itself as loading and stops saying it offers the previous checkpoint's samples.
+ */
+function checkpointLoading(): void {
+  document.body.dataset.checkpoint = 'loading';
+  delete document.body.dataset.samples;
+}
+
+/** After a load that failed: the previous checkpoint, if any, is still the one in use. */
+function checkpointKept(): void {
+  if (!checkpoint) {
+    delete document.body.dataset.checkpoint;
+    return;
+  }
+  document.body.dataset.checkpoint = 'loaded';
+  const shown = $('samples').childElementCount;
+  if (shown) document.body.dataset.samples = String(shown);
+}
+
 async function loadFromUrl(url: string): Promise<void> {
   const base = url.endsWith('/') ? url : `${url}/`;
   status('checkpoint-status', `loading ${base}…`);
+  checkpointLoading();
   try {
     const [config, weights] = await Promise.all([
       fetchRetrying(`${base}config.json`).then((r) => (r.ok ? r.text() : Promise.reject(new Error(`config.json: HTTP ${r.status}`)))),
@@ -138,6 +163,7 @@ async function loadFromUrl(url: string): Promise<void> {
     await loadCheckpointBytes(config, new Uint8Array(weights), base);
   } catch (error) {
     status('checkpoint-status', `could not load ${base}: ${(error as Error).message}`);
+    checkpointKept();
   }
 }
 
@@ -149,10 +175,12 @@ async function loadFromFiles(files: FileList | File[]): Promise<void> {
     status('checkpoint-status', 'a checkpoint is two files: config.json and model.safetensors');
     return;
   }
+  checkpointLoading();
   try {
     await loadCheckpointBytes(await config.text(), new Uint8Array(await weights.arrayBuffer()), `${config.name} + ${weights.name}`);
   } catch (error) {
     status('checkpoint-status', (error as Error).message);
+    checkpointKept();
   }
 }
 
@@ -160,19 +188,13 @@ async function loadFromFiles(files: FileList | File[]): Promise<void> {
 async function classify(image: ImageBitmap, truth?: string): Promise<void> {
   lastImage = image;
   lastTruth = truth;
-  if (!model || !checkpoint) {
+  if (!checkpoint) {
     status('inference-status', 'load a checkpoint first');
     return;
   }
   const spec: InputSpec = checkpoint.input;
-  const { pixels, input } = imageToInput(image, spec, $<HTMLCanvasElement>('preview'));
-  void pixels;
-  const { height, width, channels } = spec.shape;
-  const start = performance.now();
-  const probabilities = tf.tidy(() => tf.softmax(model!.predict(tf.tensor4d(input, [1, height, width, channels]))));
-  const values = (await probabilities.data()) as Float32Array;
-  const ms = performance.now() - start;
-  probabilities.dispose();
+  const { input } = imageToInput(image, spec, $<HTMLCanvasElement>('preview'));
+  const { probabilities: values, ms } = await worker.request({ kind: 'predict', input }, { transfer: [input.buffer] });
   const top = [...values].map((p, c) => [p, c] as const).sort((a, b) => b[0] - a[0]).slice(0, 5);
   const list = $('top5');
   list.replaceChildren(
@@ -211,67 +233,44 @@ function describeFineTuning(): void {
 }
 
 /**
- * Fine-tunes a copy of the loaded checkpoint on the page's images of its dataset with the
- * trainer's own step, recipe and random streams (`?trainSteps=`, `?trainSeed=`), charting the loss
- * live, and offers the result for download as a checkpoint the CLI reads. The steps are those
- * `train()` takes from the same weights on the same images: the dataset's default recipe (its
- * batch size capped at the images there are), its schedule spread over the steps shown, the
- * images normalised as the checkpoint says.
+ * Fine-tunes a copy of the loaded checkpoint in the model worker on the page's images of its
+ * dataset (`?trainSteps=`, `?trainSeed=`), charting the loss live, and offers the result for
+ * download as a checkpoint the CLI reads.
  */
 async function fineTune(): Promise<void> {
-  if (!checkpoint || !checkpointBytes) return;
+  if (!checkpoint) return;
   const dataset = datasetOf(checkpoint.input);
   if (!dataset) return;
   const button = $<HTMLButtonElement>('train-button');
   button.disabled = true;
   delete document.body.dataset.trained;
   releaseDownload();
-  const input = checkpoint.input;
-  const { config: configText, weights, source } = checkpointBytes;
-  let net: PyramidNet | null = null;
-  let step: TrainingStep | null = null;
   try {
     const query = new URLSearchParams(location.search);
     const steps = Number(query.get('trainSteps') ?? 60);
-    const streams = new RunStreams(Number(query.get('trainSeed') ?? 1));
     const response = await fetch(trainingImagesOf(dataset));
     if (!response.ok) throw new Error(`${trainingImagesOf(dataset)}: HTTP ${response.status}`);
-    const sample = readSample(new Uint8Array(await response.arrayBuffer()), input.shape);
-    const { recipe } = defaultRecipeFor(dataset);
-    recipe.batchSize = Math.min(recipe.batchSize, sample.count);
-    // A copy, so that the model classifying above keeps the loaded weights.
-    net = decodeCheckpoint(configText, weights, source).model;
-    step = new TrainingStep(net, recipe);
-    const stepsPerEpoch = Math.floor(sample.count / recipe.batchSize);
-    const policy = { baseLr: recipe.lr, epochs: Math.ceil(steps / stepsPerEpoch), schedule: recipe.schedule, warmupEpochs: recipe.warmupEpochs };
-    const losses: number[] = [];
-    let order: Int32Array = new Int32Array(0);
+    const trainingImages = new Uint8Array(await response.arrayBuffer());
     // The first step compiles the training kernels (seconds on WebGPU): say so rather than nothing.
     status('train-status', `compiling the training kernels for ${document.body.dataset.backend === 'webgpu' ? 'WebGPU' : 'CPU'}…`);
-    await new Promise((painted) => requestAnimationFrame(() => setTimeout(painted, 0)));
-    const start = performance.now();
-    for (let s = 0; s < steps; s++) {
-      const epoch = Math.floor(s / stepsPerEpoch);
-      const inEpoch = s % stepsPerEpoch;
-      if (inEpoch === 0) order = streams.fork('shuffle', epoch).permutation(sample.count);
-      const batch = sampleBatch(sample, order.subarray(inEpoch * recipe.batchSize, (inEpoch + 1) * recipe.batchSize), input.shape, input.normalization);
-      const result = await step.run(batch, learningRate(policy, epoch + inEpoch / stepsPerEpoch), streams.fork('shakedrop', s));
-      if (!result.applied) throw new Error(`loss became ${result.loss} at step ${s + 1}`);
-      losses.push(result.loss);
-      drawLossChart($<HTMLCanvasElement>('loss-chart'), losses, steps);
-      status('train-status', `step ${s + 1}/${steps}: loss ${result.loss.toFixed(3)}, ${(((s + 1) * recipe.batchSize * 1000) / (performance.now() - start)).toFixed(1)} images/s`);
-      await new Promise((r) => setTimeout(r, 0));
-    }
-    await step.settle();
-    const tuned = await encodeCheckpoint(net, { normalization: input.normalization, preprocessing: input.preprocessing, classNames: input.classNames, preset: checkpoint.preset });
-    offerDownload(JSON.stringify(tuned.config, null, 2), tuned.weights);
-    document.body.dataset.trainLosses = JSON.stringify(losses);
+    const losses: number[] = [];
+    const tuned = await worker.request(
+      { kind: 'fine-tune', trainingImages, steps, seed: Number(query.get('trainSeed') ?? 1) },
+      {
+        transfer: [trainingImages.buffer],
+        progress: ({ step, loss, imagesPerSecond }) => {
+          losses.push(loss);
+          drawLossChart($<HTMLCanvasElement>('loss-chart'), losses, steps);
+          status('train-status', `step ${step}/${steps}: loss ${loss.toFixed(3)}, ${imagesPerSecond.toFixed(1)} images/s`);
+        },
+      },
+    );
+    offerDownload(tuned.config, tuned.weights);
+    document.body.dataset.trainLosses = JSON.stringify(tuned.losses);
     document.body.dataset.trained = 'true';
   } catch (error) {
     status('train-status', `fine-tuning failed: ${(error as Error).message}`);
   } finally {
-    step?.dispose();
-    net?.dispose();
     describeFineTuning();
   }
 }
