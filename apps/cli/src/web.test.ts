@@ -287,8 +287,10 @@ describe.runIf(available)('the web page in Chromium', () => {
       await page.goto(`${url}?backend=cpu${threads === null ? '' : `&threads=${threads}`}`);
       await page.waitForSelector('body[data-ready="true"][data-checkpoint="loaded"]', { timeout: 60_000 });
       const reported = { threads: Number(await page.getAttribute('body', 'data-threads')), status: (await page.textContent('#backend-status'))!, cores: await page.evaluate(() => navigator.hardwareConcurrency) };
-      // The model and its kernel pool live in workers; the page's own thread only draws.
-      const workers = page.workers().map((w) => w.url());
+      // The model lives in a worker, its kernel pool in workers of that worker (from a Blob URL);
+      // the page's own thread only draws.
+      const urls = page.workers().map((w) => w.url());
+      const workers = { model: urls.filter((u) => /\/assets\/model-worker-[\w-]+\.js$/.test(u)).length, kernels: urls.filter((u) => u.startsWith('blob:')).length };
       const tops = await classifyAll(page);
       await page.close();
       return { ...reported, workers, tops };
@@ -296,9 +298,10 @@ describe.runIf(available)('the web page in Chromium', () => {
     const several = await probabilitiesOn(3);
     expect(several.threads).toBe(3);
     expect(several.status).toMatch(/^Backend: CPU, 3 threads — tfjs-backend-cpu \+ WebAssembly SIMD kernels .* on 3 threads$/);
-    expect(several.workers.some((w) => /model-worker/.test(w))).toBe(true);
+    expect(several.workers).toEqual({ model: 1, kernels: 2 });
     const one = await probabilitiesOn(1);
     expect(one.status).toMatch(/^Backend: CPU, 1 thread — .* on 1 thread$/);
+    expect(one.workers).toEqual({ model: 1, kernels: 0 });
     // Inference splits the convolutions' output rows among threads, never a sum: the same bits.
     expect(several.tops).toEqual(one.tops);
     several.tops.forEach((top, i) => {
@@ -322,6 +325,7 @@ describe.runIf(available)('the web page in Chromium', () => {
     await page.waitForSelector('body[data-ready="true"][data-checkpoint="loaded"]', { timeout: 60_000 });
     expect(await page.evaluate(() => crossOriginIsolated)).toBe(false);
     expect(await page.getAttribute('body', 'data-threads')).toBe('1');
+    expect(page.workers().filter((w) => w.url().startsWith('blob:'))).toHaveLength(0);
     expect(await page.textContent('#backend-status')).toMatch(
       /^Backend: CPU, 1 thread — .* on 1 thread \(cpu: one thread instead of 3: the page is not cross-origin isolated \(its server sends no Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp\), so it cannot share memory with workers\)$/,
     );
