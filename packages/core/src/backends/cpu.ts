@@ -52,7 +52,8 @@ async function defaultThreads(): Promise<number> {
     if (!Number.isInteger(n) || n < 1) throw new ConfigError(`PYRAMID_CPU_THREADS must be a positive integer, got '${fromEnv}'`);
     return n;
   }
-  const os = await import('node:os');
+  // Not an import: a browser bundler would try to resolve it.
+  const os = process.getBuiltinModule('node:os');
   return typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
 }
 

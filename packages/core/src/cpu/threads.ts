@@ -115,8 +115,9 @@ interface Workers {
   release(): void;
 }
 
-async function nodeWorkers(size: number, data: (i: number) => object): Promise<Workers> {
-  const { Worker: NodeWorker } = await import('node:worker_threads');
+function nodeWorkers(size: number, data: (i: number) => object): Workers {
+  // Not an import: a browser bundler would try to resolve it.
+  const { Worker: NodeWorker } = process.getBuiltinModule('node:worker_threads');
   const workers = Array.from({ length: size }, (_, i) => new NodeWorker(NODE_WORKER_SOURCE, { eval: true, workerData: data(i) }));
   return {
     ready: Promise.all(workers.map((w) => new Promise((resolve, reject) => {
@@ -154,7 +155,7 @@ export async function createThreadPool(size: number, module: WebAssembly.Module,
   let workers: Workers | null = null;
   let timer: ReturnType<typeof setTimeout> | undefined;
   try {
-    workers = isNode() ? await nodeWorkers(size, data) : webWorkers(size, data);
+    workers = isNode() ? nodeWorkers(size, data) : webWorkers(size, data);
     await Promise.race([
       workers.ready,
       new Promise((_, reject) => {
