@@ -313,6 +313,24 @@ describe.runIf(available)('the web page in Chromium', () => {
     expect(byDefault.threads).toBe(byDefault.cores);
   });
 
+  it('classifies a clicked image while the model worker fine-tunes, without waiting for the training to end', async () => {
+    const page = await browser.newPage();
+    const steps = 1000;
+    await page.goto(`${url}?backend=cpu&trainSteps=${steps}`);
+    await page.waitForSelector('body[data-ready="true"][data-checkpoint="loaded"][data-samples="12"]', { timeout: 60_000 });
+    await page.click('#train-button');
+    await page.waitForFunction(() => /^step [2-9]\d*\//.test(document.getElementById('train-status')!.textContent!), undefined, { timeout: 60_000 });
+    const before = Number((await page.getAttribute('body', 'data-classified')) ?? 0);
+    await page.click('#samples button:nth-child(4)');
+    await page.waitForFunction((n) => Number(document.body.dataset.classified ?? 0) > n, before, { timeout: 60_000 });
+    // Answered between two training steps, long before the last.
+    expect(await page.getAttribute('body', 'data-trained')).toBeNull();
+    const step = Number(/^step (\d+)\//.exec((await page.textContent('#train-status'))!)![1]);
+    expect(step).toBeLessThan(steps);
+    expect(await page.textContent('#inference-status')).toContain('the image is of class cat');
+    await page.close();
+  });
+
   it('without cross-origin isolation runs the CPU kernels on one thread and says why', async () => {
     const page = await browser.newPage();
     // The page as a static host without COOP/COEP would serve it.

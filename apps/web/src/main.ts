@@ -39,16 +39,19 @@ async function selectBackend(choice: string): Promise<void> {
   const problem = choice === 'cpu' ? null : await webGpuProblem((navigator as unknown as { gpu?: BrowserGpu }).gpu);
   let fallback = problem;
   let info: BackendReply | null = null;
-  try {
-    if (!problem) info = await worker.request({ kind: 'backend', choice, threads });
-  } catch (error) {
-    if (choice === 'cpu') {
-      status('backend-status', `the CPU backend would not start: ${(error as Error).message}`);
-      return;
+  if (!problem && choice !== 'cpu') {
+    try {
+      info = await worker.request({ kind: 'backend', choice, threads });
+    } catch (error) {
+      fallback = webGpuFailed((error as Error).message);
     }
-    fallback = webGpuFailed((error as Error).message);
   }
-  if (fallback || !info) info = await worker.request({ kind: 'backend', choice: 'cpu', threads });
+  try {
+    info ??= await worker.request({ kind: 'backend', choice: 'cpu', threads });
+  } catch (error) {
+    status('backend-status', `the CPU backend would not start: ${(error as Error).message}`);
+    return;
+  }
   // Why the CPU runs (no WebGPU), else what runs it; and why it has fewer threads than asked for.
   const why = fallback ?? `${info.detail}${info.notices.length ? ` (${info.notices.join('; ')})` : ''}`;
   const threadNotes = fallback ? info.notices.filter((n) => n.startsWith('cpu: one thread')) : [];

@@ -80,6 +80,8 @@ async function fineTune(trainingImages: Uint8Array, steps: number, seed: number,
       if (!result.applied) throw new Error(`loss became ${result.loss} at step ${s + 1}`);
       losses.push(result.loss);
       progress({ step: s + 1, steps, loss: result.loss, imagesPerSecond: ((s + 1) * recipe.batchSize * 1000) / (performance.now() - start) });
+      // Between steps, a classification the page asks for meanwhile gets its turn.
+      await new Promise((next) => setTimeout(next, 0));
     }
     await step.settle();
     const tuned = await encodeCheckpoint(net, { normalization: input.normalization, preprocessing: input.preprocessing, classNames: input.classNames, preset: config.preset });
