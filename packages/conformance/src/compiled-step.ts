@@ -13,6 +13,8 @@ export interface CompiledStepCase {
   config: ArchitectureConfig;
   batch: number;
   settings: StepSettings;
+  /** The seed of the case's batches (23 unless given). */
+  dataSeed?: number;
 }
 
 const PAPER = RECIPES['paper-cifar10'];
@@ -29,6 +31,10 @@ export const COMPILED_STEP_CASES: CompiledStepCase[] = [
     config: { layout: 'cifar', depth: 11, alpha: 12, classes: 5, unit: 'bottleneck', input: { height: 9, width: 9, channels: 3 } },
     batch: 3,
     settings: { ...PAPER, labelSmoothing: 0.1, nesterov: false, noBnDecay: false, headLrMultiplier: 3 },
+    // From seed 23, the second step's batch puts one input of layer1.0.bn3's ReLU within 1e-7 of
+    // its kink (channel 13, row 185), so that the rounding of any sum upstream decides that ReLU's
+    // gradient, and with it the weights after the third step well beyond the tolerance.
+    dataSeed: 24,
   },
 ];
 
@@ -40,7 +46,7 @@ const LOSS_TOLERANCE = 1e-5;
 
 /** Batches of normal images and random labels for a case. */
 export function caseBatches(c: CompiledStepCase, steps = LRS.length) {
-  const rng = Rng.fromSeed(23).fork(c.name);
+  const rng = Rng.fromSeed(c.dataSeed ?? 23).fork(c.name);
   const { height, width, channels } = c.config.input!;
   return Array.from({ length: steps }, () => ({
     images: rng.fillNormal(new Float32Array(c.batch * height * width * channels)),

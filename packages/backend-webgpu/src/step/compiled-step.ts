@@ -20,11 +20,14 @@ import * as shaders from './shaders';
  * submits, and reads the loss and predictions back; nothing else crosses to the GPU.
  *
  * What runs, per pyramidal unit (x its input, g the gradient of its output):
- *   forward:  stats(x); conv1(bn1(x)); stats(c1); conv2(relu(bn2(c1))); stats(c2); out = bn3(c2) + shortcut(x)
+ *   forward:  stats(x); c1 = conv1(bn1(x)) with stats(c1); c2 = conv2(relu(bn2(c1))) with stats(c2);
+ *             bn3 made final; out = bn3(c2) + shortcut(x)
  *   backward: reduce and apply bn3 to g; conv2's filter and data gradients; reduce and apply bn2;
  *             conv1's filter and data gradients; reduce and apply bn1, adding the shortcut's part of g
  * A batch norm followed by a convolution is applied inside the convolution's loads, so its output
- * is never stored; filter gradients are split-K slices that the SGD dispatch sums.
+ * is never stored; a convolution followed by a batch norm takes that batch norm's statistics of the
+ * tiles it stores, so its output is not read again for them; filter gradients are split-K slices
+ * that the SGD dispatch sums.
  */
 
 /** Dispatches per compute pass, and passes per submit: encoding of the next overlaps the GPU's work. */
@@ -95,7 +98,13 @@ interface PlannedBatchNorm {
   runningMean: number;
   runningVar: number;
   state: number;
-  /** Its batch statistics in slices, once the forward pass has taken them: where, how many, of how many rows. */
+  /** Where its statistics' slices go (room for the most either way of taking them needs). */
+  slicesBase: number;
+  /**
+   * Its batch statistics in slices, once the forward pass has taken them: how many, of how many
+   * rows; by the convolution that produced its input (a slice per row of its workgroups) or by
+   * a dispatch of their own.
+   */
   slices?: { base: number; count: number; sliceRows: number; rows: number };
 }
 
@@ -113,6 +122,20 @@ function sequenceLayers(network: NetworkDescription): SequenceLayer[] {
 /** A convolution's output side for an input side, as PyTorch computes it for symmetric padding. */
 function outputSide(conv: ConvolutionLayer, side: number): number {
   return Math.floor((side + 2 * conv.padding - conv.kernelSize) / conv.stride) + 1;
+}
+
+/** The rows (pixels of the batch) of every convolution's output and of every batch norm's input. */
+function layerRows(network: NetworkDescription, batch: number): Map<SequenceLayer, number> {
+  const rows = new Map<SequenceLayer, number>();
+  let { height, width } = network.input;
+  for (const layer of sequenceLayers(network)) {
+    if (layer.op === 'conv') {
+      height = outputSide(layer, height);
+      width = outputSide(layer, width);
+    }
+    rows.set(layer, batch * height * width);
+  }
+  return rows;
 }
 
 /** What is checked before planning: the network features the kernels implement. */
@@ -252,15 +275,21 @@ export class WebGpuCompiledStep implements CompiledTrainingStep {
     const grads = storage(training ? layout.total : 1, 'gradients');
     this.momentum = storage(training ? layout.total : 1, 'momentum', copyable);
 
-    // Running statistics and the batch norms' per-step state, at offsets of their own.
+    // Running statistics, the batch norms' per-step state and statistics slices, at offsets of their own.
+    const rowsOf = layerRows(network, batch);
+    const sliceCount = (rows: number) => Math.max(1, Math.min(MAX_STAT_SLICES, Math.floor(rows / MIN_SLICE_ROWS)));
     const bnByName = new Map<string, PlannedBatchNorm>();
     let runningTotal = 0;
     let stateTotal = 0;
+    let slicesTotal = 0;
     for (const bn of layout.bns) {
       const planned: PlannedBatchNorm = {
         layer: bn, gamma: layout.offsets.get(bn.weight)!, beta: layout.offsets.get(bn.bias)!,
-        runningMean: runningTotal, runningVar: runningTotal + bn.channels, state: stateTotal,
+        runningMean: runningTotal, runningVar: runningTotal + bn.channels, state: stateTotal, slicesBase: slicesTotal,
       };
+      // Room for a slice per row of tiles of the convolution that produces its input, or for the sliceCount slices of a dispatch of their own (the backward sums' too).
+      const rows = rowsOf.get(bn)!;
+      slicesTotal += 2 * bn.channels * Math.max(sliceCount(rows), Math.ceil(rows / shaders.tileFor(bn.channels).rows));
       this.running.set(bn.runningMean, runningTotal);
       this.running.set(bn.runningVar, runningTotal + bn.channels);
       this.runningSizes.set(bn.runningMean, bn.channels);
@@ -273,14 +302,10 @@ export class WebGpuCompiledStep implements CompiledTrainingStep {
     this.runningBuffer = storage(runningTotal, 'running statistics', copyable);
     const bnState = storage(stateTotal, 'batch-norm state');
     // Each batch norm's statistics in slices: mean and squared deviations per slice and channel.
-    const sliceCount = (rows: number) => Math.max(1, Math.min(MAX_STAT_SLICES, Math.floor(rows / MIN_SLICE_ROWS)));
-    let slicesTotal = 0;
-    for (const bn of layout.bns) slicesTotal += 2 * bn.channels * MAX_STAT_SLICES;
     const statSlices = storage(training ? slicesTotal : 1, 'batch-statistics slices');
-    let slicesNext = 0;
 
     // Split-K: as many slices as the largest convolution's pixels allow, within the binding limit.
-    const convPixels = this.convolutionPixels(batch);
+    const convPixels = sequenceLayers(network).filter((l) => l.op === 'conv').map((l) => rowsOf.get(l)!);
     const splits = Math.max(1, Math.min(MAX_SPLITS, Math.floor(maxBinding / 4 / Math.max(1, layout.convTotal)), Math.ceil(Math.max(...convPixels) / MIN_SPLIT_PIXELS)));
     const partials = storage(training ? splits * layout.convTotal : 1, 'filter-gradient slices');
 
@@ -335,8 +360,10 @@ export class WebGpuCompiledStep implements CompiledTrainingStep {
     const sizeOf = (v: Omit<Value, 'buffer'>) => v.batch * v.height * v.width * v.channels;
 
     const preparing: typeof pending = [];
+    /** A batch norm's statistics of x in a dispatch of their own, unless the convolution that produced x took them. */
     const statistics = (bn: PlannedBatchNorm, x: Value) => {
       const l = bn.layer;
+      if (training && bn.slices) return;
       if (!training) {
         preparing.push({ kernel: 'bnEvalState', pipeline: pipeline('bnEvalState'), uniform: uniform([l.channels, bn.state, bn.gamma, bn.beta, bn.runningMean, bn.runningVar, { f: l.epsilon }, 0]),
           resources: [this.params, this.runningBuffer, bnState], groups: [Math.ceil(l.channels / shaders.FLAT_WORKGROUP), 1, 1], label: l.weight, macs: 0 });
@@ -345,8 +372,7 @@ export class WebGpuCompiledStep implements CompiledTrainingStep {
       const rows = sizeOf(x) / l.channels;
       const count = sliceCount(rows);
       const sliceRows = Math.ceil(rows / count);
-      bn.slices = { base: slicesNext, count, sliceRows, rows };
-      slicesNext += 2 * l.channels * count;
+      bn.slices = { base: bn.slicesBase, count, sliceRows, rows };
       dispatch('bnSlices', [rows, l.channels, sliceRows, bn.slices.base], [x.buffer, statSlices], [Math.ceil(l.channels / shaders.REDUCE_CHANNELS), count, 1], l.weight);
     };
     /** Makes a batch norm final in a dispatch of its own, for consumers that do not finalize it. */
@@ -355,23 +381,24 @@ export class WebGpuCompiledStep implements CompiledTrainingStep {
       const l = bn.layer;
       const { base, count, sliceRows, rows } = bn.slices!;
       dispatch('bnFinalize', [rows, l.channels, { f: l.epsilon }, { f: l.momentum }, bn.state, bn.gamma, bn.beta, bn.runningMean, bn.runningVar, base, count, sliceRows],
-        [statSlices, this.params, bnState, this.runningBuffer, this.results], [Math.ceil(l.channels / shaders.FLAT_WORKGROUP), 1, 1], l.weight);
+        [statSlices, this.params, bnState, this.runningBuffer, this.results], [Math.ceil(l.channels / shaders.COMBINE_CHANNELS), 1, 1], l.weight);
     };
-    const convWords = (conv: ConvolutionLayer, x: Omit<Value, 'buffer'>, out: Omit<Value, 'buffer'>, rows: number, cols: number, depth: number, chunk: number, prologue: number, bnStateOffset: number, finalizing?: PlannedBatchNorm) => {
+    const convWords = (conv: ConvolutionLayer, x: Omit<Value, 'buffer'>, out: Omit<Value, 'buffer'>, rows: number, cols: number, depth: number, chunk: number, prologue: number, bnStateOffset: number, finalizing?: PlannedBatchNorm, statsBase?: number) => {
       const s = finalizing?.slices;
       const l = finalizing?.layer;
       return [
         x.batch, x.height, x.width, x.channels, out.height, out.width, out.channels, conv.kernelSize,
         conv.stride, conv.padding, rows, cols, depth, chunk, prologue, layout.offsets.get(conv.weight)!,
-        bnStateOffset, layout.offsets.get(conv.weight)!, layout.convTotal, 0,
+        bnStateOffset, layout.offsets.get(conv.weight)!, layout.convTotal, statsBase === undefined ? 0 : 1,
         finalizing ? 1 : 0, s?.base ?? 0, s?.count ?? 0, s?.sliceRows ?? 0,
         s?.rows ?? 0, finalizing?.gamma ?? 0, finalizing?.beta ?? 0, finalizing?.runningMean ?? 0,
-        finalizing?.runningVar ?? 0, { f: l?.epsilon ?? 0 }, { f: l?.momentum ?? 0 }, 0,
+        finalizing?.runningVar ?? 0, { f: l?.epsilon ?? 0 }, { f: l?.momentum ?? 0 }, statsBase ?? 0,
       ];
     };
     const prologueOf = (bn: PlannedBatchNorm | null) => (bn ? (bn.layer.relu ? 2 : 1) : 0);
     const outputOf = (conv: ConvolutionLayer, x: Value) => ({ batch: x.batch, height: outputSide(conv, x.height), width: outputSide(conv, x.width), channels: conv.outChannels });
-    const convForward = (conv: ConvolutionLayer, input: ConvInput, label: string): Value => {
+    /** A convolution; with `statisticsFor`, the batch norm after it, whose statistics it takes as it stores its output. */
+    const convForward = (conv: ConvolutionLayer, input: ConvInput, label: string, statisticsFor?: PlannedBatchNorm): Value => {
       const out = newValue(outputOf(conv, input.value), label);
       const rows = out.batch * out.height * out.width;
       const depth = conv.kernelSize * conv.kernelSize * conv.inChannels;
@@ -381,7 +408,13 @@ export class WebGpuCompiledStep implements CompiledTrainingStep {
         if (conv.inChannels <= shaders.MAX_PROLOGUE_CHANNELS) finalizing = input.bn;
         else finalize(input.bn);
       }
-      dispatch('convForward', convWords(conv, input.value, out, rows, conv.outChannels, depth, depth, prologueOf(input.bn), input.bn?.state ?? 0, finalizing),
+      let statsBase: number | undefined;
+      if (training && statisticsFor) {
+        const sliceRows = shaders.tileFor(conv.outChannels).rows;
+        statisticsFor.slices = { base: statisticsFor.slicesBase, count: Math.ceil(rows / sliceRows), sliceRows, rows };
+        statsBase = statisticsFor.slicesBase;
+      }
+      dispatch('convForward', convWords(conv, input.value, out, rows, conv.outChannels, depth, depth, prologueOf(input.bn), input.bn?.state ?? 0, finalizing, statsBase),
         [input.value.buffer, this.params, bnState, out.buffer, statSlices, this.runningBuffer, this.results], gemmGroups(rows, conv.outChannels, 1), conv.weight, rows * depth * conv.outChannels, shaders.tileFor(conv.outChannels));
       return out;
     };
@@ -425,7 +458,7 @@ export class WebGpuCompiledStep implements CompiledTrainingStep {
     const imageValue: Value = { buffer: this.images, batch, height: input.height, width: input.width, channels: input.channels };
     const [stemConv, stemBnLayer] = network.stem.layers as [ConvolutionLayer, BatchNormLayer];
     const stemBn = bnByName.get(stemBnLayer.weight)!;
-    const stemOut = convForward(stemConv, { value: imageValue, bn: null }, 'stem convolution');
+    const stemOut = convForward(stemConv, { value: imageValue, bn: null }, 'stem convolution', stemBn);
     statistics(stemBn, stemOut);
     finalize(stemBn);
     let x = newValue(stemOut, 'stem output');
@@ -438,13 +471,14 @@ export class WebGpuCompiledStep implements CompiledTrainingStep {
       const shortcut = unit.shortcut as Extract<typeof unit.shortcut, { kind: 'zero-pad' }>;
       let current: ConvInput = { value: x, bn: null };
       const convs: UnitPlan['convs'] = [];
-      for (const layer of unit.branch) {
+      for (const [j, layer] of unit.branch.entries()) {
         if (layer.op === 'batch-norm') {
           const bn = bnByName.get(layer.weight)!;
           statistics(bn, current.value);
           current = { value: current.value, bn };
         } else {
-          const output = convForward(layer, current, `unit ${u} ${layer.weight}`);
+          const next = unit.branch[j + 1];
+          const output = convForward(layer, current, `unit ${u} ${layer.weight}`, next?.op === 'batch-norm' ? bnByName.get(next.weight) : undefined);
           convs.push({ conv: layer, input: current, output });
           current = { value: output, bn: null };
         }
@@ -581,19 +615,6 @@ export class WebGpuCompiledStep implements CompiledTrainingStep {
     const buffer = this.device.createBuffer({ size: Math.max(16, Math.ceil(bytes / 4) * 4), usage, label });
     this.buffers.push(buffer);
     return buffer;
-  }
-
-  /** Pixels of every convolution's output, for the split-K choice. */
-  private convolutionPixels(batch: number): number[] {
-    const pixels: number[] = [];
-    let { height, width } = this.network.input;
-    for (const layer of sequenceLayers(this.network)) {
-      if (layer.op !== 'conv') continue;
-      height = outputSide(layer, height);
-      width = outputSide(layer, width);
-      pixels.push(batch * height * width);
-    }
-    return pixels;
   }
 
   load(state: NetworkState): void {

@@ -42,28 +42,60 @@ fn finite(v : f32) -> bool { return (bitcast<u32>(v) & 0x7f800000u) != 0x7f80000
 `;
 
 /**
- * A batch norm's mean and biased variance from its statistics' slices: each slice's mean and sum
- * of squared deviations (about its own mean), combined in slice order by Chan et al.'s pairwise
- * update, which keeps the two-pass accuracy. The slices are in `slicesOf`.
+ * Chan et al.'s pairwise update: the count, mean and sum of squared deviations (about the mean)
+ * of two parts taken together, from each part's; it keeps the two-pass accuracy.
  */
-const COMBINE_SLICES = /* wgsl */ `
-fn combineSlices(base : u32, slices : u32, sliceRows : u32, rows : u32, channels : u32, c : u32) -> vec2<f32> {
-  var n = 0.0;
-  var mean = 0.0;
-  var m2 = 0.0;
-  for (var s = 0u; s < slices; s++) {
-    let start = s * sliceRows;
-    if (start >= rows) { break; }
-    let nb = f32(min(sliceRows, rows - start));
-    let mb = slicesOf[base + (s * channels + c) * 2u];
-    let m2b = slicesOf[base + (s * channels + c) * 2u + 1u];
-    let total = n + nb;
-    let delta = mb - mean;
-    mean += delta * nb / total;
-    m2 += m2b + delta * delta * n * nb / total;
-    n = total;
+const MERGE_STATS = /* wgsl */ `
+fn mergeStats(a : vec3<f32>, b : vec3<f32>) -> vec3<f32> {
+  if (b.x == 0.0) { return a; }
+  if (a.x == 0.0) { return b; }
+  let n = a.x + b.x;
+  let delta = b.y - a.y;
+  return vec3<f32>(n, a.y + delta * b.x / n, a.z + b.z + delta * delta * a.x * b.x / n);
+}
+`;
+
+/** Lanes that combine a channel's statistics slices side by side: 8 of each of 32 channels. */
+export const COMBINE_CHANNELS = 32;
+
+/**
+ * A batch norm's mean and biased variance, for channels c0 .. c0 + 31, from its statistics'
+ * slices in `slicesOf` (each slice's mean and squared deviations about it, [slice][channel][2],
+ * the slices `sliceRows` rows long, the last one short): the workgroup's 8 lanes of each channel
+ * combine runs of consecutive slices, then the first lane combines the 8 runs in order, so that a
+ * convolution epilogue's hundreds of slices are not one thread's serial chain. A fixed order, so
+ * the same bits every time. Every thread of the workgroup calls it (it synchronizes them, through
+ * 768 floats of the workgroup array named by `scratch`); the result is for the first lane's threads.
+ */
+const combineSlices = (scratch: string) => /* wgsl */ `
+${MERGE_STATS}
+fn combineSlices(tid : u32, c0 : u32, base : u32, slices : u32, sliceRows : u32, rows : u32, channels : u32) -> vec2<f32> {
+  let lane = tid / ${COMBINE_CHANNELS}u;
+  let c = c0 + tid % ${COMBINE_CHANNELS}u;
+  let per = (slices + 7u) / 8u;
+  var part = vec3<f32>(0.0, 0.0, 0.0);
+  if (c < channels) {
+    let last = min(slices, (lane + 1u) * per);
+    for (var s = lane * per; s < last; s++) {
+      let start = s * sliceRows;
+      if (start >= rows) { break; }
+      let at = base + (s * channels + c) * 2u;
+      part = mergeStats(part, vec3<f32>(f32(min(sliceRows, rows - start)), slicesOf[at], slicesOf[at + 1u]));
+    }
   }
-  return vec2<f32>(mean, m2 / n);
+  ${scratch}[3u * tid] = part.x;
+  ${scratch}[3u * tid + 1u] = part.y;
+  ${scratch}[3u * tid + 2u] = part.z;
+  workgroupBarrier();
+  var total = vec3<f32>(0.0, 0.0, 0.0);
+  if (lane == 0u) {
+    for (var l = 0u; l < 8u; l++) {
+      let i = 3u * (l * ${COMBINE_CHANNELS}u + tid);
+      total = mergeStats(total, vec3<f32>(${scratch}[i], ${scratch}[i + 1u], ${scratch}[i + 2u]));
+    }
+  }
+  workgroupBarrier();
+  return vec2<f32>(total.y, total.z / total.x);
 }
 `;
 
@@ -97,22 +129,27 @@ export const MAX_PROLOGUE_CHANNELS = 768;
 
 /**
  * A batch norm of the convolution's input made final by every workgroup, from the slices, into
- * workgroup memory; the first workgroup also writes it out (mean, 1/std, scale, shift, for the
- * backward pass) with the running statistics and the non-finite mark.
+ * workgroup memory (32 channels at a time, combineSlices using the GEMM's A tile, free until the
+ * main loop); the first workgroup also writes it out (mean, 1/std, scale, shift, for the backward
+ * pass) with the running statistics and the non-finite mark.
  */
 const PROLOGUE_SETUP = /* wgsl */ `
 var<workgroup> scaleOf : array<f32, ${MAX_PROLOGUE_CHANNELS}>;
 var<workgroup> shiftOf : array<f32, ${MAX_PROLOGUE_CHANNELS}>;
 fn prologueScale(ci : u32) -> f32 { if (u.finalize != 0u) { return scaleOf[ci]; } return state[u.bnState + 2u * u.inC + ci]; }
 fn prologueShift(ci : u32) -> f32 { if (u.finalize != 0u) { return shiftOf[ci]; } return state[u.bnState + 3u * u.inC + ci]; }
+${combineSlices('tileA')}
 fn setup(tid : u32, first : bool) {
   if (u.finalize == 0u) { return; }
   let C = u.inC;
-  for (var c = tid; c < C; c += 256u) {
-    let stats = combineSlices(u.stats, u.slices, u.sliceRows, u.statRows, C, c);
-    let applied = finalizeChannel(c, C, stats, u.statRows, u.epsilon, u.momentum, u.gamma, u.beta, u.bnState, u.runningMean, u.runningVar, first);
-    scaleOf[c] = applied.x;
-    shiftOf[c] = applied.y;
+  for (var c0 = 0u; c0 < C; c0 += ${COMBINE_CHANNELS}u) {
+    let stats = combineSlices(tid, c0, u.stats, u.slices, u.sliceRows, u.statRows, C);
+    let c = c0 + tid;
+    if (tid < ${COMBINE_CHANNELS}u && c < C) {
+      let applied = finalizeChannel(c, C, stats, u.statRows, u.epsilon, u.momentum, u.gamma, u.beta, u.bnState, u.runningMean, u.runningVar, first);
+      scaleOf[c] = applied.x;
+      shiftOf[c] = applied.y;
+    }
   }
 }
 `;
@@ -123,11 +160,12 @@ struct Conv {
   outH : u32, outW : u32, outC : u32, kernel : u32,
   stride : u32, pad : u32, rows : u32, cols : u32,
   depth : u32, chunk : u32, prologue : u32, wOffset : u32,
-  bnState : u32, outOffset : u32, partialStride : u32, _pad : u32,
+  // statsOut 1: the epilogue writes the statistics of the stored tile, as slice group.y at statsBase.
+  bnState : u32, outOffset : u32, partialStride : u32, statsOut : u32,
   // The prologue's batch norm from its statistics' slices (finalize 1): where they are, and what it updates.
   finalize : u32, stats : u32, slices : u32, sliceRows : u32,
   statRows : u32, gamma : u32, beta : u32, runningMean : u32,
-  runningVar : u32, epsilon : f32, momentum : f32, _pad2 : u32,
+  runningVar : u32, epsilon : f32, momentum : f32, statsBase : u32,
 }
 @group(0) @binding(0) var<uniform> u : Conv;
 `;
@@ -164,7 +202,7 @@ fn im2col(pixel : u32, tap : u32) -> f32 {
  * `chunk`-deep slices (each written whole, summed later in a fixed order). `aDepthFast` says
  * which index of A is contiguous in memory, so that neighbouring threads load neighbouring words.
  */
-function gemm(loadA: string, loadB: string, store: string, aDepthFast: boolean, tile: Tile, withSetup = false): string {
+function gemm(loadA: string, loadB: string, store: string, aDepthFast: boolean, tile: Tile, withSetup = false, withStatistics = false): string {
   const { rows: TM, cols: TN, depth: TK } = tile;
   const perRow = TM / 16;
   const perCol = TN / 16;
@@ -181,6 +219,34 @@ function gemm(loadA: string, loadB: string, store: string, aDepthFast: boolean, 
   const stores = cells
     .map(({ r, c, i }) => `if (rowBase + ${r}u < u.rows && colBase + ${c}u < u.cols) { store(rowBase + ${r}u, colBase + ${c}u, group.z, acc${i}); }`)
     .join('\n  ');
+  const columns = Array.from({ length: perCol }, (_, c) => c);
+  const stored = (r: number) => `rowBase + ${r}u < u.rows`;
+  const columnSum = (slot: string) => `
+      var total = 0.0;
+      for (var t = 0u; t < 16u; t++) { total += tileA[t * ${TN}u + ${slot}]; }`;
+  // The statistics of the tile just stored, per column: its rows' mean, then their squared
+  // deviations about it (two passes, as the statistics slices' kernel), the 16 row threads' parts
+  // added in order through the A tile (free after the main loop) and the means kept in the B tile.
+  const statistics = /* wgsl */ `
+  if (u.statsOut != 0u) {
+    ${columns.map((c) => `var sum${c} = 0.0;`).join(' ')}
+    ${cells.map(({ r, c, i }) => `if (${stored(r)}) { sum${c} += acc${i}; }`).join('\n    ')}
+    ${columns.map((c) => `tileA[local.y * ${TN}u + local.x * ${perCol}u + ${c}u] = sum${c};`).join('\n    ')}
+    workgroupBarrier();
+    if (tid < ${TN}u) {${columnSum('tid')}
+      tileB[tid] = total / f32(min(${TM}u, u.rows - row0));
+    }
+    workgroupBarrier();
+    ${columns.map((c) => `let mean${c} = tileB[local.x * ${perCol}u + ${c}u]; var sq${c} = 0.0;`).join('\n    ')}
+    ${cells.map(({ r, c, i }) => `if (${stored(r)}) { let d = acc${i} - mean${c}; sq${c} += d * d; }`).join('\n    ')}
+    ${columns.map((c) => `tileA[local.y * ${TN}u + local.x * ${perCol}u + ${c}u] = sq${c};`).join('\n    ')}
+    workgroupBarrier();
+    if (tid < ${TN}u && col0 + tid < u.cols) {${columnSum('tid')}
+      let at = u.statsBase + (group.y * u.cols + col0 + tid) * 2u;
+      slicesOf[at] = tileB[tid];
+      slicesOf[at + 1u] = total;
+    }
+  }`;
   return /* wgsl */ `
 ${loadA}
 ${loadB}
@@ -221,23 +287,26 @@ fn main(@builtin(workgroup_id) group : vec3<u32>, @builtin(local_invocation_id) 
   }
   let rowBase = row0 + local.y * ${perRow}u;
   let colBase = col0 + local.x * ${perCol}u;
-  ${stores}
+  ${stores}${withStatistics ? statistics : ''}
 }
 `;
 }
 
-/** y[pixel, co] = sum over taps of im2col(x)[pixel, tap] w[tap, co]: rows are output pixels. */
+/**
+ * y[pixel, co] = sum over taps of im2col(x)[pixel, tap] w[tap, co]: rows are output pixels. With
+ * statsOut, each workgroup also writes its tile's per-channel mean and squared deviations, the
+ * slice group.y of the following batch norm's statistics: no pass of its own reads y again.
+ */
 export const convForward = (tile: Tile) => /* wgsl */ `
 ${CONV_STRUCT}
 @group(0) @binding(1) var<storage, read> x : array<f32>;
 @group(0) @binding(2) var<storage, read> params : array<f32>;
 @group(0) @binding(3) var<storage, read_write> state : array<f32>;
 @group(0) @binding(4) var<storage, read_write> y : array<f32>;
-@group(0) @binding(5) var<storage, read> slicesOf : array<f32>;
+@group(0) @binding(5) var<storage, read_write> slicesOf : array<f32>;
 @group(0) @binding(6) var<storage, read_write> running : array<f32>;
 @group(0) @binding(7) var<storage, read_write> results : array<u32>;
 ${FINITE}
-${COMBINE_SLICES}
 ${FINALIZE_CHANNEL}
 ${PROLOGUE_SETUP}
 ${IM2COL}
@@ -247,6 +316,7 @@ ${gemm(
   'fn store(row : u32, col : u32, split : u32, v : f32) { y[row * u.outC + col] = v; }',
   true,
   tile,
+  true,
   true,
 )}
 `;
@@ -331,7 +401,7 @@ fn laneSum(tid : u32, v : f32) -> f32 {
 /**
  * Batch statistics of x [rows, C] in slices of `sliceRows` rows, a workgroup per 32 channels and
  * slice: each slice's mean, then its sum of squared deviations about that mean (two passes, as
- * PyTorch's CPU kernel). Their consumer combines the slices in order (COMBINE_SLICES).
+ * PyTorch's CPU kernel). Their consumer combines the slices in order (combineSlices).
  */
 export const BATCH_NORM_SLICES = /* wgsl */ `
 struct Slices { rows : u32, channels : u32, sliceRows : u32, base : u32 }
@@ -363,8 +433,8 @@ fn main(@builtin(workgroup_id) group : vec3<u32>, @builtin(local_invocation_inde
 `;
 
 /**
- * A batch norm made final from its slices, a thread per channel (FINALIZE_CHANNEL), for batch
- * norms whose consumer does not finalize them itself.
+ * A batch norm made final from its slices, a workgroup per 32 channels (combineSlices,
+ * FINALIZE_CHANNEL), for batch norms whose consumer does not finalize them itself.
  */
 export const BATCH_NORM_FINALIZE = /* wgsl */ `
 struct Finalize {
@@ -378,15 +448,18 @@ struct Finalize {
 @group(0) @binding(3) var<storage, read_write> state : array<f32>;
 @group(0) @binding(4) var<storage, read_write> running : array<f32>;
 @group(0) @binding(5) var<storage, read_write> results : array<u32>;
+var<workgroup> scratch : array<f32, ${3 * 8 * COMBINE_CHANNELS}>;
 ${FINITE}
-${COMBINE_SLICES}
+${combineSlices('scratch')}
 ${FINALIZE_CHANNEL}
-@compute @workgroup_size(${FLAT_WORKGROUP})
-fn main(@builtin(global_invocation_id) id : vec3<u32>) {
-  let c = id.x;
-  if (c >= u.channels) { return; }
-  let stats = combineSlices(u.stats, u.slices, u.sliceRows, u.rows, u.channels, c);
-  _ = finalizeChannel(c, u.channels, stats, u.rows, u.epsilon, u.momentum, u.gamma, u.beta, u.state, u.runningMean, u.runningVar, true);
+@compute @workgroup_size(${8 * COMBINE_CHANNELS})
+fn main(@builtin(workgroup_id) group : vec3<u32>, @builtin(local_invocation_index) tid : u32) {
+  let c0 = group.x * ${COMBINE_CHANNELS}u;
+  let stats = combineSlices(tid, c0, u.stats, u.slices, u.sliceRows, u.rows, u.channels);
+  let c = c0 + tid;
+  if (tid < ${COMBINE_CHANNELS}u && c < u.channels) {
+    _ = finalizeChannel(c, u.channels, stats, u.rows, u.epsilon, u.momentum, u.gamma, u.beta, u.state, u.runningMean, u.runningVar, true);
+  }
 }
 `;
 
