@@ -31,7 +31,7 @@ export const COMPILED_STEP_CASES: CompiledStepCase[] = [
     config: { layout: 'cifar', depth: 11, alpha: 12, classes: 5, unit: 'bottleneck', input: { height: 9, width: 9, channels: 3 } },
     batch: 3,
     settings: { ...PAPER, labelSmoothing: 0.1, nesterov: false, noBnDecay: false, headLrMultiplier: 3 },
-    // From seed 23, the second step's batch puts one input of layer1.0.bn3's ReLU within 1e-7 of
+    // From seed 23, the second step's batch puts one input of layer1.0.bn3's ReLU within 3e-7 of
     // its kink (channel 13, row 185), so that the rounding of any sum upstream decides that ReLU's
     // gradient, and with it the weights after the third step well beyond the tolerance.
     dataSeed: 24,

@@ -204,6 +204,8 @@ fn im2col(pixel : u32, tap : u32) -> f32 {
  */
 function gemm(loadA: string, loadB: string, store: string, aDepthFast: boolean, tile: Tile, withSetup = false, withStatistics = false): string {
   const { rows: TM, cols: TN, depth: TK } = tile;
+  // The A tile doubles as the combine's scratch before the main loop and the statistics' after it.
+  if (TK * TM < Math.max(3 * 8 * COMBINE_CHANNELS, 16 * TN)) throw new Error(`tile ${TM}x${TN}x${TK}: its A tile is too small for the batch norms' statistics`);
   const perRow = TM / 16;
   const perCol = TN / 16;
   const aIndex = aDepthFast ? `let kk = e % ${TK}u; let mm = e / ${TK}u;` : `let mm = e % ${TM}u; let kk = e / ${TM}u;`;
