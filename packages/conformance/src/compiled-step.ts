@@ -36,6 +36,12 @@ export const COMPILED_STEP_CASES: CompiledStepCase[] = [
     // gradient, and with it the weights after the third step well beyond the tolerance.
     dataSeed: 24,
   },
+  {
+    name: 'PyramidNet-8, basic units, alpha 10 (19, 22 and 26 channels, padded to multiples of 4 inside the compiled step), 9x9 input, the paper recipe',
+    config: { layout: 'cifar', depth: 8, alpha: 10, classes: 10, input: { height: 9, width: 9, channels: 3 } },
+    batch: 3,
+    settings: PAPER,
+  },
 ];
 
 const LRS = [0.1, 0.05, 0.2];

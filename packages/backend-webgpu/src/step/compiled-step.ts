@@ -27,7 +27,7 @@ import * as shaders from './shaders';
  * A batch norm followed by a convolution is applied inside the convolution's loads, so its output
  * is never stored; a convolution followed by a batch norm takes that batch norm's statistics of the
  * tiles it stores, so its output is not read again for them; filter gradients are split-K slices
- * that the SGD dispatch sums.
+ * that the SGD dispatch sums. Channels are padded to multiples of 4 inside the plan (padded()).
  */
 
 /** Dispatches per compute pass, and passes per submit: encoding of the next overlaps the GPU's work. */
@@ -48,10 +48,10 @@ type Kernel =
   | 'convForward' | 'convBackwardData' | 'convBackwardFilter' | 'bnSlices' | 'bnFinalize' | 'bnBackwardReduce' | 'bnBackwardApply' | 'bnApply'
   | 'residualAdd' | 'globalMean' | 'softmaxCrossEntropy' | 'classifierBackward' | 'sgd' | 'bnEvalState' | 'classifier';
 
-/** The convolutions' WGSL for a tile; the other kernels' below. */
-const CONV_SOURCES = {
+/** The convolutions' WGSL for a tile, with vec4 loads of the input (all but the images); the other kernels' below. */
+const CONV_SOURCES: Record<'convForward' | 'convBackwardData' | 'convBackwardFilter', (tile: shaders.Tile, wide: boolean) => string> = {
   convForward: shaders.convForward,
-  convBackwardData: shaders.convBackwardData,
+  convBackwardData: (tile) => shaders.convBackwardData(tile),
   convBackwardFilter: shaders.convBackwardFilter,
 };
 
@@ -81,13 +81,55 @@ interface Dispatch {
   macs: number;
 }
 
-/** An activation: an NHWC tensor with its buffer. */
+/** An activation: an NHWC tensor with its buffer, its channels stored `stride` apart (padded: see padded()). */
 interface Value {
   buffer: GPUBuffer;
   batch: number;
   height: number;
   width: number;
   channels: number;
+  stride: number;
+}
+
+/**
+ * Channels as the plan stores them: rounded up to a multiple of 4, so that the convolutions load
+ * vec4s, the padding kept exactly zero (what PyramidNet's zero-padded shortcut adds anyway). The
+ * images alone keep their 3 channels.
+ */
+const padded = (channels: number) => Math.ceil(channels / 4) * 4;
+
+/** A convolution's weight [kh, kw, in, out] as the plan stores it: its channels padded (the stem's input side excepted). */
+interface ConvShape {
+  kernel: number;
+  inChannels: number;
+  outChannels: number;
+  inStride: number;
+  outStride: number;
+}
+
+/** Whether a padded weight's padding (channels beyond the real ones) is all zero. */
+function paddingIsZero(shape: ConvShape, pad: Float32Array, offset: number): boolean {
+  const { kernel, inChannels, outChannels, inStride, outStride } = shape;
+  for (let tap = 0; tap < kernel * kernel; tap++) {
+    for (let ci = 0; ci < inStride; ci++) {
+      const row = offset + (tap * inStride + ci) * outStride;
+      for (let co = ci < inChannels ? outChannels : 0; co < outStride; co++) if (pad[row + co] !== 0) return false;
+    }
+  }
+  return true;
+}
+
+/** Copies a weight between its real shape and the plan's padded one (padding left as it is, zero). */
+function copyPadded(shape: ConvShape, real: Float32Array, pad: Float32Array, offset: number, toPadded: boolean): void {
+  const { kernel, inChannels, outChannels, inStride, outStride } = shape;
+  for (let tap = 0; tap < kernel * kernel; tap++) {
+    for (let ci = 0; ci < inChannels; ci++) {
+      const from = (tap * inChannels + ci) * outChannels;
+      const to = offset + (tap * inStride + ci) * outStride;
+      if (toPadded) pad.set(real.subarray(from, from + outChannels), to);
+      else real.set(pad.subarray(to, to + outChannels), from);
+    }
+  }
 }
 
 /** A batch norm's place in the flat buffers. */
@@ -167,7 +209,10 @@ function encodeDispatch(pass: GPUComputePassEncoder, d: Dispatch): void {
   pass.dispatchWorkgroups(d.groups[0], d.groups[1], d.groups[2]);
 }
 
-/** Flat offsets of every named parameter, convolution weights first (their gradients are split-K). */
+/**
+ * Flat offsets of every named parameter, convolution weights first (their gradients are split-K;
+ * their sizes are the padded ones, multiples of 4, so that every weight starts on a vec4).
+ */
 function layoutParameters(network: NetworkDescription, settings: CompiledStepSettings) {
   const convs: ConvolutionLayer[] = [];
   const bns: BatchNormLayer[] = [];
@@ -175,8 +220,19 @@ function layoutParameters(network: NetworkDescription, settings: CompiledStepSet
     if (layer.op === 'conv') convs.push(layer);
     else bns.push(layer);
   }
+  const stem = network.stem.layers[0];
+  const shapes = new Map<string, ConvShape>();
+  for (const c of convs) {
+    shapes.set(c.weight, {
+      kernel: c.kernelSize, inChannels: c.inChannels, outChannels: c.outChannels,
+      inStride: c === stem ? c.inChannels : padded(c.inChannels), outStride: padded(c.outChannels),
+    });
+  }
   const sizes = new Map<string, number>();
-  for (const c of convs) sizes.set(c.weight, c.kernelSize * c.kernelSize * c.inChannels * c.outChannels);
+  for (const c of convs) {
+    const shape = shapes.get(c.weight)!;
+    sizes.set(c.weight, c.kernelSize * c.kernelSize * shape.inStride * shape.outStride);
+  }
   const { fc } = network.head;
   sizes.set(fc.weight, fc.inFeatures * fc.outFeatures);
   sizes.set(fc.bias, fc.outFeatures);
@@ -203,7 +259,7 @@ function layoutParameters(network: NetworkDescription, settings: CompiledStepSet
     else ranges.push({ end: total, weightDecay, lrScale });
   }
   const convTotal = convNames.reduce((n, name) => n + sizes.get(name)!, 0);
-  return { offsets, sizes, total, convTotal, ranges, bns };
+  return { offsets, sizes, shapes, total, convTotal, ranges, bns };
 }
 
 export class WebGpuCompiledStep implements CompiledTrainingStep {
@@ -216,6 +272,8 @@ export class WebGpuCompiledStep implements CompiledTrainingStep {
   private readonly buffers: GPUBuffer[] = [];
   private readonly offsets: Map<string, number>;
   private readonly sizes: Map<string, number>;
+  /** The convolution weights' real and padded shapes. */
+  private readonly shapes: Map<string, ConvShape>;
   /** Each running statistic's offset in the running buffer; its size is its batch norm's channels. */
   private readonly running = new Map<string, number>();
   private readonly runningSizes = new Map<string, number>();
@@ -253,14 +311,15 @@ export class WebGpuCompiledStep implements CompiledTrainingStep {
     const layout = layoutParameters(network, settings);
     this.offsets = layout.offsets;
     this.sizes = layout.sizes;
+    this.shapes = layout.shapes;
     this.total = layout.total;
     if (layout.ranges.length > shaders.SGD_RANGES) throw new Error(`the recipe gives ${layout.ranges.length} groups of weight decay and learning-rate scale; the compiled step handles ${shaders.SGD_RANGES}`);
 
-    const pipeline = (kernel: Kernel, tile?: shaders.Tile): GPUComputePipeline => {
-      const key = tile ? `${kernel}/${tile.cols}` : kernel;
+    const pipeline = (kernel: Kernel, tile?: shaders.Tile, wide = true): GPUComputePipeline => {
+      const key = tile ? `${kernel}/${tile.cols}${wide ? '' : '/narrow'}` : kernel;
       let found = this.pipelines.get(key);
       if (!found) {
-        const code = kernel in CONV_SOURCES ? CONV_SOURCES[kernel as keyof typeof CONV_SOURCES](tile!) : SOURCES[kernel as keyof typeof SOURCES];
+        const code = kernel in CONV_SOURCES ? CONV_SOURCES[kernel as keyof typeof CONV_SOURCES](tile!, wide) : SOURCES[kernel as keyof typeof SOURCES];
         const module = device.createShaderModule({ code, label: key });
         found = device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' }, label: key });
         this.pipelines.set(key, found);
@@ -270,10 +329,11 @@ export class WebGpuCompiledStep implements CompiledTrainingStep {
 
     const storage = (floats: number, label: string, extra = 0) => this.buffer(floats * 4, GPUBufferUsage.STORAGE | extra, label);
     const copyable = GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
-    this.params = storage(layout.total, 'parameters', copyable);
+    // Whole vec4s: the convolutions bind the parameters as vec4s.
+    this.params = storage(padded(layout.total), 'parameters', copyable);
     // Inference needs neither gradients nor momentum.
     const grads = storage(training ? layout.total : 1, 'gradients');
-    this.momentum = storage(training ? layout.total : 1, 'momentum', copyable);
+    this.momentum = storage(training ? padded(layout.total) : 1, 'momentum', copyable);
 
     // Running statistics, the batch norms' per-step state and statistics slices, at offsets of their own.
     const rowsOf = layerRows(network, batch);
@@ -295,7 +355,7 @@ export class WebGpuCompiledStep implements CompiledTrainingStep {
       this.runningSizes.set(bn.runningMean, bn.channels);
       this.runningSizes.set(bn.runningVar, bn.channels);
       runningTotal += 2 * bn.channels;
-      stateTotal += 4 * bn.channels;
+      stateTotal += 4 * padded(bn.channels);
       bnByName.set(bn.weight, planned);
     }
     this.runningTotal = runningTotal;
@@ -331,8 +391,8 @@ export class WebGpuCompiledStep implements CompiledTrainingStep {
       return { buffer: null as unknown as GPUBuffer, offset: (uniformData.length - 1) * UNIFORM_STRIDE, size: data.byteLength };
     };
     const pending: { kernel: Kernel; pipeline: GPUComputePipeline; uniform: GPUBufferBinding; resources: GPUBuffer[]; groups: [number, number, number]; label: string; macs: number }[] = [];
-    const dispatch = (kernel: Kernel, words: (number | { f: number })[], resources: GPUBuffer[], groups: [number, number, number], label = '', macs = 0, tile?: shaders.Tile) => {
-      pending.push({ kernel, pipeline: pipeline(kernel, tile), uniform: uniform(words), resources, groups, label, macs });
+    const dispatch = (kernel: Kernel, words: (number | { f: number })[], resources: GPUBuffer[], groups: [number, number, number], label = '', macs = 0, tile?: shaders.Tile, wide = true) => {
+      pending.push({ kernel, pipeline: pipeline(kernel, tile, wide), uniform: uniform(words), resources, groups, label, macs });
     };
     const gemmGroups = (rows: number, cols: number, splitCount: number): [number, number, number] => {
       const tile = shaders.tileFor(cols);
@@ -353,11 +413,12 @@ export class WebGpuCompiledStep implements CompiledTrainingStep {
       free.set(buffer.size / 4, list);
     };
     // Training keeps every forward value for the backward pass; inference reuses them once consumed.
-    const newValue = (like: Omit<Value, 'buffer'>, label: string): Value => {
-      const floats = like.batch * like.height * like.width * like.channels;
-      return { ...like, buffer: training ? storage(floats, label) : take(floats, label) };
+    const sizeOf = (v: Omit<Value, 'buffer'>) => v.batch * v.height * v.width * v.stride;
+    const pixelsOf = (v: Omit<Value, 'buffer'>) => v.batch * v.height * v.width;
+    const newValue = (like: Omit<Value, 'buffer' | 'stride'>, label: string): Value => {
+      const shape = { ...like, stride: padded(like.channels) };
+      return { ...shape, buffer: training ? storage(sizeOf(shape), label) : take(sizeOf(shape), label) };
     };
-    const sizeOf = (v: Omit<Value, 'buffer'>) => v.batch * v.height * v.width * v.channels;
 
     const preparing: typeof pending = [];
     /** A batch norm's statistics of x in a dispatch of their own, unless the convolution that produced x took them. */
@@ -365,104 +426,112 @@ export class WebGpuCompiledStep implements CompiledTrainingStep {
       const l = bn.layer;
       if (training && bn.slices) return;
       if (!training) {
-        preparing.push({ kernel: 'bnEvalState', pipeline: pipeline('bnEvalState'), uniform: uniform([l.channels, bn.state, bn.gamma, bn.beta, bn.runningMean, bn.runningVar, { f: l.epsilon }, 0]),
+        preparing.push({ kernel: 'bnEvalState', pipeline: pipeline('bnEvalState'), uniform: uniform([l.channels, bn.state, bn.gamma, bn.beta, bn.runningMean, bn.runningVar, { f: l.epsilon }, padded(l.channels)]),
           resources: [this.params, this.runningBuffer, bnState], groups: [Math.ceil(l.channels / shaders.FLAT_WORKGROUP), 1, 1], label: l.weight, macs: 0 });
         return;
       }
-      const rows = sizeOf(x) / l.channels;
+      const rows = pixelsOf(x);
       const count = sliceCount(rows);
       const sliceRows = Math.ceil(rows / count);
       bn.slices = { base: bn.slicesBase, count, sliceRows, rows };
-      dispatch('bnSlices', [rows, l.channels, sliceRows, bn.slices.base], [x.buffer, statSlices], [Math.ceil(l.channels / shaders.REDUCE_CHANNELS), count, 1], l.weight);
+      dispatch('bnSlices', [rows, l.channels, sliceRows, bn.slices.base, x.stride, 0, 0, 0], [x.buffer, statSlices], [Math.ceil(l.channels / shaders.REDUCE_CHANNELS), count, 1], l.weight);
     };
     /** Makes a batch norm final in a dispatch of its own, for consumers that do not finalize it. */
     const finalize = (bn: PlannedBatchNorm) => {
       if (!training) return;
       const l = bn.layer;
       const { base, count, sliceRows, rows } = bn.slices!;
-      dispatch('bnFinalize', [rows, l.channels, { f: l.epsilon }, { f: l.momentum }, bn.state, bn.gamma, bn.beta, bn.runningMean, bn.runningVar, base, count, sliceRows],
+      dispatch('bnFinalize', [rows, l.channels, { f: l.epsilon }, { f: l.momentum }, bn.state, bn.gamma, bn.beta, bn.runningMean, bn.runningVar, base, count, sliceRows, padded(l.channels), 0, 0, 0],
         [statSlices, this.params, bnState, this.runningBuffer, this.results], [Math.ceil(l.channels / shaders.COMBINE_CHANNELS), 1, 1], l.weight);
     };
     const convWords = (conv: ConvolutionLayer, x: Omit<Value, 'buffer'>, out: Omit<Value, 'buffer'>, rows: number, cols: number, depth: number, chunk: number, prologue: number, bnStateOffset: number, finalizing?: PlannedBatchNorm, statsBase?: number) => {
       const s = finalizing?.slices;
       const l = finalizing?.layer;
       return [
-        x.batch, x.height, x.width, x.channels, out.height, out.width, out.channels, conv.kernelSize,
+        x.batch, x.height, x.width, x.stride, out.height, out.width, out.stride, conv.kernelSize,
         conv.stride, conv.padding, rows, cols, depth, chunk, prologue, layout.offsets.get(conv.weight)!,
         bnStateOffset, layout.offsets.get(conv.weight)!, layout.convTotal, statsBase === undefined ? 0 : 1,
         finalizing ? 1 : 0, s?.base ?? 0, s?.count ?? 0, s?.sliceRows ?? 0,
         s?.rows ?? 0, finalizing?.gamma ?? 0, finalizing?.beta ?? 0, finalizing?.runningMean ?? 0,
         finalizing?.runningVar ?? 0, { f: l?.epsilon ?? 0 }, { f: l?.momentum ?? 0 }, statsBase ?? 0,
+        x.channels, out.channels, 0, 0,
       ];
     };
     const prologueOf = (bn: PlannedBatchNorm | null) => (bn ? (bn.layer.relu ? 2 : 1) : 0);
     const outputOf = (conv: ConvolutionLayer, x: Value) => ({ batch: x.batch, height: outputSide(conv, x.height), width: outputSide(conv, x.width), channels: conv.outChannels });
     /** A convolution; with `statisticsFor`, the batch norm after it, whose statistics it takes as it stores its output. */
+    // The convolutions run on the padded channels (the images' 3 loaded one by one); their rates count the real ones.
     const convForward = (conv: ConvolutionLayer, input: ConvInput, label: string, statisticsFor?: PlannedBatchNorm): Value => {
       const out = newValue(outputOf(conv, input.value), label);
-      const rows = out.batch * out.height * out.width;
-      const depth = conv.kernelSize * conv.kernelSize * conv.inChannels;
+      const x = input.value;
+      const rows = pixelsOf(out);
+      const depth = conv.kernelSize * conv.kernelSize * x.stride;
       // The batch norm before it is made final by the convolution's own workgroups where its channels fit their memory.
       let finalizing: PlannedBatchNorm | undefined;
       if (training && input.bn) {
-        if (conv.inChannels <= shaders.MAX_PROLOGUE_CHANNELS) finalizing = input.bn;
+        if (x.stride <= shaders.MAX_PROLOGUE_CHANNELS) finalizing = input.bn;
         else finalize(input.bn);
       }
       let statsBase: number | undefined;
       if (training && statisticsFor) {
-        const sliceRows = shaders.tileFor(conv.outChannels).rows;
+        const sliceRows = shaders.tileFor(out.stride).rows;
         statisticsFor.slices = { base: statisticsFor.slicesBase, count: Math.ceil(rows / sliceRows), sliceRows, rows };
         statsBase = statisticsFor.slicesBase;
       }
-      dispatch('convForward', convWords(conv, input.value, out, rows, conv.outChannels, depth, depth, prologueOf(input.bn), input.bn?.state ?? 0, finalizing, statsBase),
-        [input.value.buffer, this.params, bnState, out.buffer, statSlices, this.runningBuffer, this.results], gemmGroups(rows, conv.outChannels, 1), conv.weight, rows * depth * conv.outChannels, shaders.tileFor(conv.outChannels));
+      dispatch('convForward', convWords(conv, x, out, rows, out.stride, depth, depth, prologueOf(input.bn), input.bn?.state ?? 0, finalizing, statsBase),
+        [x.buffer, this.params, bnState, out.buffer, statSlices, this.runningBuffer, this.results], gemmGroups(rows, out.stride, 1), conv.weight,
+        rows * conv.kernelSize * conv.kernelSize * conv.inChannels * conv.outChannels, shaders.tileFor(out.stride), x.stride % 4 === 0);
       return out;
     };
     const convFilterGrad = (conv: ConvolutionLayer, input: ConvInput, dOut: Value) => {
-      const pixels = dOut.batch * dOut.height * dOut.width;
+      const x = input.value;
+      const pixels = pixelsOf(dOut);
       const chunk = Math.ceil(Math.ceil(pixels / splits) / shaders.SLICE_ALIGN) * shaders.SLICE_ALIGN;
-      const taps = conv.kernelSize * conv.kernelSize * conv.inChannels;
-      dispatch('convBackwardFilter', convWords(conv, input.value, dOut, taps, conv.outChannels, pixels, chunk, prologueOf(input.bn), input.bn?.state ?? 0),
-        [input.value.buffer, dOut.buffer, bnState, partials], gemmGroups(taps, conv.outChannels, splits), conv.weight, pixels * taps * conv.outChannels, shaders.tileFor(conv.outChannels));
+      const taps = conv.kernelSize * conv.kernelSize * x.stride;
+      dispatch('convBackwardFilter', convWords(conv, x, dOut, taps, dOut.stride, pixels, chunk, prologueOf(input.bn), input.bn?.state ?? 0),
+        [x.buffer, dOut.buffer, bnState, partials], gemmGroups(taps, dOut.stride, splits), conv.weight,
+        pixels * conv.kernelSize * conv.kernelSize * conv.inChannels * conv.outChannels, shaders.tileFor(dOut.stride), x.stride % 4 === 0);
     };
     const convDataGrad = (conv: ConvolutionLayer, input: Value, dOut: Value): Value => {
       const dx = { ...input, buffer: take(sizeOf(input), 'gradient') };
-      const rows = input.batch * input.height * input.width;
-      const depth = conv.kernelSize * conv.kernelSize * conv.outChannels;
-      dispatch('convBackwardData', convWords(conv, input, dOut, rows, conv.inChannels, depth, depth, 0, 0),
-        [dOut.buffer, this.params, dx.buffer], gemmGroups(rows, conv.inChannels, 1),
-        conv.weight, dOut.batch * dOut.height * dOut.width * conv.kernelSize * conv.kernelSize * conv.inChannels * conv.outChannels, shaders.tileFor(conv.inChannels));
+      const rows = pixelsOf(input);
+      const depth = conv.kernelSize * conv.kernelSize * dOut.stride;
+      dispatch('convBackwardData', convWords(conv, input, dOut, rows, input.stride, depth, depth, 0, 0),
+        [dOut.buffer, this.params, dx.buffer], gemmGroups(rows, input.stride, 1),
+        conv.weight, pixelsOf(dOut) * conv.kernelSize * conv.kernelSize * conv.inChannels * conv.outChannels, shaders.tileFor(input.stride));
       return dx;
     };
     /** The gradient at a batch norm's input x from the one at its output (dy, or pooled when dyMode 1). */
     const bnBackward = (bn: PlannedBatchNorm, x: Value, dy: GPUBuffer, dyMode: 0 | 1, shortcut?: { g: Value; stride: number }): Value => {
       const l = bn.layer;
-      const rows = sizeOf(x) / l.channels;
+      const rows = pixelsOf(x);
       // The sums in slices, as the forward statistics (their slices' room is free again by now).
       const count = sliceCount(rows);
       const sliceRows = Math.ceil(rows / count);
-      const words = (shortcutMode: number, gChannels: number) => [
+      const words = (shortcutMode: number, gStride: number) => [
         rows, l.channels, dyMode, x.height * x.width, l.relu ? 1 : 0, bn.state, bn.gamma, bn.beta,
-        shortcutMode, x.height, x.width, gChannels, count, sliceRows, bn.slices!.base, APPLY_ROWS,
+        shortcutMode, x.height, x.width, gStride, count, sliceRows, bn.slices!.base, APPLY_ROWS,
+        x.stride, 0, 0, 0,
       ];
       const channelGroups = Math.ceil(l.channels / shaders.REDUCE_CHANNELS);
       dispatch('bnBackwardReduce', words(0, 0), [x.buffer, dy, bnState, statSlices], [channelGroups, count, 1], l.weight);
       const dx = { ...x, buffer: take(sizeOf(x), 'gradient') };
       const mode = shortcut ? (shortcut.stride === 1 ? 1 : 2) : 0;
-      dispatch('bnBackwardApply', words(mode, shortcut?.g.channels ?? 0), [x.buffer, dy, bnState, statSlices, this.params, shortcut?.g.buffer ?? dy, dx.buffer, grads],
+      dispatch('bnBackwardApply', words(mode, shortcut?.g.stride ?? 0), [x.buffer, dy, bnState, statSlices, this.params, shortcut?.g.buffer ?? dy, dx.buffer, grads],
         [channelGroups, Math.ceil(rows / APPLY_ROWS), 1], l.weight);
       return dx;
     };
 
     // ---- Forward ----
-    const imageValue: Value = { buffer: this.images, batch, height: input.height, width: input.width, channels: input.channels };
+    const imageValue: Value = { buffer: this.images, batch, height: input.height, width: input.width, channels: input.channels, stride: input.channels };
     const [stemConv, stemBnLayer] = network.stem.layers as [ConvolutionLayer, BatchNormLayer];
     const stemBn = bnByName.get(stemBnLayer.weight)!;
     const stemOut = convForward(stemConv, { value: imageValue, bn: null }, 'stem convolution', stemBn);
     statistics(stemBn, stemOut);
     finalize(stemBn);
     let x = newValue(stemOut, 'stem output');
-    dispatch('bnApply', [sizeOf(x), x.channels, stemBn.state, stemBnLayer.relu ? 1 : 0], [stemOut.buffer, bnState, x.buffer], flatGroups(sizeOf(x)));
+    // Over the padded channels: the state's padding is zero, and so the output's.
+    dispatch('bnApply', [sizeOf(x), x.stride, stemBn.state, stemBnLayer.relu ? 1 : 0], [stemOut.buffer, bnState, x.buffer], flatGroups(sizeOf(x)));
     if (!training) release(stemOut.buffer);
 
     interface UnitPlan { x: Value; out: Value; convs: { conv: ConvolutionLayer; input: ConvInput; output: Value }[]; last: ConvInput; stride: number }
@@ -487,8 +556,8 @@ export class WebGpuCompiledStep implements CompiledTrainingStep {
       const outShape = { batch, height: current.value.height, width: current.value.width, channels: current.value.channels };
       const out = newValue(outShape, `unit ${u} output`);
       dispatch('residualAdd', [
-        sizeOf(out), out.channels, out.height, out.width, x.channels, x.height, x.width, shortcut.stride,
-        prologueOf(current.bn), current.bn?.state ?? 0, 0, 0,
+        sizeOf(out), out.stride, out.height, out.width, x.channels, x.height, x.width, shortcut.stride,
+        prologueOf(current.bn), current.bn?.state ?? 0, x.stride, 0,
       ], [current.value.buffer, x.buffer, bnState, out.buffer], flatGroups(sizeOf(out)));
       unitPlans.push({ x, out, convs, last: current, stride: shortcut.stride });
       if (!training) for (const value of [x, ...convs.map((c) => c.output)]) release(value.buffer);
@@ -502,7 +571,7 @@ export class WebGpuCompiledStep implements CompiledTrainingStep {
     finalize(headBn);
     const features = fc.inFeatures;
     const pooled = storage(batch * features, 'pooled');
-    dispatch('globalMean', [batch, features, x.height * x.width, headBn.state], [x.buffer, bnState, pooled], flatGroups(batch * features));
+    dispatch('globalMean', [batch, features, x.height * x.width, headBn.state, x.stride, 0, 0, 0], [x.buffer, bnState, pooled], flatGroups(batch * features));
     const fcWeight = layout.offsets.get(fc.weight)!;
     const fcBias = layout.offsets.get(fc.bias)!;
     if (!training) {
@@ -617,15 +686,43 @@ export class WebGpuCompiledStep implements CompiledTrainingStep {
     return buffer;
   }
 
-  load(state: NetworkState): void {
-    const params = new Float32Array(this.total);
+  /** Values of a parameter as the user sees them: a convolution weight's real shape. */
+  private realSize(name: string): number {
+    const shape = this.shapes.get(name);
+    return shape ? shape.kernel * shape.kernel * shape.inChannels * shape.outChannels : this.sizes.get(name)!;
+  }
+
+  /** Every parameter's values into the flat layout (convolution weights padded, with zeros). */
+  private flatten(values: Record<string, Float32Array>, what: string): Float32Array<ArrayBuffer> {
+    const flat = new Float32Array(padded(this.total));
     for (const [name, offset] of this.offsets) {
-      const values = state.parameters[name];
-      const size = this.sizes.get(name)!;
-      if (!values || values.length !== size) throw new Error(`compiled step: parameter ${name} needs ${size} values, got ${values?.length ?? 'none'}`);
-      params.set(values, offset);
+      const own = values[name];
+      const size = this.realSize(name);
+      if (!own || own.length !== size) throw new Error(`compiled step: ${what} ${name} needs ${size} values, got ${own?.length ?? 'none'}`);
+      const shape = this.shapes.get(name);
+      if (shape) copyPadded(shape, own, flat, offset, true);
+      else flat.set(own, offset);
     }
-    this.device.queue.writeBuffer(this.params, 0, params);
+    return flat;
+  }
+
+  /**
+   * Every parameter's values out of the flat layout, in their real shapes. The padding must have
+   * stayed zero (its gradients are zero, so SGD leaves it so): anything else is a fault of the plan.
+   */
+  private unflatten(flat: Float32Array, what: string): Record<string, Float32Array> {
+    return Object.fromEntries([...this.offsets].map(([name, offset]) => {
+      const shape = this.shapes.get(name);
+      if (!shape) return [name, flat.slice(offset, offset + this.sizes.get(name)!)];
+      if (!paddingIsZero(shape, flat, offset)) throw new Error(`compiled step: the padding channels of ${what} ${name} are not zero`);
+      const real = new Float32Array(this.realSize(name));
+      copyPadded(shape, real, flat, offset, false);
+      return [name, real];
+    }));
+  }
+
+  load(state: NetworkState): void {
+    this.device.queue.writeBuffer(this.params, 0, this.flatten(state.parameters, 'parameter'));
     const running = new Float32Array(this.runningTotal);
     for (const [name, offset] of this.running) {
       const values = state.buffers[name];
@@ -633,15 +730,7 @@ export class WebGpuCompiledStep implements CompiledTrainingStep {
       running.set(values, offset);
     }
     this.device.queue.writeBuffer(this.runningBuffer, 0, running);
-    if (state.momentum) {
-      const momentum = new Float32Array(this.total);
-      for (const [name, offset] of this.offsets) {
-        const values = state.momentum[name];
-        if (!values || values.length !== this.sizes.get(name)) throw new Error(`compiled step: momentum of ${name} is missing or has the wrong size`);
-        momentum.set(values, offset);
-      }
-      this.device.queue.writeBuffer(this.momentum, 0, momentum);
-    }
+    if (state.momentum) this.device.queue.writeBuffer(this.momentum, 0, this.flatten(state.momentum, 'momentum of'));
     this.first = !state.momentum;
     if (this.prepare.length) this.submit(this.prepare);
   }
@@ -777,9 +866,9 @@ export class WebGpuCompiledStep implements CompiledTrainingStep {
     const pick = (flat: Float32Array, offsets: Map<string, number>, size: (name: string) => number) =>
       Object.fromEntries([...offsets].map(([name, offset]) => [name, flat.slice(offset, offset + size(name))]));
     return {
-      parameters: pick(params, this.offsets, (n) => this.sizes.get(n)!),
+      parameters: this.unflatten(params, 'parameter'),
       buffers: pick(running, this.running, (n) => this.runningSizes.get(n)!),
-      momentum: this.first ? null : pick(momentum, this.offsets, (n) => this.sizes.get(n)!),
+      momentum: this.first ? null : this.unflatten(momentum, 'the momentum of'),
     };
   }
 

@@ -102,20 +102,22 @@ fn combineSlices(tid : u32, c0 : u32, base : u32, slices : u32, sliceRows : u32,
 /**
  * A batch norm made final for channel c from its batch statistics (mean, biased variance): the
  * scale and shift its consumers apply, returned; with `write`, also stored in `state` as
- * [mean | 1/std | scale | shift] for the backward pass, with the running statistics (unbiased
- * variance) and the step's mark of a non-finite statistic (which max(NaN, 0) downstream may hide).
+ * [mean | 1/std | scale | shift], each `stride` long (its activations' padded channels, whose
+ * entries stay zero so that padding channels stay zero through it), for the backward pass, with
+ * the running statistics (unbiased variance) and the step's mark of a non-finite statistic (which
+ * max(NaN, 0) downstream may hide).
  */
 const FINALIZE_CHANNEL = /* wgsl */ `
-fn finalizeChannel(c : u32, C : u32, stats : vec2<f32>, rows : u32, epsilon : f32, momentum : f32, gamma : u32, beta : u32,
+fn finalizeChannel(c : u32, stride : u32, stats : vec2<f32>, rows : u32, epsilon : f32, momentum : f32, gamma : u32, beta : u32,
                    stateBase : u32, runningMean : u32, runningVar : u32, write : bool) -> vec2<f32> {
   let invStd = 1.0 / sqrt(stats.y + epsilon);
-  let scale = params[gamma + c] * invStd;
-  let shift = params[beta + c] - stats.x * scale;
+  let scale = param(gamma + c) * invStd;
+  let shift = param(beta + c) - stats.x * scale;
   if (write) {
     state[stateBase + c] = stats.x;
-    state[stateBase + C + c] = invStd;
-    state[stateBase + 2u * C + c] = scale;
-    state[stateBase + 3u * C + c] = shift;
+    state[stateBase + stride + c] = invStd;
+    state[stateBase + 2u * stride + c] = scale;
+    state[stateBase + 3u * stride + c] = shift;
     running[runningMean + c] = (1.0 - momentum) * running[runningMean + c] + momentum * stats.x;
     running[runningVar + c] = (1.0 - momentum) * running[runningVar + c] + momentum * stats.y * f32(rows) / f32(rows - 1u);
     if (!finite(stats.x) || !finite(stats.y)) { results[2] = 1u; }
@@ -141,15 +143,20 @@ fn prologueShift(ci : u32) -> f32 { if (u.finalize != 0u) { return shiftOf[ci]; 
 ${combineSlices('tileA')}
 fn setup(tid : u32, first : bool) {
   if (u.finalize == 0u) { return; }
-  let C = u.inC;
+  let C = u.inReal;
   for (var c0 = 0u; c0 < C; c0 += ${COMBINE_CHANNELS}u) {
     let stats = combineSlices(tid, c0, u.stats, u.slices, u.sliceRows, u.statRows, C);
     let c = c0 + tid;
     if (tid < ${COMBINE_CHANNELS}u && c < C) {
-      let applied = finalizeChannel(c, C, stats, u.statRows, u.epsilon, u.momentum, u.gamma, u.beta, u.bnState, u.runningMean, u.runningVar, first);
+      let applied = finalizeChannel(c, u.inC, stats, u.statRows, u.epsilon, u.momentum, u.gamma, u.beta, u.bnState, u.runningMean, u.runningVar, first);
       scaleOf[c] = applied.x;
       shiftOf[c] = applied.y;
     }
+  }
+  // Padding channels stay zero through the batch norm.
+  for (var c = C + tid; c < u.inC; c += 256u) {
+    scaleOf[c] = 0.0;
+    shiftOf[c] = 0.0;
   }
 }
 `;
@@ -166,6 +173,8 @@ struct Conv {
   finalize : u32, stats : u32, slices : u32, sliceRows : u32,
   statRows : u32, gamma : u32, beta : u32, runningMean : u32,
   runningVar : u32, epsilon : f32, momentum : f32, statsBase : u32,
+  // inC and outC are the activations' padded channels (multiples of 4 but for the images); these the real ones.
+  inReal : u32, outReal : u32, _a : u32, _b : u32,
 }
 @group(0) @binding(0) var<uniform> u : Conv;
 `;
@@ -173,10 +182,15 @@ struct Conv {
 /**
  * The convolution's input at output pixel `pixel` and filter tap `tap` (kh, kw, ci), zero where
  * the window hangs over the edge; the preceding batch norm (and ReLU) applied as it is read
- * (prologue 1: scale and shift, 2: and ReLU), so its output is never stored.
+ * (prologue 1: scale and shift, 2: and ReLU), so its output is never stored. `wide`: the four
+ * channels from ci (a multiple of 4) in one vec4 load, x bound as vec4s.
  */
-const IM2COL = /* wgsl */ `
-fn im2col(pixel : u32, tap : u32) -> f32 {
+const im2col = (wide: boolean) => {
+  const type = wide ? 'vec4<f32>' : 'f32';
+  const at = wide ? '/ 4u' : '';
+  const [scale, shift] = ['prologueScale', 'prologueShift'].map((f) => (wide ? `vec4<f32>(${f}(ci), ${f}(ci + 1u), ${f}(ci + 2u), ${f}(ci + 3u))` : `${f}(ci)`));
+  return /* wgsl */ `
+fn im2col(pixel : u32, tap : u32) -> ${type} {
   let ow = pixel % u.outW;
   let t = pixel / u.outW;
   let oh = t % u.outH;
@@ -187,28 +201,62 @@ fn im2col(pixel : u32, tap : u32) -> f32 {
   let kh = t2 / u.kernel;
   let ih = i32(oh * u.stride + kh) - i32(u.pad);
   let iw = i32(ow * u.stride + kw) - i32(u.pad);
-  if (ih < 0 || iw < 0 || ih >= i32(u.inH) || iw >= i32(u.inW)) { return 0.0; }
-  var v = x[((n * u.inH + u32(ih)) * u.inW + u32(iw)) * u.inC + ci];
+  if (ih < 0 || iw < 0 || ih >= i32(u.inH) || iw >= i32(u.inW)) { return ${type}(0.0); }
+  var v = x[(((n * u.inH + u32(ih)) * u.inW + u32(iw)) * u.inC + ci) ${at}];
   if (u.prologue != 0u) {
-    v = v * prologueScale(ci) + prologueShift(ci);
-    if (u.prologue == 2u) { v = max(v, 0.0); }
+    v = v * ${scale} + ${shift};
+    if (u.prologue == 2u) { v = max(v, ${type}(0.0)); }
   }
   return v;
 }
 `;
+};
+
+/**
+ * How a GEMM side is loaded: which of its indices is contiguous in memory (so that neighbouring
+ * threads load neighbouring words), and whether loadA / loadB return one value or a vec4 of four
+ * consecutive ones along it (wide: the index is a multiple of 4, as is that dimension's extent).
+ */
+type Side = 'depth' | 'outer' | 'depth4' | 'outer4';
+
+/**
+ * Loads of a tile side: `count` x `depth` values of A (outer: rows) or B (outer: cols) into
+ * `tile` [depth][count], zero outside the matrix.
+ */
+function tileLoads(name: 'A' | 'B', side: Side, count: number, depth: number, outer0: string, outerEnd: string): string {
+  const load = `load${name}`;
+  const target = `tile${name}`;
+  const call = (o: string, d: string) => (name === 'A' ? `${load}(${outer0} + ${o}, d0 + ${d})` : `${load}(d0 + ${d}, ${outer0} + ${o})`);
+  const valid = (o: string, d: string) => `d0 + ${d} < end && ${outer0} + ${o} < ${outerEnd}`;
+  if (side === 'depth' || side === 'outer') {
+    const index = side === 'depth' ? `let kk = e % ${depth}u; let oo = e / ${depth}u;` : `let oo = e % ${count}u; let kk = e / ${count}u;`;
+    return `for (var e = tid; e < ${depth * count}u; e += 256u) {
+      ${index}
+      var v = 0.0;
+      if (${valid('oo', 'kk')}) { v = ${call('oo', 'kk')}; }
+      ${target}[kk * ${count}u + oo] = v;
+    }`;
+  }
+  const index = side === 'depth4' ? `let kk = (e % ${depth / 4}u) * 4u; let oo = e / ${depth / 4}u;` : `let oo = (e % ${count / 4}u) * 4u; let kk = e / ${count / 4}u;`;
+  const stores = [0, 1, 2, 3].map((i) => (side === 'depth4' ? `${target}[(kk + ${i}u) * ${count}u + oo] = v[${i}];` : `${target}[kk * ${count}u + oo + ${i}u] = v[${i}];`));
+  return `for (var e = tid; e < ${(depth * count) / 4}u; e += 256u) {
+      ${index}
+      var v = vec4<f32>(0.0);
+      if (${valid('oo', 'kk')}) { v = ${call('oo', 'kk')}; }
+      ${stores.join(' ')}
+    }`;
+}
 
 /**
  * A tiled GEMM C[rows, cols] = sum over depth of A[row, d] B[d, col] (one of TILES), split over workgroup z into
- * `chunk`-deep slices (each written whole, summed later in a fixed order). `aDepthFast` says
- * which index of A is contiguous in memory, so that neighbouring threads load neighbouring words.
+ * `chunk`-deep slices (each written whole, summed later in a fixed order), its sides loaded as `a` and `b` say.
  */
-function gemm(loadA: string, loadB: string, store: string, aDepthFast: boolean, tile: Tile, withSetup = false, withStatistics = false): string {
+function gemm(loadA: string, loadB: string, store: string, a: Side, b: Side, tile: Tile, withSetup = false, withStatistics = false): string {
   const { rows: TM, cols: TN, depth: TK } = tile;
   // The A tile doubles as the combine's scratch before the main loop and the statistics' after it.
   if (TK * TM < Math.max(3 * 8 * COMBINE_CHANNELS, 16 * TN)) throw new Error(`tile ${TM}x${TN}x${TK}: its A tile is too small for the batch norms' statistics`);
   const perRow = TM / 16;
   const perCol = TN / 16;
-  const aIndex = aDepthFast ? `let kk = e % ${TK}u; let mm = e / ${TK}u;` : `let mm = e % ${TM}u; let kk = e / ${TM}u;`;
   // The 16 accumulators and their multiply-adds written out with constant indices: a private array
   // indexed in loops may be left in memory by a shader compiler that does not unroll them.
   const cells = Array.from({ length: perRow * perCol }, (_, i) => ({ r: Math.floor(i / perCol), c: i % perCol, i }));
@@ -243,8 +291,8 @@ function gemm(loadA: string, loadB: string, store: string, aDepthFast: boolean, 
     ${cells.map(({ r, c, i }) => `if (${stored(r)}) { let d = acc${i} - mean${c}; sq${c} += d * d; }`).join('\n    ')}
     ${columns.map((c) => `tileA[local.y * ${TN}u + local.x * ${perCol}u + ${c}u] = sq${c};`).join('\n    ')}
     workgroupBarrier();
-    if (tid < ${TN}u && col0 + tid < u.cols) {${columnSum('tid')}
-      let at = u.statsBase + (group.y * u.cols + col0 + tid) * 2u;
+    if (tid < ${TN}u && col0 + tid < u.outReal) {${columnSum('tid')}
+      let at = u.statsBase + (group.y * u.outReal + col0 + tid) * 2u;
       slicesOf[at] = tileB[tid];
       slicesOf[at + 1u] = total;
     }
@@ -266,19 +314,8 @@ fn main(@builtin(workgroup_id) group : vec3<u32>, @builtin(local_invocation_id) 
   let end = min(begin + u.chunk, u.depth);
   ${accumulators}
   for (var d0 = begin; d0 < end; d0 += ${TK}u) {
-    for (var e = tid; e < ${TK * TM}u; e += 256u) {
-      ${aIndex}
-      var a = 0.0;
-      if (d0 + kk < end && row0 + mm < u.rows) { a = loadA(row0 + mm, d0 + kk); }
-      tileA[kk * ${TM}u + mm] = a;
-    }
-    for (var e = tid; e < ${TK * TN}u; e += 256u) {
-      let nn = e % ${TN}u;
-      let kb = e / ${TN}u;
-      var b = 0.0;
-      if (d0 + kb < end && col0 + nn < u.cols) { b = loadB(d0 + kb, col0 + nn); }
-      tileB[kb * ${TN}u + nn] = b;
-    }
+    ${tileLoads('A', a, TM, TK, 'row0', 'u.rows')}
+    ${tileLoads('B', b, TN, TK, 'col0', 'u.cols')}
     workgroupBarrier();
     for (var kk = 0u; kk < ${TK}u; kk++) {
       let aBase = kk * ${TM}u + local.y * ${perRow}u;
@@ -299,24 +336,26 @@ fn main(@builtin(workgroup_id) group : vec3<u32>, @builtin(local_invocation_id) 
  * statsOut, each workgroup also writes its tile's per-channel mean and squared deviations, the
  * slice group.y of the following batch norm's statistics: no pass of its own reads y again.
  */
-export const convForward = (tile: Tile) => /* wgsl */ `
+export const convForward = (tile: Tile, wide: boolean) => /* wgsl */ `
 ${CONV_STRUCT}
-@group(0) @binding(1) var<storage, read> x : array<f32>;
-@group(0) @binding(2) var<storage, read> params : array<f32>;
+@group(0) @binding(1) var<storage, read> x : array<${wide ? 'vec4<f32>' : 'f32'}>;
+@group(0) @binding(2) var<storage, read> params : array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read_write> state : array<f32>;
 @group(0) @binding(4) var<storage, read_write> y : array<f32>;
 @group(0) @binding(5) var<storage, read_write> slicesOf : array<f32>;
 @group(0) @binding(6) var<storage, read_write> running : array<f32>;
 @group(0) @binding(7) var<storage, read_write> results : array<u32>;
+fn param(i : u32) -> f32 { return params[i / 4u][i % 4u]; }
 ${FINITE}
 ${FINALIZE_CHANNEL}
 ${PROLOGUE_SETUP}
-${IM2COL}
+${im2col(wide)}
 ${gemm(
-  'fn loadA(row : u32, d : u32) -> f32 { return im2col(row, d); }',
-  'fn loadB(d : u32, col : u32) -> f32 { return params[u.wOffset + d * u.outC + col]; }',
+  `fn loadA(row : u32, d : u32) -> ${wide ? 'vec4<f32>' : 'f32'} { return im2col(row, d); }`,
+  'fn loadB(d : u32, col : u32) -> vec4<f32> { return params[(u.wOffset + d * u.outC + col) / 4u]; }',
   'fn store(row : u32, col : u32, split : u32, v : f32) { y[row * u.outC + col] = v; }',
-  true,
+  wide ? 'depth4' : 'depth',
+  'outer4',
   tile,
   true,
   true,
@@ -329,10 +368,10 @@ ${gemm(
  */
 export const convBackwardData = (tile: Tile) => /* wgsl */ `
 ${CONV_STRUCT}
-@group(0) @binding(1) var<storage, read> dy : array<f32>;
-@group(0) @binding(2) var<storage, read> params : array<f32>;
+@group(0) @binding(1) var<storage, read> dy : array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> params : array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read_write> dx : array<f32>;
-fn loadA(row : u32, d : u32) -> f32 {
+fn loadA(row : u32, d : u32) -> vec4<f32> {
   let iw = row % u.inW;
   let t = row / u.inW;
   let ih = t % u.inH;
@@ -343,22 +382,23 @@ fn loadA(row : u32, d : u32) -> f32 {
   let kh = t2 / u.kernel;
   let th = i32(ih + u.pad) - i32(kh);
   let tw = i32(iw + u.pad) - i32(kw);
-  if (th < 0 || tw < 0) { return 0.0; }
-  if (u32(th) % u.stride != 0u || u32(tw) % u.stride != 0u) { return 0.0; }
+  if (th < 0 || tw < 0) { return vec4<f32>(0.0); }
+  if (u32(th) % u.stride != 0u || u32(tw) % u.stride != 0u) { return vec4<f32>(0.0); }
   let oh = u32(th) / u.stride;
   let ow = u32(tw) / u.stride;
-  if (oh >= u.outH || ow >= u.outW) { return 0.0; }
-  return dy[((n * u.outH + oh) * u.outW + ow) * u.outC + co];
+  if (oh >= u.outH || ow >= u.outW) { return vec4<f32>(0.0); }
+  return dy[(((n * u.outH + oh) * u.outW + ow) * u.outC + co) / 4u];
 }
 ${gemm(
   '',
-  `fn loadB(d : u32, col : u32) -> f32 {
+  `fn loadB(d : u32, col : u32) -> vec4<f32> {
   let co = d % u.outC;
   let tap = d / u.outC;
-  return params[u.wOffset + (tap * u.inC + col) * u.outC + co];
+  return params[(u.wOffset + (tap * u.inC + col) * u.outC + co) / 4u];
 }`,
   'fn store(row : u32, col : u32, split : u32, v : f32) { dx[row * u.inC + col] = v; }',
-  true,
+  'depth4',
+  'depth4',
   tile,
 )}
 `;
@@ -368,20 +408,21 @@ ${gemm(
  * into `chunk`-long slices, each slice's sums written to its own copy of the gradient (split-K,
  * summed in order by the SGD kernel): deterministic, and parallel however few taps there are.
  */
-export const convBackwardFilter = (tile: Tile) => /* wgsl */ `
+export const convBackwardFilter = (tile: Tile, wide: boolean) => /* wgsl */ `
 ${CONV_STRUCT}
-@group(0) @binding(1) var<storage, read> x : array<f32>;
-@group(0) @binding(2) var<storage, read> dy : array<f32>;
+@group(0) @binding(1) var<storage, read> x : array<${wide ? 'vec4<f32>' : 'f32'}>;
+@group(0) @binding(2) var<storage, read> dy : array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read> state : array<f32>;
 @group(0) @binding(4) var<storage, read_write> partials : array<f32>;
 fn prologueScale(ci : u32) -> f32 { return state[u.bnState + 2u * u.inC + ci]; }
 fn prologueShift(ci : u32) -> f32 { return state[u.bnState + 3u * u.inC + ci]; }
-${IM2COL}
+${im2col(wide)}
 ${gemm(
-  'fn loadA(row : u32, d : u32) -> f32 { return im2col(d, row); }',
-  'fn loadB(d : u32, col : u32) -> f32 { return dy[d * u.outC + col]; }',
+  `fn loadA(row : u32, d : u32) -> ${wide ? 'vec4<f32>' : 'f32'} { return im2col(d, row); }`,
+  'fn loadB(d : u32, col : u32) -> vec4<f32> { return dy[(d * u.outC + col) / 4u]; }',
   'fn store(row : u32, col : u32, split : u32, v : f32) { partials[split * u.partialStride + u.outOffset + row * u.outC + col] = v; }',
-  false,
+  wide ? 'outer4' : 'outer',
+  'outer4',
   tile,
 )}
 `;
@@ -406,7 +447,7 @@ fn laneSum(tid : u32, v : f32) -> f32 {
  * PyTorch's CPU kernel). Their consumer combines the slices in order (combineSlices).
  */
 export const BATCH_NORM_SLICES = /* wgsl */ `
-struct Slices { rows : u32, channels : u32, sliceRows : u32, base : u32 }
+struct Slices { rows : u32, channels : u32, sliceRows : u32, base : u32, stride : u32, _a : u32, _b : u32, _c : u32 }
 @group(0) @binding(0) var<uniform> u : Slices;
 @group(0) @binding(1) var<storage, read> x : array<f32>;
 @group(0) @binding(2) var<storage, read_write> slicesOf : array<f32>;
@@ -420,12 +461,12 @@ fn main(@builtin(workgroup_id) group : vec3<u32>, @builtin(local_invocation_inde
   let start = group.y * u.sliceRows;
   let end = min(start + u.sliceRows, u.rows);
   var s = 0.0;
-  if (inRange) { for (var r = start + lane; r < end; r += 8u) { s += x[r * u.channels + c]; } }
+  if (inRange) { for (var r = start + lane; r < end; r += 8u) { s += x[r * u.stride + c]; } }
   let total = laneSum(tid, s);
   let count = f32(max(end, start) - start);
   let mean = total / max(count, 1.0);
   var q = 0.0;
-  if (inRange) { for (var r = start + lane; r < end; r += 8u) { let d = x[r * u.channels + c] - mean; q += d * d; } }
+  if (inRange) { for (var r = start + lane; r < end; r += 8u) { let d = x[r * u.stride + c] - mean; q += d * d; } }
   let sq = laneSum(tid, q);
   if (lane == 0u && inRange) {
     slicesOf[u.base + (group.y * u.channels + c) * 2u] = mean;
@@ -443,6 +484,7 @@ struct Finalize {
   rows : u32, channels : u32, epsilon : f32, momentum : f32,
   state : u32, gamma : u32, beta : u32, runningMean : u32,
   runningVar : u32, stats : u32, slices : u32, sliceRows : u32,
+  stride : u32, _a : u32, _b : u32, _c : u32,
 }
 @group(0) @binding(0) var<uniform> u : Finalize;
 @group(0) @binding(1) var<storage, read> slicesOf : array<f32>;
@@ -451,6 +493,7 @@ struct Finalize {
 @group(0) @binding(4) var<storage, read_write> running : array<f32>;
 @group(0) @binding(5) var<storage, read_write> results : array<u32>;
 var<workgroup> scratch : array<f32, ${3 * 8 * COMBINE_CHANNELS}>;
+fn param(i : u32) -> f32 { return params[i]; }
 ${FINITE}
 ${combineSlices('scratch')}
 ${FINALIZE_CHANNEL}
@@ -460,7 +503,7 @@ fn main(@builtin(workgroup_id) group : vec3<u32>, @builtin(local_invocation_inde
   let stats = combineSlices(tid, c0, u.stats, u.slices, u.sliceRows, u.rows, u.channels);
   let c = c0 + tid;
   if (tid < ${COMBINE_CHANNELS}u && c < u.channels) {
-    _ = finalizeChannel(c, u.channels, stats, u.rows, u.epsilon, u.momentum, u.gamma, u.beta, u.state, u.runningMean, u.runningVar, true);
+    _ = finalizeChannel(c, u.stride, stats, u.rows, u.epsilon, u.momentum, u.gamma, u.beta, u.state, u.runningMean, u.runningVar, true);
   }
 }
 `;
@@ -472,6 +515,8 @@ struct BnBackward {
   relu : u32, state : u32, gamma : u32, beta : u32,
   shortcut : u32, height : u32, width : u32, gChannels : u32,
   slices : u32, sliceRows : u32, base : u32, applyRows : u32,
+  // x's, dy's (mode 0) and dx's padded channels, and the state's stride.
+  stride : u32, _a : u32, _b : u32, _c : u32,
 }
 @group(0) @binding(0) var<uniform> u : BnBackward;
 @group(0) @binding(1) var<storage, read> x : array<f32>;
@@ -483,8 +528,8 @@ struct BnBackward {
  */
 fn outputGrad(r : u32, c : u32, v : f32) -> f32 {
   var g : f32;
-  if (u.dyMode == 0u) { g = dy[r * u.channels + c]; } else { g = dy[(r / u.spatial) * u.channels + c] / f32(u.spatial); }
-  if (u.relu != 0u && v * state[u.state + 2u * u.channels + c] + state[u.state + 3u * u.channels + c] <= 0.0) { g = 0.0; }
+  if (u.dyMode == 0u) { g = dy[r * u.stride + c]; } else { g = dy[(r / u.spatial) * u.channels + c] / f32(u.spatial); }
+  if (u.relu != 0u && v * state[u.state + 2u * u.stride + c] + state[u.state + 3u * u.stride + c] <= 0.0) { g = 0.0; }
   return g;
 }
 `;
@@ -508,9 +553,9 @@ fn main(@builtin(workgroup_id) group : vec3<u32>, @builtin(local_invocation_inde
   var sumDyXhat = 0.0;
   if (c < u.channels) {
     let mean = state[u.state + c];
-    let invStd = state[u.state + u.channels + c];
+    let invStd = state[u.state + u.stride + c];
     for (var r = start + lane; r < end; r += 8u) {
-      let v = x[r * u.channels + c];
+      let v = x[r * u.stride + c];
       let g = outputGrad(r, c, v);
       sumDy += g;
       sumDyXhat += g * (v - mean) * invStd;
@@ -562,7 +607,7 @@ fn main(@builtin(workgroup_id) group : vec3<u32>, @builtin(local_invocation_inde
   workgroupBarrier();
   if (c >= C) { return; }
   let mean = state[u.state + c];
-  let invStd = state[u.state + C + c];
+  let invStd = state[u.state + u.stride + c];
   let count = f32(u.rows);
   let meanDy = totalDy[cl] / count;
   let meanDyXhat = totalDyXhat[cl] / count;
@@ -570,7 +615,7 @@ fn main(@builtin(workgroup_id) group : vec3<u32>, @builtin(local_invocation_inde
   let start = group.y * u.applyRows;
   let end = min(start + u.applyRows, u.rows);
   for (var r = start + lane; r < end; r += 8u) {
-    let index = r * C + c;
+    let index = r * u.stride + c;
     let v = x[index];
     let xhat = (v - mean) * invStd;
     var d = factor * (outputGrad(r, c, v) - meanDy - xhat * meanDyXhat);
@@ -622,7 +667,7 @@ export const RESIDUAL_ADD = /* wgsl */ `
 struct Add {
   size : u32, outC : u32, outH : u32, outW : u32,
   inC : u32, inH : u32, inW : u32, stride : u32,
-  branchBn : u32, state : u32, _a : u32, _b : u32,
+  branchBn : u32, state : u32, inStride : u32, _b : u32,
 }
 @group(0) @binding(0) var<uniform> u : Add;
 @group(0) @binding(1) var<storage, read> branch : array<f32>;
@@ -646,7 +691,7 @@ fn main(@builtin(global_invocation_id) id : vec3<u32>) {
     let oh = t % u.outH;
     let n = t / u.outH;
     if (u.stride == 1u) {
-      v += x[p * u.inC + c];
+      v += x[p * u.inStride + c];
     } else {
       var sum = 0.0;
       var cover = 0.0;
@@ -654,7 +699,7 @@ fn main(@builtin(global_invocation_id) id : vec3<u32>) {
         for (var j = 0u; j < 2u; j++) {
           let h = oh * 2u + i;
           let w = ow * 2u + j;
-          if (h < u.inH && w < u.inW) { sum += x[((n * u.inH + h) * u.inW + w) * u.inC + c]; cover += 1.0; }
+          if (h < u.inH && w < u.inW) { sum += x[((n * u.inH + h) * u.inW + w) * u.inStride + c]; cover += 1.0; }
         }
       }
       v += sum / cover;
@@ -666,7 +711,7 @@ fn main(@builtin(global_invocation_id) id : vec3<u32>) {
 
 /** pooled[n, c] = mean over the pixels of ReLU(x scale + shift): the head's batch norm, ReLU and pool. */
 export const GLOBAL_MEAN = /* wgsl */ `
-struct Mean { batch : u32, channels : u32, spatial : u32, state : u32 }
+struct Mean { batch : u32, channels : u32, spatial : u32, state : u32, stride : u32, _a : u32, _b : u32, _c : u32 }
 @group(0) @binding(0) var<uniform> u : Mean;
 @group(0) @binding(1) var<storage, read> x : array<f32>;
 @group(0) @binding(2) var<storage, read> state : array<f32>;
@@ -677,10 +722,10 @@ fn main(@builtin(global_invocation_id) id : vec3<u32>) {
   if (index >= u.batch * u.channels) { return; }
   let c = index % u.channels;
   let n = index / u.channels;
-  let scale = state[u.state + 2u * u.channels + c];
-  let shift = state[u.state + 3u * u.channels + c];
+  let scale = state[u.state + 2u * u.stride + c];
+  let shift = state[u.state + 3u * u.stride + c];
   var sum = 0.0;
-  for (var p = 0u; p < u.spatial; p++) { sum += max(x[(n * u.spatial + p) * u.channels + c] * scale + shift, 0.0); }
+  for (var p = 0u; p < u.spatial; p++) { sum += max(x[(n * u.spatial + p) * u.stride + c] * scale + shift, 0.0); }
   pooled[index] = sum / f32(u.spatial);
 }
 `;
@@ -828,7 +873,7 @@ fn main(@builtin(global_invocation_id) id : vec3<u32>) {
 
 /** Eval mode: a batch norm's scale and shift from its running statistics (run when weights load). */
 export const BATCH_NORM_EVAL_STATE = /* wgsl */ `
-struct Eval { channels : u32, state : u32, gamma : u32, beta : u32, runningMean : u32, runningVar : u32, epsilon : f32, _a : u32 }
+struct Eval { channels : u32, state : u32, gamma : u32, beta : u32, runningMean : u32, runningVar : u32, epsilon : f32, stride : u32 }
 @group(0) @binding(0) var<uniform> u : Eval;
 @group(0) @binding(1) var<storage, read> params : array<f32>;
 @group(0) @binding(2) var<storage, read> running : array<f32>;
@@ -837,7 +882,7 @@ struct Eval { channels : u32, state : u32, gamma : u32, beta : u32, runningMean 
 fn main(@builtin(global_invocation_id) id : vec3<u32>) {
   let c = id.x;
   if (c >= u.channels) { return; }
-  let C = u.channels;
+  let C = u.stride;
   let mean = running[u.runningMean + c];
   let invStd = 1.0 / sqrt(running[u.runningVar + c] + u.epsilon);
   let scale = params[u.gamma + c] * invStd;
