@@ -50,12 +50,12 @@ function maxPoolMargin(x: Float32Array, shape: number[], info: tf.backend_util.C
 }
 
 /**
- * Runs `check` on the CPU backend with the project kernels, with the inputs drawn from `seed`, and
- * measures how close its ReLU inputs come to zero and its max-pool maxima to their runner-ups, in
- * float64 from the float32 values each kernel received. Forward-only calls (the eval-mode logits)
- * are left out: ReLU and max are continuous, only their gradients jump.
+ * Runs `work` on the CPU backend with the project kernels and measures how close its ReLU inputs
+ * come to zero and its max-pool maxima to their runner-ups, in float64 from the float32 values
+ * each kernel received. Forward-only calls (eval-mode logits) are left out: ReLU and max are
+ * continuous, only their gradients jump.
  */
-export async function kinkMargins(check: Check, seed: number): Promise<KinkMargins> {
+export async function observedKinkMargins(work: () => Promise<void>): Promise<KinkMargins> {
   await useBackend('cpu', { kernels: 'project' });
   const backend = tf.backend();
   const read = (t: tf.TensorInfo) => backend.readSync(t.dataId) as Float32Array;
@@ -87,11 +87,18 @@ export async function kinkMargins(check: Check, seed: number): Promise<KinkMargi
     })),
   );
   try {
-    const inputs = check.inputs(Rng.fromSeed(seed).fork(check.name));
-    const outputs = tf.tidy(() => check.run(Object.fromEntries(Object.entries(inputs).map(([k, v]) => [k, tf.tensor(v.values, v.shape)]))));
-    tf.dispose(Object.values(outputs));
+    await work();
   } finally {
     overlay.restore();
   }
   return margins;
+}
+
+/** The margins (observedKinkMargins) of `check` with the inputs drawn from `seed`. */
+export function kinkMargins(check: Check, seed: number): Promise<KinkMargins> {
+  return observedKinkMargins(async () => {
+    const inputs = check.inputs(Rng.fromSeed(seed).fork(check.name));
+    const outputs = tf.tidy(() => check.run(Object.fromEntries(Object.entries(inputs).map(([k, v]) => [k, tf.tensor(v.values, v.shape)]))));
+    tf.dispose(Object.values(outputs));
+  });
 }
