@@ -71,42 +71,52 @@ describe('native CPU kernels in use: outputs reused without touching what users 
     tf.dispose([x, filter]);
   });
 
-  it('reorders a convolution\'s output gradient once for both of its gradients (blocked layouts)', async () => {
+  /**
+   * The native kernels on one thread, or null where they did not load (allowed outside CI), and the
+   * gradients of sum(conv(x, filter)^2) for 5 channels in and 7 out: oneDNN's blocked layouts pad
+   * both to 8, so there every activation is reordered.
+   */
+  async function convolutionGradients() {
     const tf = await import('@tensorflow/tfjs-core');
     const { cpuBackendPlugin } = await import('../backends/cpu');
     const { nativeKernels } = await import('./kernels');
     const { kernels: native } = await nativeKernels();
-    if (!native) return expect(process.env.CI, 'the native kernels must load in CI').toBeFalsy();
+    if (!native) {
+      expect(process.env.CI, 'the native kernels must load in CI').toBeFalsy();
+      return null;
+    }
     await cpuBackendPlugin.setup({ threads: 1 });
-    // 5 and 7 channels: oneDNN wants both padded to blocks of 8, so dy is reordered.
-    const x = tf.randomNormal([2, 6, 6, 5], 0, 1, 'float32', 1) as import('@tensorflow/tfjs-core').Tensor4D;
-    const filter = tf.randomNormal([3, 3, 5, 7], 0, 1, 'float32', 2) as import('@tensorflow/tfjs-core').Tensor4D;
+    const run = () =>
+      tf.tidy(() => {
+        const x = tf.randomNormal([2, 6, 6, 5], 0, 1, 'float32', 1) as import('@tensorflow/tfjs-core').Tensor4D;
+        const filter = tf.randomNormal([3, 3, 5, 7], 0, 1, 'float32', 2) as import('@tensorflow/tfjs-core').Tensor4D;
+        tf.grads((a, b) => tf.sum(tf.square(tf.conv2d(a as typeof x, b as typeof filter, 1, 'same'))))([x, filter]);
+      });
+    return { native, run };
+  }
+
+  it('reorders a convolution\'s output gradient once for both of its gradients (blocked layouts)', async () => {
+    const setup = await convolutionGradients();
+    if (!setup) return;
+    const { native, run } = setup;
     const { forward, data, weights } = native.info().convolutionLayouts;
     native.setConvolutionLayouts('blocked', 'blocked', 'blocked');
     try {
       const before = native.info().reusedDiffDst;
-      const grads = tf.grads((a, b) => tf.sum(tf.square(tf.conv2d(a as typeof x, b as typeof filter, 1, 'same'))))([x, filter]);
+      run();
       expect(native.info().reusedDiffDst).toBe(before + 1);
-      tf.dispose(grads);
     } finally {
       native.setConvolutionLayouts(forward, data, weights);
-      tf.dispose([x, filter]);
     }
   });
 
   it('convolves the NHWC tensors in place by default: a gradient step reorders no activation', async () => {
-    const tf = await import('@tensorflow/tfjs-core');
-    const { cpuBackendPlugin } = await import('../backends/cpu');
-    const { nativeKernels } = await import('./kernels');
-    const { kernels: native } = await nativeKernels();
-    if (!native) return expect(process.env.CI, 'the native kernels must load in CI').toBeFalsy();
-    await cpuBackendPlugin.setup({ threads: 1 });
+    const setup = await convolutionGradients();
+    if (!setup) return;
+    const { native, run } = setup;
     expect(native.info().convolutionLayouts).toEqual({ forward: 'nhwc', data: 'nhwc', weights: 'nhwc' });
-    const x = tf.randomNormal([2, 6, 6, 5], 0, 1, 'float32', 1) as import('@tensorflow/tfjs-core').Tensor4D;
-    const filter = tf.randomNormal([3, 3, 5, 7], 0, 1, 'float32', 2) as import('@tensorflow/tfjs-core').Tensor4D;
     const before = native.info().activationReorders;
-    const grads = tf.grads((a, b) => tf.sum(tf.square(tf.conv2d(a as typeof x, b as typeof filter, 1, 'same'))))([x, filter]);
+    run();
     expect(native.info().activationReorders).toBe(before);
-    tf.dispose([x, filter, ...grads]);
   });
 });
