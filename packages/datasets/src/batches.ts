@@ -41,10 +41,18 @@ export function normalizeInto(out: Float32Array, pixels: Uint8Array, normalizati
     mul[c] = 1 / (scale * std[c]);
     add[c] = -mean[c] / std[c];
   }
-  for (let i = 0; i < pixels.length; i++) {
-    const c = i % channels;
-    out[offset + i] = pixels[i] * mul[c] + add[c];
+  // The 256 results per channel, computed as per pixel and looked up.
+  const table = new Float32Array(channels * 256);
+  for (let c = 0; c < channels; c++) for (let v = 0; v < 256; v++) table[c * 256 + v] = v * mul[c] + add[c];
+  if (channels === 3) {
+    for (let i = 0; i < pixels.length; i += 3) {
+      out[offset + i] = table[pixels[i]];
+      out[offset + i + 1] = table[256 + pixels[i + 1]];
+      out[offset + i + 2] = table[512 + pixels[i + 2]];
+    }
+    return;
   }
+  for (let i = 0, c = 0; i < pixels.length; i++, c = c + 1 === channels ? 0 : c + 1) out[offset + i] = table[c * 256 + pixels[i]];
 }
 
 /** One epoch of batches; with `rng`, a fresh seeded permutation per call. */

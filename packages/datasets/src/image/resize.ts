@@ -10,22 +10,33 @@ export function roundHalfEven(x: number): number {
   return r - x === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }
 
+interface Taps {
+  /** First source sample of each output sample. */
+  first: Int32Array;
+  count: Int32Array;
+  /** `size` fixed-point weights per output sample. */
+  weights: Int32Array;
+  size: number;
+}
+
 /**
- * The taps of PIL's bilinear filter from `inSize` to `outSize` samples: the triangle widened by the
- * scale when shrinking (antialiasing), normalised per output sample, then rounded to fixed point.
+ * The taps of PIL's bilinear filter from `inSize` to `outSize` samples, for the output samples
+ * [from, from + length): the triangle widened by the scale when shrinking (antialiasing),
+ * normalised per output sample, then rounded to fixed point. Each output sample's taps depend on
+ * its own index only, so a part of an output is computed exactly as the whole would be.
  */
-function taps(inSize: number, outSize: number): { first: Int32Array; count: Int32Array; weights: Int32Array; size: number } {
+function computeTaps(inSize: number, outSize: number, from: number, length: number): Taps {
   const scale = inSize / outSize;
   const filterScale = Math.max(scale, 1);
   const support = filterScale;
   const size = Math.ceil(support) * 2 + 1;
-  const first = new Int32Array(outSize);
-  const count = new Int32Array(outSize);
-  const weights = new Int32Array(outSize * size);
+  const first = new Int32Array(length);
+  const count = new Int32Array(length);
+  const weights = new Int32Array(length * size);
   const w = new Float64Array(size);
   const inverse = 1 / filterScale;
-  for (let o = 0; o < outSize; o++) {
-    const center = (o + 0.5) * scale;
+  for (let k = 0; k < length; k++) {
+    const center = (from + k + 0.5) * scale;
     const lo = Math.max(Math.trunc(center - support + 0.5), 0);
     const hi = Math.min(Math.trunc(center + support + 0.5), inSize);
     let total = 0;
@@ -34,17 +45,118 @@ function taps(inSize: number, outSize: number): { first: Int32Array; count: Int3
       w[i] = t < 1 ? 1 - t : 0;
       total += w[i];
     }
-    for (let i = 0; i < hi - lo; i++) weights[o * size + i] = Math.trunc(0.5 + (total !== 0 ? w[i] / total : w[i]) * ONE);
-    first[o] = lo;
-    count[o] = hi - lo;
+    for (let i = 0; i < hi - lo; i++) weights[k * size + i] = Math.trunc(0.5 + (total !== 0 ? w[i] / total : w[i]) * ONE);
+    first[k] = lo;
+    count[k] = hi - lo;
   }
   return { first, count, weights, size };
 }
 
-function clip8(sum: number): number {
-  if (sum >= ONE * 256) return 255;
-  if (sum <= 0) return 0;
-  return sum >> PRECISION_BITS;
+// Tap tables by sizes: evaluation resizes every photo of a size alike, and random-resized crops
+// of the same window size recur. Bounded, as windows of every size occur over an epoch.
+const tapCache = new Map<string, Taps>();
+const TAP_CACHE_ENTRIES = 512;
+
+function taps(inSize: number, outSize: number, from = 0, length = outSize): Taps {
+  const key = `${inSize} ${outSize} ${from} ${length}`;
+  let found = tapCache.get(key);
+  if (!found) {
+    if (tapCache.size >= TAP_CACHE_ENTRIES) tapCache.clear();
+    found = computeTaps(inSize, outSize, from, length);
+    tapCache.set(key, found);
+  }
+  return found;
+}
+
+// Scratch for the rows between the two passes, reused from image to image (each thread has its own
+// module, and a resize runs to its end before another starts). Clamped stores are PIL's clip to 0-255.
+let between = new Uint8ClampedArray(0);
+
+/** A rectangle of an image or of a resize's output, in pixels. */
+export interface Window {
+  top: number;
+  left: number;
+  height: number;
+  width: number;
+}
+
+/**
+ * Part `part` of the resize of window `source` of `image` to `outHeight` x `outWidth`, as PIL's
+ * `image.crop(source).resize((outWidth, outHeight), BILINEAR)` followed by `.crop(part)` gives it:
+ * PIL's antialiased bilinear filter in its fixed point and pass order (rows first, rounded to 8
+ * bits, then columns), computing only what the part needs. `source` lies inside the image and
+ * `part` inside the output. With `mirror`, the result comes out flipped left to right.
+ */
+export function resampleWindow(image: RasterImage, source: Window, outHeight: number, outWidth: number, part: Window, mirror = false): RasterImage {
+  const { width: W, channels: C } = image;
+  const { height, width } = part;
+  // Sums in 32-bit integers as PIL's: 255 times weights that add up to about 2^22 stays below 2^31.
+  const half = 1 << (PRECISION_BITS - 1);
+  const vertical = source.height !== outHeight ? taps(source.height, outHeight, part.top, height) : null;
+  const horizontal = source.width !== outWidth ? taps(source.width, outWidth, part.left, width) : null;
+  // The window rows that the columns pass reads.
+  const rowFirst = vertical ? vertical.first[0] : part.top;
+  const rows = vertical ? vertical.first[height - 1] + vertical.count[height - 1] - rowFirst : height;
+  const stride = width * C;
+  const result = new Uint8Array(height * stride);
+  const out = new Uint8ClampedArray(result.buffer);
+  if (vertical && between.length < rows * stride) between = new Uint8ClampedArray(rows * stride);
+  const target = vertical ? between : out;
+  const data = image.data;
+  if (horizontal) {
+    const { first, count, weights, size } = horizontal;
+    for (let r = 0; r < rows; r++) {
+      const row = ((source.top + rowFirst + r) * W + source.left) * C;
+      const outRow = r * stride;
+      for (let x = 0; x < width; x++) {
+        const k = x * size;
+        const n = count[x];
+        let s = row + first[x] * C;
+        const o = outRow + (mirror ? width - 1 - x : x) * C;
+        if (C === 3) {
+          let red = half;
+          let green = half;
+          let blue = half;
+          for (let i = 0; i < n; i++, s += 3) {
+            const w = weights[k + i];
+            red = (red + Math.imul(data[s], w)) | 0;
+            green = (green + Math.imul(data[s + 1], w)) | 0;
+            blue = (blue + Math.imul(data[s + 2], w)) | 0;
+          }
+          target[o] = red >> PRECISION_BITS;
+          target[o + 1] = green >> PRECISION_BITS;
+          target[o + 2] = blue >> PRECISION_BITS;
+        } else {
+          for (let c = 0; c < C; c++) {
+            let sum = half;
+            for (let i = 0, t = s + c; i < n; i++, t += C) sum = (sum + Math.imul(data[t], weights[k + i])) | 0;
+            target[o + c] = sum >> PRECISION_BITS;
+          }
+        }
+      }
+    }
+  } else {
+    for (let r = 0; r < rows; r++) {
+      const row = ((source.top + rowFirst + r) * W + source.left + part.left) * C;
+      if (!mirror) target.set(data.subarray(row, row + stride), r * stride);
+      else for (let x = 0, s = row, o = r * stride + stride - C; x < width; x++, o -= C) for (let c = 0; c < C; c++) target[o + c] = data[s++];
+    }
+  }
+  if (vertical) {
+    const { first, count, weights, size } = vertical;
+    for (let y = 0; y < height; y++) {
+      const k = y * size;
+      const n = count[y];
+      const from = (first[y] - rowFirst) * stride;
+      const o = y * stride;
+      for (let j = 0; j < stride; j++) {
+        let sum = half;
+        for (let i = 0, t = from + j; i < n; i++, t += stride) sum = (sum + Math.imul(target[t], weights[k + i])) | 0;
+        out[o + j] = sum >> PRECISION_BITS;
+      }
+    }
+  }
+  return { data: result, width, height, channels: C };
 }
 
 /**
@@ -53,67 +165,9 @@ function clip8(sum: number): number {
  * fixed-point arithmetic, so the result equals PIL's `image.resize((width, height), BILINEAR)`.
  */
 export function resizeBilinear(image: RasterImage, height: number, width: number): RasterImage {
-  const { width: W, height: H, channels: C } = image;
-  if (H === height && W === width) return image;
-  let data = image.data;
-  let rowWidth = W;
-  const half = 1 << (PRECISION_BITS - 1);
-  if (width !== W) {
-    const { first, count, weights, size } = taps(W, width);
-    const out = new Uint8Array(H * width * C);
-    for (let y = 0; y < H; y++) {
-      const row = y * W * C;
-      const outRow = y * width * C;
-      for (let x = 0; x < width; x++) {
-        const k = x * size;
-        const n = count[x];
-        let s = row + first[x] * C;
-        const o = outRow + x * C;
-        if (C === 3) {
-          let r = half;
-          let g = half;
-          let b = half;
-          for (let i = 0; i < n; i++, s += 3) {
-            const w = weights[k + i];
-            r += data[s] * w;
-            g += data[s + 1] * w;
-            b += data[s + 2] * w;
-          }
-          out[o] = clip8(r);
-          out[o + 1] = clip8(g);
-          out[o + 2] = clip8(b);
-        } else {
-          for (let c = 0; c < C; c++) {
-            let sum = half;
-            for (let i = 0, t = s + c; i < n; i++, t += C) sum += data[t] * weights[k + i];
-            out[o + c] = clip8(sum);
-          }
-        }
-      }
-    }
-    data = out;
-    rowWidth = width;
-  }
-  if (height !== H) {
-    const { first, count, weights, size } = taps(H, height);
-    const stride = rowWidth * C;
-    const out = new Uint8Array(height * stride);
-    // Whole rows at a time: the sums stay below 2^31 (255 * 2^22 times weights summing to about 1).
-    const sums = new Int32Array(stride);
-    for (let y = 0; y < height; y++) {
-      sums.fill(half);
-      const k = y * size;
-      for (let i = 0; i < count[y]; i++) {
-        const w = weights[k + i];
-        const source = (first[y] + i) * stride;
-        for (let j = 0; j < stride; j++) sums[j] += data[source + j] * w;
-      }
-      const o = y * stride;
-      for (let j = 0; j < stride; j++) out[o + j] = clip8(sums[j]);
-    }
-    data = out;
-  }
-  return { data, width, height, channels: C };
+  if (image.height === height && image.width === width) return image;
+  const whole = { top: 0, left: 0, height: image.height, width: image.width };
+  return resampleWindow(image, whole, height, width, { top: 0, left: 0, height, width });
 }
 
 /** The window [top, top + height) x [left, left + width); what lies outside the image is zero, as PIL's crop gives. */
@@ -151,4 +205,17 @@ function centerOffset(size: number, crop: number): number {
 export function centerCrop(image: RasterImage, height: number, width: number): RasterImage {
   if (image.height === height && image.width === width) return image;
   return crop(image, centerOffset(image.height, height), centerOffset(image.width, width), height, width);
+}
+
+/**
+ * torchvision's Resize(resize) followed by CenterCrop((height, width)), resampling only the centre
+ * that the crop keeps: the same bytes as the two steps.
+ */
+export function resizeCenterCrop(image: RasterImage, resize: number, height: number, width: number): RasterImage {
+  const size = shorterSideSize(image.width, image.height, resize);
+  const top = centerOffset(size.height, height);
+  const left = centerOffset(size.width, width);
+  if (top < 0 || left < 0) return centerCrop(resizeBilinear(image, size.height, size.width), height, width);
+  if (size.height === image.height && size.width === image.width) return centerCrop(image, height, width);
+  return resampleWindow(image, { top: 0, left: 0, height: image.height, width: image.width }, size.height, size.width, { top, left, height, width });
 }

@@ -1,6 +1,6 @@
 import type { Preprocessing } from '@pyramid/core';
 import type { RasterImage } from './decode';
-import { centerCrop, crop, resizeBilinear, resizeShorterSide, roundHalfEven } from './resize';
+import { crop, resampleWindow, resizeBilinear, resizeCenterCrop, roundHalfEven } from './resize';
 
 /** The random draws a transform needs; core's Rng is one, a pre-drawn array is another. */
 export interface RandomSource {
@@ -82,12 +82,36 @@ export function horizontalFlip(image: RasterImage): RasterImage {
   return { ...image, data: out };
 }
 
-function clamp(v: number): number {
-  return v < 0 ? 0 : v > 255 ? 255 : Math.round(v);
+// Blended values become bytes as a Uint8ClampedArray stores them: clamped to 0-255 and rounded
+// half to even, without a branch per value.
+
+const BRIGHTNESS = 0;
+const CONTRAST = 1;
+const SATURATION = 2;
+
+/** Colour jitter's random draws: the order of its three blends, then each one's factor in that order. */
+function drawJitter(strength: number, random: RandomSource): { order: number[]; alphas: number[] } {
+  const order = [BRIGHTNESS, CONTRAST, SATURATION];
+  for (let i = 2; i > 0; i--) {
+    const j = Math.floor(random.uniform() * (i + 1));
+    [order[i], order[j]] = [order[j], order[i]];
+  }
+  return { order, alphas: order.map(() => 1 + strength * (2 * random.uniform() - 1)) };
 }
 
-function gray(data: Uint8Array, i: number): number {
-  return 0.299 * data[i] + 0.587 * data[i + 1] + 0.114 * data[i + 2];
+/**
+ * The mean grey of an image from its channel sums (integers, so exact in any order of summation):
+ * contrast blends towards it.
+ */
+function meanGrey(red: number, green: number, blue: number, pixels: number): number {
+  return (0.299 * red + 0.587 * green + 0.114 * blue) / pixels;
+}
+
+/** Brightness (offset 0) and contrast map each value alike: a table of the 256 results. */
+function blendTable(alpha: number, offset: number, table = new Uint8Array(256)): Uint8Array {
+  const clamped = new Uint8ClampedArray(table.buffer, table.byteOffset, 256);
+  for (let v = 0; v < 256; v++) clamped[v] = v * alpha + offset;
+  return table;
 }
 
 /**
@@ -97,32 +121,33 @@ function gray(data: Uint8Array, i: number): number {
  */
 export function colorJitter(image: RasterImage, strength: number, random: RandomSource): RasterImage {
   if (image.channels !== 3) return image;
-  const order = [0, 1, 2];
-  for (let i = 2; i > 0; i--) {
-    const j = Math.floor(random.uniform() * (i + 1));
-    [order[i], order[j]] = [order[j], order[i]];
-  }
+  const { order, alphas } = drawJitter(strength, random);
   let data = image.data;
-  const table = new Uint8Array(256);
-  for (const op of order) {
-    const alpha = 1 + strength * (2 * random.uniform() - 1);
+  for (const [k, op] of order.entries()) {
+    const alpha = alphas[k];
     const out = new Uint8Array(data.length);
-    if (op === 2) {
+    if (op === SATURATION) {
+      const clamped = new Uint8ClampedArray(out.buffer);
       for (let i = 0; i < data.length; i += 3) {
-        const g = gray(data, i) * (1 - alpha);
-        out[i] = clamp(data[i] * alpha + g);
-        out[i + 1] = clamp(data[i + 1] * alpha + g);
-        out[i + 2] = clamp(data[i + 2] * alpha + g);
+        const g = (0.299 * data[i] + 0.587 * data[i + 1] + 0.114 * data[i + 2]) * (1 - alpha);
+        clamped[i] = data[i] * alpha + g;
+        clamped[i + 1] = data[i + 1] * alpha + g;
+        clamped[i + 2] = data[i + 2] * alpha + g;
       }
     } else {
-      // Brightness and contrast map each value alike: through a table of the 256 results.
       let offset = 0;
-      if (op === 1) {
-        let mean = 0;
-        for (let i = 0; i < data.length; i += 3) mean += gray(data, i);
-        offset = (mean / (data.length / 3)) * (1 - alpha);
+      if (op === CONTRAST) {
+        let red = 0;
+        let green = 0;
+        let blue = 0;
+        for (let i = 0; i < data.length; i += 3) {
+          red += data[i];
+          green += data[i + 1];
+          blue += data[i + 2];
+        }
+        offset = meanGrey(red, green, blue, data.length / 3) * (1 - alpha);
       }
-      for (let v = 0; v < 256; v++) table[v] = clamp(v * alpha + offset);
+      const table = blendTable(alpha, offset);
       for (let i = 0; i < data.length; i++) out[i] = table[data[i]];
     }
     data = out;
@@ -138,12 +163,16 @@ const EIGENVECTORS = [
   [-0.5836, -0.6948, 0.4203],
 ];
 
+/** PCA lighting's random draws, as the shift of each channel in 0-255 levels. */
+function drawLighting(std: number, random: RandomSource): number[] {
+  const alpha = [normal(random) * std, normal(random) * std, normal(random) * std];
+  return EIGENVECTORS.map((row) => 255 * row.reduce((s, v, k) => s + v * alpha[k] * EIGENVALUES[k], 0));
+}
+
 /** AlexNet's PCA lighting noise: rgb += V (alpha * lambda), alpha ~ N(0, std), on 0-1 pixels. */
 export function pcaLighting(image: RasterImage, std: number, random: RandomSource): RasterImage {
   if (image.channels !== 3 || std === 0) return image;
-  const alpha = [normal(random) * std, normal(random) * std, normal(random) * std];
-  const shift = EIGENVECTORS.map((row) => 255 * row.reduce((s, v, k) => s + v * alpha[k] * EIGENVALUES[k], 0));
-  const tables = shift.map((d) => Uint8Array.from({ length: 256 }, (_, v) => clamp(v + d)));
+  const tables = drawLighting(std, random).map((d) => blendTable(1, d));
   const out = new Uint8Array(image.data.length);
   const [r, g, b] = tables;
   for (let i = 0; i < out.length; i += 3) {
@@ -152,6 +181,131 @@ export function pcaLighting(image: RasterImage, std: number, random: RandomSourc
     out[i + 2] = b[image.data[i + 2]];
   }
   return { ...image, data: out };
+}
+
+// Per-channel value maps (3 x 256) and the histogram of the fused colour passes, reused from image to image.
+const before = new Uint8Array(3 * 256);
+const after = new Uint8Array(3 * 256);
+const step = new Uint8Array(256);
+const histogram = new Int32Array(3 * 256);
+const blended = new Uint8ClampedArray(3);
+
+function resetTables(tables: Uint8Array): void {
+  for (let v = 0; v < 3 * 256; v++) tables[v] = v & 255;
+}
+
+/** Replaces each channel's map t by map[t]: two value maps applied one after the other. */
+function composeTables(tables: Uint8Array, map: Uint8Array, channel: number): void {
+  for (let v = channel * 256; v < channel * 256 + 256; v++) tables[v] = map[tables[v]];
+}
+
+function countValues(data: Uint8Array): void {
+  histogram.fill(0);
+  for (let i = 0; i < data.length; i += 3) {
+    histogram[data[i]]++;
+    histogram[256 + data[i + 1]]++;
+    histogram[512 + data[i + 2]]++;
+  }
+}
+
+/** The mean grey of the counted image once `tables` map it. */
+function meanGreyThrough(tables: Uint8Array, pixels: number): number {
+  const sums = [0, 0, 0];
+  for (let c = 0; c < 3; c++) for (let v = 0; v < 256; v++) sums[c] += histogram[c * 256 + v] * tables[c * 256 + v];
+  return meanGrey(sums[0], sums[1], sums[2], pixels);
+}
+
+/**
+ * Saturation in place: each pixel through the maps `into`, blended with its grey by `alpha`, then
+ * through the maps `out`; with `count`, the blended values are counted into the histogram.
+ */
+function saturate(data: Uint8Array, alpha: number, into: Uint8Array, out: Uint8Array, count: boolean): void {
+  if (count) histogram.fill(0);
+  const beta = 1 - alpha;
+  for (let i = 0; i < data.length; i += 3) {
+    const r = into[data[i]];
+    const g = into[256 + data[i + 1]];
+    const b = into[512 + data[i + 2]];
+    const grey = (0.299 * r + 0.587 * g + 0.114 * b) * beta;
+    blended[0] = r * alpha + grey;
+    blended[1] = g * alpha + grey;
+    blended[2] = b * alpha + grey;
+    const r2 = blended[0];
+    const g2 = blended[1];
+    const b2 = blended[2];
+    data[i] = out[r2];
+    data[i + 1] = out[256 + g2];
+    data[i + 2] = out[512 + b2];
+    if (count) {
+      histogram[r2]++;
+      histogram[256 + g2]++;
+      histogram[512 + b2]++;
+    }
+  }
+}
+
+/**
+ * ImageNet training augmentation in as few passes as the draws allow, with the same random draws
+ * and the same bytes as randomResizedCrop, horizontalFlip, colorJitter and pcaLighting one after
+ * the other: the flip is the resize's write order; brightness, contrast and lighting are value
+ * maps, composed into one map per channel (contrast's mean grey from a histogram); saturation,
+ * which mixes channels, is the one pass over the pixels, with the maps before and after it
+ * applied in the same pass (a second pass only when contrast follows it and needs its mean).
+ */
+function imagenetTrain(image: RasterImage, spec: { size: number; jitter: number; lighting: number }, random: RandomSource): RasterImage {
+  const box = randomResizedCropBox(image.width, image.height, random);
+  const mirror = random.uniform() < 0.5;
+  const out = resampleWindow(image, box, spec.size, spec.size, { top: 0, left: 0, height: spec.size, width: spec.size }, mirror);
+  if (out.channels !== 3) return out;
+  const { order, alphas } = spec.jitter > 0 ? drawJitter(spec.jitter, random) : { order: [], alphas: [] };
+  const shifts = spec.lighting !== 0 ? drawLighting(spec.lighting, random) : [];
+  const data = out.data;
+  const pixels = data.length / 3;
+  const saturation = order.indexOf(SATURATION);
+  const contrastAfterSaturation = saturation >= 0 && order.indexOf(CONTRAST) > saturation;
+  // The value maps from the start, or from saturation when contrast needs the saturated image counted.
+  resetTables(before);
+  let counted = false;
+  const valueMap = (tables: Uint8Array, op: number, alpha: number) => {
+    let offset = 0;
+    if (op === CONTRAST) {
+      if (!counted) countValues(data);
+      counted = true;
+      offset = meanGreyThrough(tables, pixels) * (1 - alpha);
+    }
+    blendTable(alpha, offset, step);
+    for (let c = 0; c < 3; c++) composeTables(tables, step, c);
+  };
+  for (let k = 0; k < order.length; k++) {
+    if (order[k] !== SATURATION) {
+      valueMap(before, order[k], alphas[k]);
+      continue;
+    }
+    if (contrastAfterSaturation) {
+      resetTables(after);
+      saturate(data, alphas[k], before, after, true);
+      resetTables(before);
+      counted = true;
+      continue;
+    }
+    // Only brightness and lighting follow: their maps go into the same pass.
+    resetTables(after);
+    for (let j = k + 1; j < order.length; j++) valueMap(after, order[j], alphas[j]);
+    for (const [c, shift] of shifts.entries()) composeTables(after, blendTable(1, shift, step), c);
+    saturate(data, alphas[k], before, after, false);
+    return out;
+  }
+  for (const [c, shift] of shifts.entries()) composeTables(before, blendTable(1, shift, step), c);
+  let identity = true;
+  for (let v = 0; v < 3 * 256 && identity; v++) identity = before[v] === (v & 255);
+  if (!identity) {
+    for (let i = 0; i < data.length; i += 3) {
+      data[i] = before[data[i]];
+      data[i + 1] = before[256 + data[i + 1]];
+      data[i + 2] = before[512 + data[i + 2]];
+    }
+  }
+  return out;
 }
 
 /** What a worker thread applies to each decoded image; plain data, so that it crosses threads. */
@@ -167,15 +321,11 @@ export function applyTransform(image: RasterImage, spec: TransformSpec, random: 
   switch (spec.kind) {
     case 'resize':
       return resizeBilinear(image, spec.height, spec.width);
-    case 'imagenet-train': {
-      let out = randomResizedCrop(image, spec.size, random);
-      if (random.uniform() < 0.5) out = horizontalFlip(out);
-      if (spec.jitter > 0) out = colorJitter(out, spec.jitter, random);
-      return pcaLighting(out, spec.lighting, random);
-    }
+    case 'imagenet-train':
+      return imagenetTrain(image, spec, random);
     case 'center-crop':
       if (image.height === spec.height && image.width === spec.width) return image;
-      return centerCrop(resizeShorterSide(image, spec.resize), spec.height, spec.width);
+      return resizeCenterCrop(image, spec.resize, spec.height, spec.width);
   }
 }
 
