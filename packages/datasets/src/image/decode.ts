@@ -1,6 +1,7 @@
 import { DataError, isMissingModule } from '@pyramid/core';
 import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
+import { type ImageWindow, crop } from './resize';
 
 /** A decoded image: uint8 pixels, HWC. */
 export interface RasterImage {
@@ -74,6 +75,12 @@ function jpegSize(bytes: Uint8Array): { width: number; height: number } | null {
   return null;
 }
 
+/** Width and height as a JPEG's or PNG's header declares them, without decoding; null if unreadable. */
+export function declaredSize(bytes: Uint8Array): { width: number; height: number } | null {
+  const format = imageFormat(bytes);
+  return format === 'png' ? pngSize(bytes) : format === 'jpeg' ? jpegSize(bytes) : null;
+}
+
 function assertDeclaredSize(bytes: Uint8Array, format: 'jpeg' | 'png', source: string): void {
   const size = format === 'png' ? pngSize(bytes) : jpegSize(bytes);
   if (size && size.width * size.height > MAX_IMAGE_PIXELS) {
@@ -131,17 +138,23 @@ export async function imageDecoder(): Promise<'sharp' | 'jpeg-js'> {
 /**
  * Decodes a JPEG or PNG into `channels` channels with exactly PIL's pixels (Image.open(f)
  * .convert('RGB' or 'L')): through sharp, embedded colour profiles ignored and no EXIF rotation,
- * as PIL does. Errors name `source`.
+ * as PIL does. With `window` (inside the image), only that part comes out, the same pixels as
+ * cropped from the whole: a JPEG's rows below it are not decoded. Errors name `source`.
  */
-export async function decodeImage(bytes: Uint8Array, source: string, channels: 1 | 3 = 3): Promise<RasterImage> {
+export async function decodeImage(bytes: Uint8Array, source: string, channels: 1 | 3 = 3, window?: ImageWindow): Promise<RasterImage> {
   const format = imageFormat(bytes);
   if (!format) throw new DataError(`${source}: not a JPEG or PNG image`);
   assertDeclaredSize(bytes, format, source);
   const sharp = await loadSharp();
-  if (!sharp) return decodeImageJs(bytes, source, channels);
+  if (!sharp) {
+    const image = decodeImageJs(bytes, source, channels);
+    return window ? crop(image, window.top, window.left, window.height, window.width) : image;
+  }
   let decoded: { data: Buffer; info: { width: number; height: number; channels: number } };
   try {
-    decoded = await sharp(bytes, { ignoreIcc: true, limitInputPixels: MAX_IMAGE_PIXELS, sequentialRead: true }).raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+    const pipeline = sharp(bytes, { ignoreIcc: true, limitInputPixels: MAX_IMAGE_PIXELS, sequentialRead: true });
+    if (window) pipeline.extract(window);
+    decoded = await pipeline.raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
   } catch (error) {
     throw new DataError(`${source}: cannot decode ${format.toUpperCase()} (${(error as Error).message})`);
   }

@@ -73,7 +73,7 @@ function taps(inSize: number, outSize: number, from = 0, length = outSize): Taps
 let between = new Uint8ClampedArray(0);
 
 /** A rectangle of an image or of a resize's output, in pixels. */
-export interface Window {
+export interface ImageWindow {
   top: number;
   left: number;
   height: number;
@@ -87,7 +87,7 @@ export interface Window {
  * bits, then columns), computing only what the part needs. `source` lies inside the image and
  * `part` inside the output. With `mirror`, the result comes out flipped left to right.
  */
-export function resampleWindow(image: RasterImage, source: Window, outHeight: number, outWidth: number, part: Window, mirror = false): RasterImage {
+export function resampleWindow(image: RasterImage, source: ImageWindow, outHeight: number, outWidth: number, part: ImageWindow, mirror = false): RasterImage {
   const { width: W, channels: C } = image;
   const { height, width } = part;
   // Sums in 32-bit integers as PIL's: 255 times weights that add up to about 2^22 stays below 2^31.
@@ -103,7 +103,38 @@ export function resampleWindow(image: RasterImage, source: Window, outHeight: nu
   if (vertical && between.length < rows * stride) between = new Uint8ClampedArray(rows * stride);
   const target = vertical ? between : out;
   const data = image.data;
-  if (horizontal) {
+  if (horizontal && C === 3) {
+    const { first, count, weights, size } = horizontal;
+    for (let r = 0; r < rows; r++) {
+      const row = ((source.top + rowFirst + r) * W + source.left) * 3;
+      let o = mirror ? r * stride + stride - 3 : r * stride;
+      const step = mirror ? -3 : 3;
+      for (let x = 0, k = 0; x < width; x++, k += size, o += step) {
+        const end = k + count[x];
+        let s = row + first[x] * 3;
+        let red = half;
+        let green = half;
+        let blue = half;
+        let i = k;
+        for (; i + 1 < end; i += 2, s += 6) {
+          const w0 = weights[i];
+          const w1 = weights[i + 1];
+          red = (red + Math.imul(data[s], w0) + Math.imul(data[s + 3], w1)) | 0;
+          green = (green + Math.imul(data[s + 1], w0) + Math.imul(data[s + 4], w1)) | 0;
+          blue = (blue + Math.imul(data[s + 2], w0) + Math.imul(data[s + 5], w1)) | 0;
+        }
+        if (i < end) {
+          const w = weights[i];
+          red = (red + Math.imul(data[s], w)) | 0;
+          green = (green + Math.imul(data[s + 1], w)) | 0;
+          blue = (blue + Math.imul(data[s + 2], w)) | 0;
+        }
+        target[o] = red >> PRECISION_BITS;
+        target[o + 1] = green >> PRECISION_BITS;
+        target[o + 2] = blue >> PRECISION_BITS;
+      }
+    }
+  } else if (horizontal) {
     const { first, count, weights, size } = horizontal;
     for (let r = 0; r < rows; r++) {
       const row = ((source.top + rowFirst + r) * W + source.left) * C;
@@ -111,27 +142,12 @@ export function resampleWindow(image: RasterImage, source: Window, outHeight: nu
       for (let x = 0; x < width; x++) {
         const k = x * size;
         const n = count[x];
-        let s = row + first[x] * C;
+        const s = row + first[x] * C;
         const o = outRow + (mirror ? width - 1 - x : x) * C;
-        if (C === 3) {
-          let red = half;
-          let green = half;
-          let blue = half;
-          for (let i = 0; i < n; i++, s += 3) {
-            const w = weights[k + i];
-            red = (red + Math.imul(data[s], w)) | 0;
-            green = (green + Math.imul(data[s + 1], w)) | 0;
-            blue = (blue + Math.imul(data[s + 2], w)) | 0;
-          }
-          target[o] = red >> PRECISION_BITS;
-          target[o + 1] = green >> PRECISION_BITS;
-          target[o + 2] = blue >> PRECISION_BITS;
-        } else {
-          for (let c = 0; c < C; c++) {
-            let sum = half;
-            for (let i = 0, t = s + c; i < n; i++, t += C) sum = (sum + Math.imul(data[t], weights[k + i])) | 0;
-            target[o + c] = sum >> PRECISION_BITS;
-          }
+        for (let c = 0; c < C; c++) {
+          let sum = half;
+          for (let i = 0, t = s + c; i < n; i++, t += C) sum = (sum + Math.imul(data[t], weights[k + i])) | 0;
+          target[o + c] = sum >> PRECISION_BITS;
         }
       }
     }
@@ -151,7 +167,10 @@ export function resampleWindow(image: RasterImage, source: Window, outHeight: nu
       const o = y * stride;
       for (let j = 0; j < stride; j++) {
         let sum = half;
-        for (let i = 0, t = from + j; i < n; i++, t += stride) sum = (sum + Math.imul(target[t], weights[k + i])) | 0;
+        let i = 0;
+        let t = from + j;
+        for (; i + 1 < n; i += 2, t += 2 * stride) sum = (sum + Math.imul(target[t], weights[k + i]) + Math.imul(target[t + stride], weights[k + i + 1])) | 0;
+        if (i < n) sum = (sum + Math.imul(target[t], weights[k + i])) | 0;
         out[o + j] = sum >> PRECISION_BITS;
       }
     }

@@ -1,6 +1,6 @@
 import type { Preprocessing } from '@pyramid/core';
 import type { RasterImage } from './decode';
-import { crop, resampleWindow, resizeBilinear, resizeCenterCrop, roundHalfEven } from './resize';
+import { type ImageWindow, crop, resampleWindow, resizeBilinear, resizeCenterCrop, roundHalfEven } from './resize';
 
 /** The random draws a transform needs; core's Rng is one, a pre-drawn array is another. */
 export interface RandomSource {
@@ -251,9 +251,9 @@ function saturate(data: Uint8Array, alpha: number, into: Uint8Array, out: Uint8A
  * maps, composed into one map per channel (contrast's mean grey from a histogram); saturation,
  * which mixes channels, is the one pass over the pixels, with the maps before and after it
  * applied in the same pass (a second pass only when contrast follows it and needs its mean).
+ * `box` is the window randomResizedCropBox drew, the random numbers after it come from `random`.
  */
-function imagenetTrain(image: RasterImage, spec: { size: number; jitter: number; lighting: number }, random: RandomSource): RasterImage {
-  const box = randomResizedCropBox(image.width, image.height, random);
+export function imagenetTrainCropped(image: RasterImage, box: ImageWindow, spec: { size: number; jitter: number; lighting: number }, random: RandomSource): RasterImage {
   const mirror = random.uniform() < 0.5;
   const out = resampleWindow(image, box, spec.size, spec.size, { top: 0, left: 0, height: spec.size, width: spec.size }, mirror);
   if (out.channels !== 3) return out;
@@ -322,7 +322,7 @@ export function applyTransform(image: RasterImage, spec: TransformSpec, random: 
     case 'resize':
       return resizeBilinear(image, spec.height, spec.width);
     case 'imagenet-train':
-      return imagenetTrain(image, spec, random);
+      return imagenetTrainCropped(image, randomResizedCropBox(image.width, image.height, random), spec, random);
     case 'center-crop':
       if (image.height === spec.height && image.width === spec.width) return image;
       return resizeCenterCrop(image, spec.resize, spec.height, spec.width);
