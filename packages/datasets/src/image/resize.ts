@@ -105,33 +105,39 @@ export function resampleWindow(image: RasterImage, source: ImageWindow, outHeigh
   const data = image.data;
   if (horizontal && C === 3) {
     const { first, count, weights, size } = horizontal;
-    for (let r = 0; r < rows; r++) {
+    const step = mirror ? -3 : 3;
+    // Two rows at a time share the weights' loads; a last odd row is computed twice over.
+    const rowStep = (W * 3) | 0;
+    for (let r = 0; r < rows; r += 2) {
+      const pair = r + 1 < rows ? 1 : 0;
       const row = ((source.top + rowFirst + r) * W + source.left) * 3;
+      const next = pair * rowStep;
       let o = mirror ? r * stride + stride - 3 : r * stride;
-      const step = mirror ? -3 : 3;
+      const nextOut = pair * stride;
       for (let x = 0, k = 0; x < width; x++, k += size, o += step) {
         const end = k + count[x];
         let s = row + first[x] * 3;
-        let red = half;
-        let green = half;
-        let blue = half;
-        let i = k;
-        for (; i + 1 < end; i += 2, s += 6) {
-          const w0 = weights[i];
-          const w1 = weights[i + 1];
-          red = (red + Math.imul(data[s], w0) + Math.imul(data[s + 3], w1)) | 0;
-          green = (green + Math.imul(data[s + 1], w0) + Math.imul(data[s + 4], w1)) | 0;
-          blue = (blue + Math.imul(data[s + 2], w0) + Math.imul(data[s + 5], w1)) | 0;
-        }
-        if (i < end) {
+        let r0 = half;
+        let g0 = half;
+        let b0 = half;
+        let r1 = half;
+        let g1 = half;
+        let b1 = half;
+        for (let i = k; i < end; i++, s += 3) {
           const w = weights[i];
-          red = (red + Math.imul(data[s], w)) | 0;
-          green = (green + Math.imul(data[s + 1], w)) | 0;
-          blue = (blue + Math.imul(data[s + 2], w)) | 0;
+          r0 = (r0 + Math.imul(data[s], w)) | 0;
+          g0 = (g0 + Math.imul(data[s + 1], w)) | 0;
+          b0 = (b0 + Math.imul(data[s + 2], w)) | 0;
+          r1 = (r1 + Math.imul(data[s + next], w)) | 0;
+          g1 = (g1 + Math.imul(data[s + next + 1], w)) | 0;
+          b1 = (b1 + Math.imul(data[s + next + 2], w)) | 0;
         }
-        target[o] = red >> PRECISION_BITS;
-        target[o + 1] = green >> PRECISION_BITS;
-        target[o + 2] = blue >> PRECISION_BITS;
+        target[o] = r0 >> PRECISION_BITS;
+        target[o + 1] = g0 >> PRECISION_BITS;
+        target[o + 2] = b0 >> PRECISION_BITS;
+        target[o + nextOut] = r1 >> PRECISION_BITS;
+        target[o + nextOut + 1] = g1 >> PRECISION_BITS;
+        target[o + nextOut + 2] = b1 >> PRECISION_BITS;
       }
     }
   } else if (horizontal) {
@@ -165,12 +171,22 @@ export function resampleWindow(image: RasterImage, source: ImageWindow, outHeigh
       const n = count[y];
       const from = (first[y] - rowFirst) * stride;
       const o = y * stride;
-      for (let j = 0; j < stride; j++) {
+      // Two columns at a time share the weights' loads.
+      let j = 0;
+      for (; j + 1 < stride; j += 2) {
+        let even = half;
+        let odd = half;
+        for (let i = 0, t = from + j; i < n; i++, t += stride) {
+          const w = weights[k + i];
+          even = (even + Math.imul(target[t], w)) | 0;
+          odd = (odd + Math.imul(target[t + 1], w)) | 0;
+        }
+        out[o + j] = even >> PRECISION_BITS;
+        out[o + j + 1] = odd >> PRECISION_BITS;
+      }
+      if (j < stride) {
         let sum = half;
-        let i = 0;
-        let t = from + j;
-        for (; i + 1 < n; i += 2, t += 2 * stride) sum = (sum + Math.imul(target[t], weights[k + i]) + Math.imul(target[t + stride], weights[k + i + 1])) | 0;
-        if (i < n) sum = (sum + Math.imul(target[t], weights[k + i])) | 0;
+        for (let i = 0, t = from + j; i < n; i++, t += stride) sum = (sum + Math.imul(target[t], weights[k + i])) | 0;
         out[o + j] = sum >> PRECISION_BITS;
       }
     }
