@@ -16,7 +16,7 @@ export { download, dataCacheDir, md5OfFile, DownloadUnreachableError, type Downl
 export { readTar, writeTar, fileChunks, type TarEntry } from './archive/tar';
 export { readIdx, writeIdx, loadIdxDataset, DEBIAN_FASHION_MNIST_DIR, MAX_IDX_BYTES, type IdxArray } from './idx';
 export { decodeImage, decodeImageJs, imageDecoder, inspectImage, encodePng, encodeJpeg, imageFormat, MAX_IMAGE_PIXELS, type RasterImage } from './image/decode';
-export { resizeBilinear, resizeShorterSide, shorterSideSize, centerCrop, crop, roundHalfEven } from './image/resize';
+export { resizeBilinear, resizeShorterSide, resizeCenterCrop, shorterSideSize, centerCrop, crop, roundHalfEven, type ImageWindow } from './image/resize';
 export { loadImageFolder, listImageFolder, listImageArchive, archiveSplits, inspectImageFolder, imageDatasetFromFiles, IMAGE_EXTENSIONS, type ImageFile, type ImageFolderOptions } from './image-folder';
 export { streamBatches, imageFileDataset, imagenetDataset, type ImageFileDataset, type StreamOptions } from './stream';
 export { DecodePool, type DecodeItem, type DecodeResult } from './image/pool';
