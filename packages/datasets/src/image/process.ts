@@ -8,7 +8,7 @@ import { type TransformSpec, UniformTape, applyTransform, imagenetTrainCropped, 
 export async function processImage(bytes: Uint8Array, source: string, channels: 1 | 3, transform: TransformSpec, uniforms?: Float64Array): Promise<Uint8Array> {
   const random = new UniformTape(uniforms ?? new Float64Array(0));
   const size = transform.kind === 'imagenet-train' ? declaredSize(bytes) : null;
-  if (transform.kind === 'imagenet-train' && size) {
+  if (transform.kind === 'imagenet-train' && size && size.width > 0 && size.height > 0) {
     const box = randomResizedCropBox(size.width, size.height, random);
     const window = await decodeImage(bytes, source, channels, box);
     return imagenetTrainCropped(window, { top: 0, left: 0, height: box.height, width: box.width }, transform, random).data;
