@@ -82,9 +82,6 @@ export function horizontalFlip(image: RasterImage): RasterImage {
   return { ...image, data: out };
 }
 
-// Blended values become bytes as a Uint8ClampedArray stores them: clamped to 0-255 and rounded
-// half to even, without a branch per value.
-
 const BRIGHTNESS = 0;
 const CONTRAST = 1;
 const SATURATION = 2;
@@ -107,7 +104,11 @@ function meanGrey(red: number, green: number, blue: number, pixels: number): num
   return (0.299 * red + 0.587 * green + 0.114 * blue) / pixels;
 }
 
-/** Brightness (offset 0) and contrast map each value alike: a table of the 256 results. */
+/**
+ * Brightness (offset 0) and contrast map each value alike: a table of the 256 results. Blended
+ * values become bytes as a Uint8ClampedArray stores them (clamped to 0-255, rounded half to even),
+ * here and in the saturation blend, which so needs no branch per value.
+ */
 function blendTable(alpha: number, offset: number, table = new Uint8Array(256)): Uint8Array {
   const clamped = new Uint8ClampedArray(table.buffer, table.byteOffset, 256);
   for (let v = 0; v < 256; v++) clamped[v] = v * alpha + offset;
