@@ -90,8 +90,6 @@ export interface ImageWindow {
 export function resampleWindow(image: RasterImage, source: ImageWindow, outHeight: number, outWidth: number, part: ImageWindow, mirror = false): RasterImage {
   const { width: W, channels: C } = image;
   const { height, width } = part;
-  // Sums in 32-bit integers as PIL's: 255 times weights that add up to about 2^22 stays below 2^31.
-  const half = 1 << (PRECISION_BITS - 1);
   const vertical = source.height !== outHeight ? taps(source.height, outHeight, part.top, height) : null;
   const horizontal = source.width !== outWidth ? taps(source.width, outWidth, part.left, width) : null;
   // The window rows that the columns pass reads.
@@ -102,96 +100,113 @@ export function resampleWindow(image: RasterImage, source: ImageWindow, outHeigh
   const out = new Uint8ClampedArray(result.buffer);
   if (vertical && between.length < rows * stride) between = new Uint8ClampedArray(rows * stride);
   const target = vertical ? between : out;
-  const data = image.data;
-  if (horizontal && C === 3) {
-    const { first, count, weights, size } = horizontal;
-    const step = mirror ? -3 : 3;
-    // Two rows at a time share the weights' loads; a last odd row is computed twice over.
-    const rowStep = (W * 3) | 0;
-    for (let r = 0; r < rows; r += 2) {
-      const pair = r + 1 < rows ? 1 : 0;
-      const row = ((source.top + rowFirst + r) * W + source.left) * 3;
-      const next = pair * rowStep;
-      let o = mirror ? r * stride + stride - 3 : r * stride;
-      const nextOut = pair * stride;
-      for (let x = 0, k = 0; x < width; x++, k += size, o += step) {
-        const end = k + count[x];
-        let s = row + first[x] * 3;
-        let r0 = half;
-        let g0 = half;
-        let b0 = half;
-        let r1 = half;
-        let g1 = half;
-        let b1 = half;
-        for (let i = k; i < end; i++, s += 3) {
-          const w = weights[i];
-          r0 = (r0 + Math.imul(data[s], w)) | 0;
-          g0 = (g0 + Math.imul(data[s + 1], w)) | 0;
-          b0 = (b0 + Math.imul(data[s + 2], w)) | 0;
-          r1 = (r1 + Math.imul(data[s + next], w)) | 0;
-          g1 = (g1 + Math.imul(data[s + next + 1], w)) | 0;
-          b1 = (b1 + Math.imul(data[s + next + 2], w)) | 0;
-        }
-        target[o] = r0 >> PRECISION_BITS;
-        target[o + 1] = g0 >> PRECISION_BITS;
-        target[o + 2] = b0 >> PRECISION_BITS;
-        target[o + nextOut] = r1 >> PRECISION_BITS;
-        target[o + nextOut + 1] = g1 >> PRECISION_BITS;
-        target[o + nextOut + 2] = b1 >> PRECISION_BITS;
-      }
-    }
-  } else if (horizontal) {
-    const { first, count, weights, size } = horizontal;
-    for (let r = 0; r < rows; r++) {
-      const row = ((source.top + rowFirst + r) * W + source.left) * C;
-      const outRow = r * stride;
-      for (let x = 0; x < width; x++) {
-        const k = x * size;
-        const n = count[x];
-        const s = row + first[x] * C;
-        const o = outRow + (mirror ? width - 1 - x : x) * C;
-        for (let c = 0; c < C; c++) {
-          let sum = half;
-          for (let i = 0, t = s + c; i < n; i++, t += C) sum = (sum + Math.imul(data[t], weights[k + i])) | 0;
-          target[o + c] = sum >> PRECISION_BITS;
-        }
-      }
-    }
-  } else {
-    for (let r = 0; r < rows; r++) {
-      const row = ((source.top + rowFirst + r) * W + source.left + part.left) * C;
-      if (!mirror) target.set(data.subarray(row, row + stride), r * stride);
-      else for (let x = 0, s = row, o = r * stride + stride - C; x < width; x++, o -= C) for (let c = 0; c < C; c++) target[o + c] = data[s++];
-    }
-  }
-  if (vertical) {
-    const { first, count, weights, size } = vertical;
-    for (let y = 0; y < height; y++) {
-      const k = y * size;
-      const n = count[y];
-      const from = (first[y] - rowFirst) * stride;
-      const o = y * stride;
-      // Two columns at a time share the weights' loads.
-      let j = 0;
-      for (; j + 1 < stride; j += 2) {
-        let even = half;
-        let odd = half;
-        for (let i = 0, t = from + j; i < n; i++, t += stride) {
-          const w = weights[k + i];
-          even = (even + Math.imul(target[t], w)) | 0;
-          odd = (odd + Math.imul(target[t + 1], w)) | 0;
-        }
-        out[o + j] = even >> PRECISION_BITS;
-        out[o + j + 1] = odd >> PRECISION_BITS;
-      }
-      if (j < stride) {
-        let sum = half;
-        for (let i = 0, t = from + j; i < n; i++, t += stride) sum = (sum + Math.imul(target[t], weights[k + i])) | 0;
-        out[o + j] = sum >> PRECISION_BITS;
-      }
-    }
-  }
+  // Where the first row the columns pass reads starts in the image, and how far apart rows are.
+  const start = ((source.top + rowFirst) * W + source.left) * C;
+  if (horizontal && C === 3) resampleRowsRgb(image.data, start, W * 3, rows, horizontal, target, stride, mirror);
+  else if (horizontal) resampleRows(image.data, start, W * C, rows, horizontal, C, target, stride, mirror);
+  else copyRows(image.data, start + part.left * C, W * C, rows, C, target, stride, mirror);
+  if (vertical) resampleColumns(target, rowFirst, vertical, out, height, stride);
   return { data: result, width, height, channels: C };
+}
+
+// The passes, each a function of its own: V8 compiles and optimises them separately, so that a
+// path not taken yet (another channel count, no resize along an axis) does not undo the others.
+// Sums in 32-bit integers as PIL's: 255 times weights that add up to about 2^22 stays below 2^31.
+const HALF = 1 << (PRECISION_BITS - 1);
+
+/** The rows pass for RGB, two rows at a time sharing the weights' loads (a last odd row is computed twice). */
+function resampleRowsRgb(data: Uint8Array, start: number, rowStep: number, rows: number, taps: Taps, target: Uint8ClampedArray, stride: number, mirror: boolean): void {
+  const { first, count, weights, size } = taps;
+  const width = stride / 3;
+  const step = mirror ? -3 : 3;
+  for (let r = 0; r < rows; r += 2) {
+    const next = r + 1 < rows ? rowStep : 0;
+    const nextOut = r + 1 < rows ? stride : 0;
+    const row = start + r * rowStep;
+    let o = mirror ? r * stride + stride - 3 : r * stride;
+    for (let x = 0, k = 0; x < width; x++, k += size, o += step) {
+      const end = k + count[x];
+      let s = row + first[x] * 3;
+      let r0 = HALF;
+      let g0 = HALF;
+      let b0 = HALF;
+      let r1 = HALF;
+      let g1 = HALF;
+      let b1 = HALF;
+      for (let i = k; i < end; i++, s += 3) {
+        const w = weights[i];
+        r0 = (r0 + Math.imul(data[s], w)) | 0;
+        g0 = (g0 + Math.imul(data[s + 1], w)) | 0;
+        b0 = (b0 + Math.imul(data[s + 2], w)) | 0;
+        r1 = (r1 + Math.imul(data[s + next], w)) | 0;
+        g1 = (g1 + Math.imul(data[s + next + 1], w)) | 0;
+        b1 = (b1 + Math.imul(data[s + next + 2], w)) | 0;
+      }
+      target[o] = r0 >> PRECISION_BITS;
+      target[o + 1] = g0 >> PRECISION_BITS;
+      target[o + 2] = b0 >> PRECISION_BITS;
+      target[o + nextOut] = r1 >> PRECISION_BITS;
+      target[o + nextOut + 1] = g1 >> PRECISION_BITS;
+      target[o + nextOut + 2] = b1 >> PRECISION_BITS;
+    }
+  }
+}
+
+/** The rows pass for any number of channels. */
+function resampleRows(data: Uint8Array, start: number, rowStep: number, rows: number, taps: Taps, C: number, target: Uint8ClampedArray, stride: number, mirror: boolean): void {
+  const { first, count, weights, size } = taps;
+  const width = stride / C;
+  for (let r = 0; r < rows; r++) {
+    const row = start + r * rowStep;
+    for (let x = 0; x < width; x++) {
+      const k = x * size;
+      const n = count[x];
+      const s = row + first[x] * C;
+      const o = r * stride + (mirror ? width - 1 - x : x) * C;
+      for (let c = 0; c < C; c++) {
+        let sum = HALF;
+        for (let i = 0, t = s + c; i < n; i++, t += C) sum = (sum + Math.imul(data[t], weights[k + i])) | 0;
+        target[o + c] = sum >> PRECISION_BITS;
+      }
+    }
+  }
+}
+
+/** No resize along the rows: the window's rows as they are (mirrored if asked). */
+function copyRows(data: Uint8Array, start: number, rowStep: number, rows: number, C: number, target: Uint8ClampedArray, stride: number, mirror: boolean): void {
+  for (let r = 0; r < rows; r++) {
+    const row = start + r * rowStep;
+    if (!mirror) target.set(data.subarray(row, row + stride), r * stride);
+    else for (let s = row, o = r * stride + stride - C; o >= r * stride; o -= C) for (let c = 0; c < C; c++) target[o + c] = data[s++];
+  }
+}
+
+/** The columns pass over the rows the first pass wrote, two columns at a time sharing the weights' loads. */
+function resampleColumns(source: Uint8ClampedArray, rowFirst: number, taps: Taps, out: Uint8ClampedArray, height: number, stride: number): void {
+  const { first, count, weights, size } = taps;
+  for (let y = 0; y < height; y++) {
+    const k = y * size;
+    const n = count[y];
+    const from = (first[y] - rowFirst) * stride;
+    const o = y * stride;
+    let j = 0;
+    for (; j + 1 < stride; j += 2) {
+      let even = HALF;
+      let odd = HALF;
+      for (let i = 0, t = from + j; i < n; i++, t += stride) {
+        const w = weights[k + i];
+        even = (even + Math.imul(source[t], w)) | 0;
+        odd = (odd + Math.imul(source[t + 1], w)) | 0;
+      }
+      out[o + j] = even >> PRECISION_BITS;
+      out[o + j + 1] = odd >> PRECISION_BITS;
+    }
+    if (j < stride) {
+      let sum = HALF;
+      for (let i = 0, t = from + j; i < n; i++, t += stride) sum = (sum + Math.imul(source[t], weights[k + i])) | 0;
+      out[o + j] = sum >> PRECISION_BITS;
+    }
+  }
 }
 
 /**
