@@ -6,6 +6,8 @@
 //
 // PIPELINE_BASELINE=path/to/an/older/packages/datasets/dist/index.js times that build's ImageNet
 // pipelines in the same run, for comparison (e.g. from a `git worktree` of an earlier commit).
+// PIPELINE_ROUNDS=n times the ImageNet rows n times over in the same process: the first round
+// includes compiling the hot loops, later ones show the steady state of a long run.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -65,13 +67,18 @@ try {
   const imagenet = await imagenetDataset(dir, 'train', shape, normalization);
   const train = 'ImageNet-size JPEG files (500x375): decode, random-resized crop 224, flip, jitter, lighting, batch 32';
   const evaluation = 'ImageNet-size JPEG files (500x375): decode, resize 256, centre crop 224, batch 32';
-  if (baseline) {
-    const old = await baseline.imagenetDataset(dir, 'train', shape, normalization);
-    record(`${train} (baseline build)`, ...(await timed(() => baseline.benchmarkPipeline(old, { batchSize: 32, batches: 4, augment: 'imagenet', threads: 1 }))));
-    record(`${evaluation} (baseline build)`, ...(await timed(() => baseline.benchmarkPipeline(old, { batchSize: 32, batches: 4, augment: 'none', threads: 1 }))));
+  const rounds = Math.max(1, Number(process.env.PIPELINE_ROUNDS ?? 1));
+  for (let round = 1; round <= rounds; round++) {
+    const of = rounds > 1 ? `, round ${round} of ${rounds}` : '';
+    if (baseline) {
+      const old = await baseline.imagenetDataset(dir, 'train', shape, normalization);
+      record(`${train} (baseline build${of})`, ...(await timed(() => baseline.benchmarkPipeline(old, { batchSize: 32, batches: 4, augment: 'imagenet', threads: 1 }))));
+      record(`${evaluation} (baseline build${of})`, ...(await timed(() => baseline.benchmarkPipeline(old, { batchSize: 32, batches: 4, augment: 'none', threads: 1 }))));
+    }
+    const mark = of ? ` (${of.slice(2)})` : '';
+    for (const t of [1, threads]) record(`${train}${mark}`, ...(await timed(() => benchmarkPipeline(imagenet, { batchSize: 32, batches: 4, augment: 'imagenet', threads: t }))));
+    record(`${evaluation}${mark}`, ...(await timed(() => benchmarkPipeline(imagenet, { batchSize: 32, batches: 4, augment: 'none', threads: 1 }))));
   }
-  for (const t of [1, threads]) record(train, ...(await timed(() => benchmarkPipeline(imagenet, { batchSize: 32, batches: 4, augment: 'imagenet', threads: t }))));
-  record(evaluation, ...(await timed(() => benchmarkPipeline(imagenet, { batchSize: 32, batches: 4, augment: 'none', threads: 1 }))));
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }
