@@ -79,4 +79,20 @@ describe('training on the compiled WebGPU step', () => {
     expect(steps(interrupted)).toEqual(steps(straight));
     expect(weightsOf(interrupted).equals(weightsOf(straight))).toBe(true);
   });
+
+  it.runIf(webgpu?.available || process.env.CI)('trains an ImageNet-layout model (7x7/2 stem, max pool) on the compiled step', async () => {
+    await useBackend('webgpu', { kernels: 'project' });
+    const imagenet = createRunConfig({
+      architecture: { layout: 'imagenet', depth: 10, alpha: 4, classes: 4, unit: 'basic', input: { height: 8, width: 8, channels: 1 } },
+      data: config.data,
+      recipeName: 'quick',
+      recipe: { ...RECIPES.quick, epochs: 1, batchSize: 8, augment: 'none' },
+      seed: 3,
+    });
+    const modes: TrainEvent[] = [];
+    const result = await train({ runDir: join(scratch, 'imagenet'), config: imagenet, resume: false, train: data, test, plots: false, onEvent: (e) => e.kind === 'start' && modes.push(e) });
+    expect(modes.map((e) => e.kind === 'start' && e.stepMode)).toEqual([{ compiled: true }]);
+    expect(result.status).toBe('finished');
+    expect(steps(join(scratch, 'imagenet')).every(([, loss]) => Number.isFinite(loss))).toBe(true);
+  });
 });

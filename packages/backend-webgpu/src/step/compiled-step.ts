@@ -46,7 +46,8 @@ const CLEAR_WORD = new Uint32Array(1);
 
 type Kernel =
   | 'convForward' | 'convBackwardData' | 'convBackwardFilter' | 'bnSlices' | 'bnFinalize' | 'bnBackwardReduce' | 'bnBackwardApply' | 'bnApply'
-  | 'residualAdd' | 'globalMean' | 'softmaxCrossEntropy' | 'classifierBackward' | 'sgd' | 'bnEvalState' | 'classifier';
+  | 'residualAdd' | 'globalMean' | 'softmaxCrossEntropy' | 'classifierBackward' | 'sgd' | 'bnEvalState' | 'classifier'
+  | 'stemMaxPool' | 'stemMaxPoolBackward';
 
 /** The convolutions' WGSL for a tile, with vec4 loads of the input (all but the images); the other kernels' below. */
 const CONV_SOURCES: Record<'convForward' | 'convBackwardData' | 'convBackwardFilter', (tile: shaders.Tile, wide: boolean) => string> = {
@@ -68,6 +69,8 @@ const SOURCES: Record<Exclude<Kernel, keyof typeof CONV_SOURCES>, string> = {
   sgd: shaders.SGD,
   bnEvalState: shaders.BATCH_NORM_EVAL_STATE,
   classifier: shaders.CLASSIFIER,
+  stemMaxPool: shaders.STEM_MAX_POOL,
+  stemMaxPoolBackward: shaders.STEM_MAX_POOL_BACKWARD,
 };
 
 interface Dispatch {
@@ -170,21 +173,32 @@ function outputSide(conv: ConvolutionLayer, side: number): number {
 function layerRows(network: NetworkDescription, batch: number): Map<SequenceLayer, number> {
   const rows = new Map<SequenceLayer, number>();
   let { height, width } = network.input;
+  const stemBn = network.stem.layers[1];
   for (const layer of sequenceLayers(network)) {
     if (layer.op === 'conv') {
       height = outputSide(layer, height);
       width = outputSide(layer, width);
     }
     rows.set(layer, batch * height * width);
+    if (layer === stemBn && network.stem.maxPool) {
+      height = pooledSide(height);
+      width = pooledSide(width);
+    }
   }
   return rows;
 }
 
+/** The ImageNet stem's max pool, the one network.ts's `stem.maxPool` names (PyTorch's MaxPool2d(3, 2, 1)). */
+export const STEM_POOL = { kernelSize: 3, stride: 2, padding: 1 } as const;
+
+/** The stem pool's output side for an input side (floor mode). */
+const pooledSide = (side: number) => Math.floor((side + 2 * STEM_POOL.padding - STEM_POOL.kernelSize) / STEM_POOL.stride) + 1;
+
 /** What is checked before planning: the network features the kernels implement. */
 export function refusal(network: NetworkDescription): string | null {
-  if (network.stem.maxPool) return 'the ImageNet stem (ReLU and max-pool) is not compiled yet';
   const [conv, bn, ...rest] = network.stem.layers;
   if (conv?.op !== 'conv' || bn?.op !== 'batch-norm' || rest.length) return 'only a convolution and batch norm stem is compiled';
+  if (network.stem.maxPool && !bn.relu) return 'a max-pooled stem is compiled with a ReLU after its batch norm only';
   for (const [i, unit] of network.units.entries()) {
     if (unit.shortcut.kind !== 'zero-pad') return `unit ${i} has a projection shortcut, which is not compiled`;
     if (unit.shakeDrop) return 'ShakeDrop is not compiled';
@@ -529,9 +543,17 @@ export class WebGpuCompiledStep implements CompiledTrainingStep {
     const stemOut = convForward(stemConv, { value: imageValue, bn: null }, 'stem convolution', stemBn);
     statistics(stemBn, stemOut);
     finalize(stemBn);
-    let x = newValue(stemOut, 'stem output');
     // Over the padded channels: the state's padding is zero, and so the output's.
-    dispatch('bnApply', [sizeOf(x), x.stride, stemBn.state, stemBnLayer.relu ? 1 : 0], [stemOut.buffer, bnState, x.buffer], flatGroups(sizeOf(x)));
+    const stemPool = network.stem.maxPool ? { height: pooledSide(stemOut.height), width: pooledSide(stemOut.width) } : null;
+    /** The pool's uniforms: the stem's batch norm applied to stemOut as the pool reads it. */
+    const poolWords = (pooled: Value, size: number) => [
+      size, stemOut.stride, stemOut.channels, stemBn.state, stemBnLayer.relu ? 1 : 0, stemOut.height, stemOut.width, pooled.height,
+      pooled.width, pooled.stride, 0, 0,
+    ];
+    let x = newValue({ ...stemOut, ...stemPool }, stemPool ? 'stem pooled output' : 'stem output');
+    const stemValue = x;
+    if (stemPool) dispatch('stemMaxPool', poolWords(x, sizeOf(x)), [stemOut.buffer, bnState, x.buffer], flatGroups(sizeOf(x)), 'stem max pool');
+    else dispatch('bnApply', [sizeOf(x), x.stride, stemBn.state, stemBnLayer.relu ? 1 : 0], [stemOut.buffer, bnState, x.buffer], flatGroups(sizeOf(x)));
     if (!training) release(stemOut.buffer);
 
     interface UnitPlan { x: Value; out: Value; convs: { conv: ConvolutionLayer; input: ConvInput; output: Value }[]; last: ConvInput; stride: number }
@@ -609,7 +631,13 @@ export class WebGpuCompiledStep implements CompiledTrainingStep {
         release(g.buffer);
         g = dx!;
       }
-      // Stem: its batch norm's backward, then the convolution's filter gradient (the images need none).
+      // Stem: the pool's backward (to the batch norm's output), the batch norm's, then the convolution's filter gradient (the images need none).
+      if (stemPool) {
+        const dPool = take(sizeOf(stemOut), 'gradient');
+        dispatch('stemMaxPoolBackward', poolWords(stemValue, sizeOf(stemOut)), [stemOut.buffer, bnState, g.buffer, dPool], flatGroups(sizeOf(stemOut)), 'stem max pool');
+        release(g.buffer);
+        g = { ...stemOut, buffer: dPool };
+      }
       const dStem = bnBackward(stemBn, stemOut, g.buffer, 0);
       release(g.buffer);
       convFilterGrad(stemConv, { value: imageValue, bn: null }, dStem);

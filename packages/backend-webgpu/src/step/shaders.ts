@@ -605,15 +605,19 @@ fn main(@builtin(workgroup_id) group : vec3<u32>, @builtin(local_invocation_inde
     }
   }
   workgroupBarrier();
-  if (c >= C) { return; }
+  let start = group.y * u.applyRows;
+  let end = min(start + u.applyRows, u.rows);
+  if (c >= C) {
+    // Padding channels: zero, as the filter gradients that read dx as their dy need (its buffer is reused).
+    if (c < u.stride) { for (var r = start + lane; r < end; r += 8u) { dx[r * u.stride + c] = 0.0; } }
+    return;
+  }
   let mean = state[u.state + c];
   let invStd = state[u.state + u.stride + c];
   let count = f32(u.rows);
   let meanDy = totalDy[cl] / count;
   let meanDyXhat = totalDyXhat[cl] / count;
   let factor = params[u.gamma + c] * invStd;
-  let start = group.y * u.applyRows;
-  let end = min(start + u.applyRows, u.rows);
   for (var r = start + lane; r < end; r += 8u) {
     let index = r * u.stride + c;
     let v = x[index];
@@ -655,6 +659,103 @@ fn main(@builtin(global_invocation_id) id : vec3<u32>) {
   var v = x[index] * state[u.state + 2u * u.channels + c] + state[u.state + 3u * u.channels + c];
   if (u.relu != 0u) { v = max(v, 0.0); }
   y[index] = v;
+}
+`;
+
+/**
+ * The ImageNet stem's max pool (3x3, stride 2, padding 1): the uniforms of both directions, and
+ * the pooled value at an input pixel, its batch norm (and ReLU) applied as it is read, so that the
+ * batch norm's output is never stored and the backward pass recomputes it with the same arithmetic.
+ */
+const STEM_POOL = /* wgsl */ `
+struct Pool {
+  size : u32, stride : u32, channels : u32, state : u32,
+  relu : u32, inH : u32, inW : u32, outH : u32,
+  outW : u32, gStride : u32, _a : u32, _b : u32,
+}
+@group(0) @binding(0) var<uniform> u : Pool;
+@group(0) @binding(1) var<storage, read> x : array<f32>;
+@group(0) @binding(2) var<storage, read> state : array<f32>;
+fn activated(n : u32, h : u32, w : u32, c : u32) -> f32 {
+  var v = x[((n * u.inH + h) * u.inW + w) * u.stride + c] * state[u.state + 2u * u.stride + c] + state[u.state + 3u * u.stride + c];
+  if (u.relu != 0u) { v = max(v, 0.0); }
+  return v;
+}
+/**
+ * Where window (oh, ow) takes its maximum, as h * inW + w: the first strictly greatest value in
+ * row-major order, padding left out (never chosen), as tfjs's and PyTorch's CPU kernels choose.
+ */
+fn argmax(n : u32, oh : u32, ow : u32, c : u32) -> u32 {
+  var best = 0.0;
+  var at = 0xffffffffu;
+  for (var i = 0u; i < 3u; i++) {
+    let h = i32(oh * 2u + i) - 1;
+    if (h < 0 || h >= i32(u.inH)) { continue; }
+    for (var j = 0u; j < 3u; j++) {
+      let w = i32(ow * 2u + j) - 1;
+      if (w < 0 || w >= i32(u.inW)) { continue; }
+      let v = activated(n, u32(h), u32(w), c);
+      if (at == 0xffffffffu || v > best) { best = v; at = u32(h) * u.inW + u32(w); }
+    }
+  }
+  return at;
+}
+`;
+
+/** y = the stem's max pool of its batch norm's (and ReLU's) output x; padding channels stay zero. */
+export const STEM_MAX_POOL = /* wgsl */ `
+${STEM_POOL}
+@group(0) @binding(3) var<storage, read_write> y : array<f32>;
+@compute @workgroup_size(${FLAT_WORKGROUP})
+fn main(@builtin(global_invocation_id) id : vec3<u32>) {
+  ${FLAT_INDEX}
+  if (index >= u.size) { return; }
+  let c = index % u.stride;
+  let p = index / u.stride;
+  let ow = p % u.outW;
+  let t = p / u.outW;
+  let oh = t % u.outH;
+  let n = t / u.outH;
+  let at = argmax(n, oh, ow, c);
+  y[index] = activated(n, at / u.inW, at % u.inW, c);
+}
+`;
+
+/**
+ * The gradient at the stem pool's input from g at its output, gathered per input pixel over the
+ * (at most 2 x 2) windows that hold it, each window's argmax recomputed: a window's gradient goes
+ * to its maximum alone, summed over windows in order of output row, then column (tfjs's CPU
+ * order), without atomics. Zero in the padding channels.
+ */
+export const STEM_MAX_POOL_BACKWARD = /* wgsl */ `
+${STEM_POOL}
+@group(0) @binding(3) var<storage, read> g : array<f32>;
+@group(0) @binding(4) var<storage, read_write> dx : array<f32>;
+@compute @workgroup_size(${FLAT_WORKGROUP})
+fn main(@builtin(global_invocation_id) id : vec3<u32>) {
+  ${FLAT_INDEX}
+  if (index >= u.size) { return; }
+  let c = index % u.stride;
+  let p = index / u.stride;
+  let w = p % u.inW;
+  let t = p / u.inW;
+  let h = t % u.inH;
+  let n = t / u.inH;
+  var sum = 0.0;
+  if (c < u.channels) {
+    // Window oh holds rows 2 oh - 1 .. 2 oh + 1.
+    let ohFirst = h / 2u;
+    let ohLast = min((h + 1u) / 2u, u.outH - 1u);
+    let owFirst = w / 2u;
+    let owLast = min((w + 1u) / 2u, u.outW - 1u);
+    let here = h * u.inW + w;
+    for (var oh = ohFirst; oh <= ohLast; oh++) {
+      for (var ow = owFirst; ow <= owLast; ow++) {
+        if (argmax(n, oh, ow, c) == here) { sum += g[((n * u.outH + oh) * u.outW + ow) * u.gStride + c]; }
+      }
+    }
+  }
+  dx[index] = sum;
 }
 `;
 
