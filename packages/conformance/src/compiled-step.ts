@@ -54,10 +54,16 @@ export const COMPILED_STEP_CASES: CompiledStepCase[] = [
     dataSeed: 24,
   },
   {
-    name: 'PyramidNet-14, ImageNet layout, bottleneck units, odd 37x45 input (the pool\'s padded and cut edges), label smoothing',
-    config: { layout: 'imagenet', depth: 14, alpha: 8, classes: 5, unit: 'bottleneck', input: { height: 37, width: 45, channels: 3 } },
+    name: 'PyramidNet-10, ImageNet layout, basic units, odd 37x45 input (the pool\'s padded and cut edges), label smoothing',
+    config: { layout: 'imagenet', depth: 10, alpha: 8, classes: 5, unit: 'basic', input: { height: 37, width: 45, channels: 3 } },
     batch: 2,
     settings: { ...PAPER, labelSmoothing: 0.1 },
+  },
+  {
+    name: 'PyramidNet-11, bottleneck units of 17, 17 and 18 channels (68 and 72 out, padded to multiples of 4 inside the compiled step), 9x9 input, the paper recipe',
+    config: { layout: 'cifar', depth: 11, alpha: 2, classes: 5, unit: 'bottleneck', input: { height: 9, width: 9, channels: 3 } },
+    batch: 3,
+    settings: PAPER,
   },
 ];
 
