@@ -103,7 +103,7 @@ describe('the compiled WebGPU training step', () => {
     inference.load(state);
     const got = await inference.run(images);
     // Eval mode: a dispatch per convolution and one per addition (batch norms run inside them),
-    // then the stem's batch norm, the head's pool and the classifier.
+    // then the stem's batch norm (with its max pool, in the ImageNet layout), the head's pool and the classifier.
     const convolutions = network.units.flatMap((u) => u.branch).filter((l) => l.op === 'conv').length;
     expect(inference.dispatchesPerBatch).toBe(1 + convolutions + network.units.length + 3);
     expect(relativeError(got, want, 0)).toBeLessThan(1e-4);
