@@ -31,7 +31,7 @@ describe('the model checks', () => {
 const COMPILED_HEADROOM = 1e-6;
 
 describe('the compiled-step cases', () => {
-  it.each(COMPILED_STEP_CASES.map((c) => [c.name, c] as const))('%s draws batches that keep every ReLU of its three steps clear of its kink', async (_, c) => {
+  it.each(COMPILED_STEP_CASES.map((c) => [c.name, c] as const))('%s draws batches that keep every ReLU (and max pool) of its three steps clear of its kink', async (_, c) => {
     const margins = await compiledCaseMargins(c);
     expect(Number.isFinite(margins.relu), 'no ReLU observed').toBe(true);
     expect(margins.relu).toBeGreaterThan(COMPILED_HEADROOM);
