@@ -118,4 +118,30 @@ describe('a WebGPU training step, counted on Dawn without a device', () => {
     step.dispose();
     model.dispose();
   });
+
+  it.runIf(webgpu?.available || process.env.CI)('compiles an ImageNet-layout PyramidNet-50 step (7x7/2 stem, max pool) into 335 dispatches and replays it without creating any GPU object', async () => {
+    await useBackend('webgpu', { dawnBackend: 'null', kernels: 'project' });
+    // The ImageNet presets' layout at a depth whose plan fits the null backend's memory.
+    const model = new PyramidNet({ layout: 'imagenet', depth: 50, alpha: 48, classes: 1000 }, { seed: 1 });
+    const step = new TrainingStep(model, RECIPES['paper-imagenet']);
+    const batch = 2;
+    expect(await step.compile(batch)).toBeNull();
+    const compiled = step.compiledStep()!;
+    const images = new Float32Array(batch * 224 * 224 * 3);
+    const labels = new Int32Array(batch);
+    compiled.record(images, labels, 0.1);
+    const watch = watchGpuWork();
+    compiled.record(images, labels, 0.1);
+    const one = watch.take();
+    watch.stop();
+    // 16 bottleneck units of 20 dispatches (6 forward: the first batch norm's statistics, three
+    // convolutions, the last batch norm's finalize, the addition; 14 backward), the stem's 7 (the
+    // convolution, its batch norm's finalize, the pool applying it; the pool's backward, the batch
+    // norm's two, the filter gradient), the head's 7, one SGD.
+    expect(one.dispatches).toBe(16 * 20 + 7 + 7 + 1);
+    expect(one.dispatches).toBe(compiled.dispatchesPerStep);
+    expect(one).toMatchObject({ buffers: 0, bindGroups: 0, shaderModules: 0, pipelines: 0, writeBuffers: 4 });
+    step.dispose();
+    model.dispose();
+  });
 });
