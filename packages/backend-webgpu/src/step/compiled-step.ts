@@ -28,6 +28,8 @@ import * as shaders from './shaders';
  * is never stored; a convolution followed by a batch norm takes that batch norm's statistics of the
  * tiles it stores, so its output is not read again for them; filter gradients are split-K slices
  * that the SGD dispatch sums. Channels are padded to multiples of 4 inside the plan (padded()).
+ * The ImageNet stem's max pool applies the stem's batch norm and ReLU as it reads their input; its
+ * backward recomputes each window's maximum instead of keeping it.
  */
 
 /** Dispatches per compute pass, and passes per submit: encoding of the next overlaps the GPU's work. */
