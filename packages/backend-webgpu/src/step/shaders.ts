@@ -161,7 +161,16 @@ fn setup(tid : u32, first : bool) {
 }
 `;
 
+/** Pixel p of an NHWC tensor of the given height and width, as (image, row, column). */
+const PIXEL = /* wgsl */ `
+fn pixelOf(p : u32, height : u32, width : u32) -> vec3<u32> {
+  let t = p / width;
+  return vec3<u32>(t / height, t % height, p % width);
+}
+`;
+
 const CONV_STRUCT = /* wgsl */ `
+${PIXEL}
 struct Conv {
   batch : u32, inH : u32, inW : u32, inC : u32,
   outH : u32, outW : u32, outC : u32, kernel : u32,
@@ -191,10 +200,10 @@ const im2col = (wide: boolean) => {
   const [scale, shift] = ['prologueScale', 'prologueShift'].map((f) => (wide ? `vec4<f32>(${f}(ci), ${f}(ci + 1u), ${f}(ci + 2u), ${f}(ci + 3u))` : `${f}(ci)`));
   return /* wgsl */ `
 fn im2col(pixel : u32, tap : u32) -> ${type} {
-  let ow = pixel % u.outW;
-  let t = pixel / u.outW;
-  let oh = t % u.outH;
-  let n = t / u.outH;
+  let px = pixelOf(pixel, u.outH, u.outW);
+  let n = px.x;
+  let oh = px.y;
+  let ow = px.z;
   let ci = tap % u.inC;
   let t2 = tap / u.inC;
   let kw = t2 % u.kernel;
@@ -372,10 +381,10 @@ ${CONV_STRUCT}
 @group(0) @binding(2) var<storage, read> params : array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read_write> dx : array<f32>;
 fn loadA(row : u32, d : u32) -> vec4<f32> {
-  let iw = row % u.inW;
-  let t = row / u.inW;
-  let ih = t % u.inH;
-  let n = t / u.inH;
+  let px = pixelOf(row, u.inH, u.inW);
+  let n = px.x;
+  let ih = px.y;
+  let iw = px.z;
   let co = d % u.outC;
   let t2 = d / u.outC;
   let kw = t2 % u.kernel;
@@ -579,6 +588,7 @@ fn main(@builtin(workgroup_id) group : vec3<u32>, @builtin(local_invocation_inde
  * writes them as the scale's and shift's gradients.
  */
 export const BATCH_NORM_BACKWARD_APPLY = /* wgsl */ `
+${PIXEL}
 ${BN_BACKWARD_STRUCT}
 @group(0) @binding(4) var<storage, read> sums : array<f32>;
 @group(0) @binding(5) var<storage, read> params : array<f32>;
@@ -626,10 +636,10 @@ fn main(@builtin(workgroup_id) group : vec3<u32>, @builtin(local_invocation_inde
     if (u.shortcut == 1u) {
       d += g[r * u.gChannels + c];
     } else if (u.shortcut == 2u) {
-      let w = r % u.width;
-      let t = r / u.width;
-      let h = t % u.height;
-      let n = t / u.height;
+      let px = pixelOf(r, u.height, u.width);
+      let n = px.x;
+      let h = px.y;
+      let w = px.z;
       let gh = (u.height + 1u) / 2u;
       let gw = (u.width + 1u) / 2u;
       var cover = 4.0;
@@ -668,6 +678,7 @@ fn main(@builtin(global_invocation_id) id : vec3<u32>) {
  * batch norm's output is never stored and the backward pass recomputes it with the same arithmetic.
  */
 const STEM_POOL = /* wgsl */ `
+${PIXEL}
 struct Pool {
   size : u32, stride : u32, channels : u32, state : u32,
   relu : u32, inH : u32, inW : u32, outH : u32,
@@ -711,12 +722,9 @@ fn main(@builtin(global_invocation_id) id : vec3<u32>) {
   ${FLAT_INDEX}
   if (index >= u.size) { return; }
   let c = index % u.stride;
-  let p = index / u.stride;
-  let ow = p % u.outW;
-  let t = p / u.outW;
-  let oh = t % u.outH;
-  let n = t / u.outH;
-  let at = argmax(n, oh, ow, c);
+  let out = pixelOf(index / u.stride, u.outH, u.outW);
+  let at = argmax(out.x, out.y, out.z, c);
+  let n = out.x;
   y[index] = activated(n, at / u.inW, at % u.inW, c);
 }
 `;
@@ -736,11 +744,10 @@ fn main(@builtin(global_invocation_id) id : vec3<u32>) {
   ${FLAT_INDEX}
   if (index >= u.size) { return; }
   let c = index % u.stride;
-  let p = index / u.stride;
-  let w = p % u.inW;
-  let t = p / u.inW;
-  let h = t % u.inH;
-  let n = t / u.inH;
+  let px = pixelOf(index / u.stride, u.inH, u.inW);
+  let n = px.x;
+  let h = px.y;
+  let w = px.z;
   var sum = 0.0;
   if (c < u.channels) {
     // Window oh holds rows 2 oh - 1 .. 2 oh + 1.
@@ -765,6 +772,7 @@ fn main(@builtin(global_invocation_id) id : vec3<u32>) {
  * ceil mode, when the unit downsamples).
  */
 export const RESIDUAL_ADD = /* wgsl */ `
+${PIXEL}
 struct Add {
   size : u32, outC : u32, outH : u32, outW : u32,
   inC : u32, inH : u32, inW : u32, stride : u32,
@@ -787,10 +795,10 @@ fn main(@builtin(global_invocation_id) id : vec3<u32>) {
     if (u.branchBn == 2u) { v = max(v, 0.0); }
   }
   if (c < u.inC) {
-    let ow = p % u.outW;
-    let t = p / u.outW;
-    let oh = t % u.outH;
-    let n = t / u.outH;
+    let px = pixelOf(p, u.outH, u.outW);
+    let n = px.x;
+    let oh = px.y;
+    let ow = px.z;
     if (u.stride == 1u) {
       v += x[p * u.inStride + c];
     } else {
