@@ -93,10 +93,10 @@ export function caseBatches(c: CompiledStepCase, steps = LRS.length) {
   }));
 }
 
-/** The steps' losses and predictions, and every tensor of the model and optimizer after them. */
-async function train(c: CompiledStepCase, compile: boolean) {
+/** The steps' losses and predictions, and every tensor of the model and optimizer after them, on the active backend. */
+export async function trainCase(c: CompiledStepCase, compile: boolean, settings: StepSettings = c.settings) {
   const model = new PyramidNet(c.config, { seed: 9 });
-  const step = new TrainingStep(model, c.settings);
+  const step = new TrainingStep(model, settings);
   const reason = compile ? await step.compile(c.batch) : null;
   const results = [];
   for (const [i, batch] of caseBatches(c).entries()) results.push(await step.run(batch, LRS[i]));
@@ -117,7 +117,7 @@ async function train(c: CompiledStepCase, compile: boolean) {
  */
 export function compiledCaseMargins(c: CompiledStepCase): Promise<KinkMargins> {
   return observedKinkMargins(async () => {
-    await train(c, false);
+    await trainCase(c, false);
   });
 }
 
@@ -131,9 +131,9 @@ export async function compiledStepConformance(target: { backend: string; options
   const add = (name: string, output: string, error: number, tolerance: number) => results.push({ name, output, error, tolerance, passed: error <= tolerance });
   for (const c of cases) {
     await useBackend('cpu', { kernels: 'stock' });
-    const want = await train(c, false);
+    const want = await trainCase(c, false);
     await useBackend(target.backend, target.options ?? {});
-    const got = await train(c, true);
+    const got = await trainCase(c, true);
     if (got.reason !== null) {
       add(c.name, `compiled (${got.reason})`, Infinity, 0);
       continue;
@@ -152,4 +152,33 @@ export async function compiledStepConformance(target: { backend: string; options
   }
   await useBackend('cpu', { kernels: 'stock' });
   return results;
+}
+
+/**
+ * A compiled step, a finite one, then one on a batch with a NaN pixel, on the active backend:
+ * whether the last was applied, its loss, and which parameters and momentum buffers it changed
+ * (none may change: PyTorch's recipe skips such an update).
+ */
+export async function nonFiniteStep(c: CompiledStepCase): Promise<{ reason: string | null; firstApplied: boolean; applied: boolean; loss: number; changed: string[] }> {
+  const model = new PyramidNet(c.config, { seed: 9 });
+  const step = new TrainingStep(model, c.settings);
+  const reason = await step.compile(c.batch);
+  const [first, second] = caseBatches(c);
+  const firstApplied = (await step.run(first, 0.1)).applied;
+  await step.settle();
+  const snapshot = async () => {
+    const values = new Map<string, Float32Array>();
+    for (const t of model.namedTensors()) if (t.kind === 'parameter') values.set(t.name, (await t.variable.data()) as Float32Array);
+    for (const [name, b] of step.optimizer.state().buffers) values.set(`momentum ${name}`, (await b.data()) as Float32Array);
+    return values;
+  };
+  const before = await snapshot();
+  const poisoned = { ...second, images: second.images.map((v, i) => (i === 5 ? Number.NaN : v)) };
+  const result = await step.run(poisoned, 0.1);
+  await step.settle();
+  const after = await snapshot();
+  const changed = [...before].filter(([name, v]) => !after.get(name)?.every((x, i) => Object.is(x, v[i]))).map(([name]) => name);
+  step.dispose();
+  model.dispose();
+  return { reason, firstApplied, applied: result.applied, loss: result.loss, changed };
 }

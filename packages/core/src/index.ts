@@ -67,6 +67,7 @@ export type {
 export { KernelOverlay } from './kernel-overlay';
 export { variableGradsReleasing } from './gradients';
 export { spatialMean, SPATIAL_MEAN_GRAD } from './ops/spatial-mean';
+export { crossEntropy } from './ops/cross-entropy';
 export type {
   ConvolutionLayer,
   BatchNormLayer,

@@ -114,7 +114,8 @@ void channelAffine(const float *__restrict x, const float *__restrict dy, float 
         float a = (m && !(m[c] > 0.0f)) ? 0.0f : in[c];
         float o = a * scale[c] + shift[c];
         if (dy) o += v[c] * scale2[c];
-        out[c] = relu ? (o > 0.0f ? o : 0.0f) : o;
+        // NaN passes the ReLU, as in PyTorch: a diverged step must show in the loss.
+        out[c] = relu ? (o > 0.0f || o != o ? o : 0.0f) : o;
       }
     }
   }

@@ -1,18 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { crossEntropy } from '@pyramid/core';
 
-/**
- * Mean softmax cross-entropy of logits [B, K] against integer labels, with label smoothing
- * eps as torch.nn.CrossEntropyLoss(label_smoothing=eps) applies it: target = (1 - eps) one-hot + eps / K.
- */
-export function crossEntropy(logits: tf.Tensor2D, labels: tf.Tensor1D, labelSmoothing = 0): tf.Scalar {
-  return tf.tidy(() => {
-    const classes = logits.shape[1];
-    const logProbs = tf.logSoftmax(logits);
-    const oneHot = tf.oneHot(labels, classes);
-    const target = labelSmoothing > 0 ? tf.add(tf.mul(oneHot, 1 - labelSmoothing), labelSmoothing / classes) : oneHot;
-    return tf.neg(tf.mean(tf.sum(tf.mul(target, logProbs), 1))) as tf.Scalar;
-  });
-}
+export { crossEntropy };
 
 /**
  * The loss of a mixed batch (mixup, CutMix), as their reference code computes it:

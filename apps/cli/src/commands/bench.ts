@@ -19,6 +19,7 @@ interface BenchFlags extends ModelFlags, Omit<BackendFlags, 'kernels'> {
   stockSteps: number;
   convs?: boolean;
   inference: boolean;
+  compile: boolean;
   json?: boolean;
   out?: string;
   against?: 'torch';
@@ -44,6 +45,7 @@ export function benchCommand(program: Command): void {
     .option('--stock-steps <n>', 'timed steps for the stock kernels', parseInteger('--stock-steps', { min: 1 }), 1)
     .option('--convs', "also time every convolution shape of the model: forward, input and filter gradients")
     .option('--no-inference', 'skip inference timing')
+    .option('--no-compile', 'run the op-by-op step even where the backend compiles the whole step (the reference it is checked against)')
     .addOption(new Option('--against <other>', "also time PyTorch (Debian's python3-torch) on the same model, batch and threads, in both memory formats, and print the ratios").choices(['torch']))
     .option('--torch-python <path>', 'the Python that imports torch (default: /usr/bin/python3, then python3)')
     .option('--out <file>', 'also write the JSON report to this file')
@@ -76,6 +78,7 @@ export function benchCommand(program: Command): void {
         steps: stock && flags.compare === 'both' ? flags.stockSteps : flags.steps,
         warmupSteps: stock ? Math.min(flags.warmup, 1) : flags.warmup,
         inference: flags.inference,
+        compile: flags.compile,
       });
       runs.push({ ...result, kernelSet, backend: info.name, detail: info.detail });
       const { stepMode } = result;
@@ -84,7 +87,7 @@ export function benchCommand(program: Command): void {
       if (result.convolutions) {
         const { forward, inputGrad, filterGrad } = result.convolutions;
         const rate = (r: { ms: number; tflops: number }) => `${r.tflops.toFixed(3)} TFLOP/s (${r.ms.toFixed(1)} ms)`;
-        log(`  convolutions on the device: forward ${rate(forward)}, input gradient ${rate(inputGrad)}, filter gradient ${rate(filterGrad)}`);
+        log(`  convolutions, each call timed: forward ${rate(forward)}, input gradient ${rate(inputGrad)}, filter gradient ${rate(filterGrad)}`);
       }
       log(
         `  train ${result.train.imagesPerSecond.toFixed(2)} img/s, ${result.train.msPerStep.toFixed(0)} ms/step, ${result.train.gflops.toFixed(2)} GFLOP/s` +

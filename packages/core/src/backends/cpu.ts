@@ -2,7 +2,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import '../tfjs-registrations';
 import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import { ConfigError } from '../errors';
-import { type InstalledKernels, installProjectKernels, nativeKernels, restoreStockKernels } from '../cpu/kernels';
+import { CpuCompiledStep } from '../cpu/compiled-step';
+import { type InstalledKernels, installProjectKernels, installedNativeKernels, nativeKernels, projectKernelThreads, restoreStockKernels } from '../cpu/kernels';
+import type { CompiledStepSettings, NetworkDescription } from '../network';
 import type { BackendInfo, BackendOptions, BackendPlugin } from './plugin';
 
 export interface CpuOptions extends BackendOptions {
@@ -101,5 +103,13 @@ export const cpuBackendPlugin: BackendPlugin = {
       kernels,
       ...(notices.length ? { notices } : {}),
     };
+  },
+
+  /** On the native kernels, the whole step planned once and replayed (cpu/compiled-step.ts); the same bits as op by op. */
+  async compileTrainingStep(network: NetworkDescription, settings: CompiledStepSettings) {
+    const native = installedNativeKernels();
+    if (native) return CpuCompiledStep.compile(native, network, settings);
+    if (projectKernelThreads() === null) return { unsupported: 'the stock kernels run steps op by op' };
+    return { unsupported: 'the cpu backend compiles steps on its native kernels only, and the WebAssembly kernels serve this process' };
   },
 };

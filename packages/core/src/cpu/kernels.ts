@@ -100,6 +100,11 @@ export function projectKernelThreads(): number | null {
   return state.installed ? state.installed.threads : null;
 }
 
+/** The native kernels the installed project kernels run on, or null (stock or WebAssembly kernels). */
+export function installedNativeKernels(): NativeKernels | null {
+  return state.installed?.native ?? null;
+}
+
 /** Puts tfjs-backend-cpu's own kernels back and stops the worker threads. */
 export function restoreStockKernels(): void {
   state.overlay.restore();

@@ -6,6 +6,64 @@ import { perChannelInputs } from './batch-norm';
 import { gradInputCoefficients, inferenceCoefficients, paramGradients, statsOf, sumsFromParamGradients, trainingCoefficients } from './batch-norm-math';
 import type { NativeKernels } from './native';
 
+/**
+ * The batch norm of NHWC arrays on the native addon, as the kernels below and the compiled step
+ * (compiled-step.ts) both run it: one implementation, so that the two give the same bits.
+ */
+
+/** out = in a + b (+ x a2 with dy) per channel, from the coefficients [a | b] or [a | a2 | b]. */
+function channelAffine(native: NativeKernels, x: Float32Array, dy: Float32Array | null, out: Float32Array, rows: number, C: number, coefficients: Float32Array, relu: boolean, mask: Float32Array | null): void {
+  const scale = coefficients.subarray(0, C);
+  const [scale2, shift] = dy ? [coefficients.subarray(C, 2 * C), coefficients.subarray(2 * C)] : [null, coefficients.subarray(C, 2 * C)];
+  native.channelAffine(x, dy, out, rows, C, scale, scale2, shift, relu, mask);
+}
+
+/** Training-mode batch norm (then ReLU) of x [rows, C] into `out`, from params = [scale; offset]; the batch mean and biased variance. */
+export function batchNormTrainingInto(native: NativeKernels, x: Float32Array, rows: number, C: number, params: Float32Array, epsilon: number, relu: boolean, out: Float32Array): { mean: Float32Array; variance: Float32Array } {
+  const sums = new Float64Array(C);
+  native.channelSums(x, rows, C, null, sums);
+  const mean = Float32Array.from(sums, (s) => s / rows);
+  native.channelSums(x, rows, C, mean, sums);
+  const variance = Float32Array.from(sums, (s) => s / rows);
+  channelAffine(native, x, null, out, rows, C, trainingCoefficients(params, mean, sums, rows, epsilon), relu, null);
+  return { mean, variance };
+}
+
+/** What the backward pass of one batch norm reads: its input, its output where a ReLU masks the gradient, and the batch statistics. */
+export interface BatchNormSaved {
+  x: Float32Array;
+  y: Float32Array | null;
+  rows: number;
+  C: number;
+  mean: Float32Array;
+  variance: Float32Array;
+  epsilon: number;
+}
+
+/** sum(dy) and sum(dy (x - mean)) per channel, in double, dy masked by the ReLU's output where there is one. */
+export function batchNormGradSums(native: NativeKernels, dy: Float32Array, s: BatchNormSaved): { sumDy: Float64Array; sumDyX: Float64Array } {
+  const sumDy = new Float64Array(s.C);
+  const sumDyX = new Float64Array(s.C);
+  native.channelGradSums(dy, s.x, s.y, s.rows, s.C, s.mean, sumDy, sumDyX);
+  return { sumDy, sumDyX };
+}
+
+/** [d scale; d offset] of a batch norm, given the gradient of its output. */
+export function batchNormGradParams(native: NativeKernels, dy: Float32Array, s: BatchNormSaved): Float32Array {
+  const { sumDy, sumDyX } = batchNormGradSums(native, dy, s);
+  return paramGradients(sumDy, sumDyX, statsOf(s.mean, s.variance, s.epsilon).rstd);
+}
+
+/**
+ * The input gradient of a batch norm into `out`. With `dParams` (batchNormGradParams' output) its
+ * sums come back from those, as the op passes them; without, they are taken again.
+ */
+export function batchNormGradInputInto(native: NativeKernels, dy: Float32Array, s: BatchNormSaved, params: Float32Array, dParams: Float32Array | null, out: Float32Array): void {
+  const { m, rstd } = statsOf(s.mean, s.variance, s.epsilon);
+  const { sumDy, sumDyX } = dParams ? sumsFromParamGradients(dParams, rstd) : batchNormGradSums(native, dy, s);
+  channelAffine(native, s.x, dy, out, s.rows, s.C, gradInputCoefficients(params, m, rstd, sumDy, sumDyX, s.rows), false, s.y);
+}
+
 function layout(x: TensorInfo): { rows: number; C: number } {
   const C = x.shape[x.shape.length - 1];
   return { rows: x.shape.reduce((a, d) => a * d, 1) / C, C };
@@ -13,21 +71,14 @@ function layout(x: TensorInfo): { rows: number; C: number } {
 
 /** The batch-norm kernels (inference, training, both gradients) on the native addon. */
 export function nativeBatchNormKernels(native: NativeKernels, stock: (name: string) => KernelFunc): KernelConfig[] {
-  const affine = (backend: CpuBackend, x: Float32Array, dy: Float32Array | null, rows: number, C: number, coefficients: Float32Array, relu: boolean, mask: Float32Array | null) => {
-    const out = outputArray(backend, rows * C);
-    const scale = coefficients.subarray(0, C);
-    const [scale2, shift] = dy ? [coefficients.subarray(C, 2 * C), coefficients.subarray(2 * C)] : [null, coefficients.subarray(C, 2 * C)];
-    native.channelAffine(x, dy, out, rows, C, scale, scale2, shift, relu, mask);
-    return out;
-  };
-
-  const gradSums = (backend: CpuBackend, dy: TensorInfo, x: TensorInfo, mean: TensorInfo, y: TensorInfo | undefined) => {
-    const { rows, C } = layout(x);
-    const sumDy = new Float64Array(C);
-    const sumDyX = new Float64Array(C);
-    native.channelGradSums(floatValues(backend, dy), floatValues(backend, x), y ? floatValues(backend, y) : null, rows, C, floatValues(backend, mean), sumDy, sumDyX);
-    return { sumDy, sumDyX };
-  };
+  const saved = (backend: CpuBackend, inputs: K.BatchNormGradParamsInputs, epsilon: number): BatchNormSaved => ({
+    ...layout(inputs.x),
+    x: floatValues(backend, inputs.x),
+    y: inputs.y ? floatValues(backend, inputs.y) : null,
+    mean: floatValues(backend, inputs.mean),
+    variance: floatValues(backend, inputs.variance),
+    epsilon,
+  });
 
   const inference: KernelFunc = (args) => {
     const backend = args.backend as unknown as CpuBackend;
@@ -36,7 +87,9 @@ export function nativeBatchNormKernels(native: NativeKernels, stock: (name: stri
     const { rows, C } = layout(x!);
     const value = (t: TensorInfo | undefined) => (t ? floatValues(backend, t) : null);
     const coefficients = inferenceCoefficients(value(mean)!, value(variance)!, value(scale), value(offset), (args.attrs as { varianceEpsilon: number }).varianceEpsilon);
-    return backend.makeTensorInfo(x!.shape, 'float32', affine(backend, floatValues(backend, x!), null, rows, C, coefficients, false, null));
+    const out = outputArray(backend, rows * C);
+    channelAffine(native, floatValues(backend, x!), null, out, rows, C, coefficients, false, null);
+    return backend.makeTensorInfo(x!.shape, 'float32', out);
   };
 
   const training: KernelFunc = ({ inputs, attrs, backend: b }) => {
@@ -44,37 +97,25 @@ export function nativeBatchNormKernels(native: NativeKernels, stock: (name: stri
     const { x, params } = inputs as unknown as K.BatchNormTrainingInputs;
     const { epsilon, relu } = attrs as unknown as K.BatchNormAttrs;
     const { rows, C } = layout(x);
-    const X = floatValues(backend, x);
-    const sums = new Float64Array(C);
-    native.channelSums(X, rows, C, null, sums);
-    const mean = Float32Array.from(sums, (s) => s / rows);
-    native.channelSums(X, rows, C, mean, sums);
-    const variance = Float32Array.from(sums, (s) => s / rows);
-    const coefficients = trainingCoefficients(floatValues(backend, params), mean, sums, rows, epsilon);
-    return [
-      backend.makeTensorInfo(x.shape, 'float32', affine(backend, X, null, rows, C, coefficients, relu === true, null)),
-      backend.makeTensorInfo([C], 'float32', mean),
-      backend.makeTensorInfo([C], 'float32', variance),
-    ];
+    const out = outputArray(backend, rows * C);
+    const { mean, variance } = batchNormTrainingInto(native, floatValues(backend, x), rows, C, floatValues(backend, params), epsilon, relu === true, out);
+    return [backend.makeTensorInfo(x.shape, 'float32', out), backend.makeTensorInfo([C], 'float32', mean), backend.makeTensorInfo([C], 'float32', variance)];
   };
 
   const gradParams: KernelFunc = ({ inputs, attrs, backend: b }) => {
     const backend = b as unknown as CpuBackend;
-    const { dy, x, mean, variance, y } = inputs as unknown as K.BatchNormGradParamsInputs;
-    const { rstd } = statsOf(floatValues(backend, mean), floatValues(backend, variance), (attrs as unknown as K.BatchNormAttrs).epsilon);
-    const { sumDy, sumDyX } = gradSums(backend, dy, x, mean, y);
-    return backend.makeTensorInfo([2, layout(x).C], 'float32', paramGradients(sumDy, sumDyX, rstd));
+    const named = inputs as unknown as K.BatchNormGradParamsInputs;
+    const s = saved(backend, named, (attrs as unknown as K.BatchNormAttrs).epsilon);
+    return backend.makeTensorInfo([2, s.C], 'float32', batchNormGradParams(native, floatValues(backend, named.dy), s));
   };
 
   const gradInput: KernelFunc = ({ inputs, attrs, backend: b }) => {
     const backend = b as unknown as CpuBackend;
-    const { dy, x, params, mean, variance, y, dParams } = inputs as unknown as K.BatchNormGradInputInputs;
-    const { m, rstd } = statsOf(floatValues(backend, mean), floatValues(backend, variance), (attrs as unknown as K.BatchNormAttrs).epsilon);
-    const { rows, C } = layout(x);
-    const { sumDy, sumDyX } = dParams ? sumsFromParamGradients(floatValues(backend, dParams), rstd) : gradSums(backend, dy, x, mean, y);
-    const coefficients = gradInputCoefficients(floatValues(backend, params), m, rstd, sumDy, sumDyX, rows);
-    const dx = affine(backend, floatValues(backend, x), floatValues(backend, dy), rows, C, coefficients, false, y ? floatValues(backend, y) : null);
-    return backend.makeTensorInfo(x.shape, 'float32', dx);
+    const named = inputs as unknown as K.BatchNormGradInputInputs;
+    const s = saved(backend, named, (attrs as unknown as K.BatchNormAttrs).epsilon);
+    const out = outputArray(backend, s.rows * s.C);
+    batchNormGradInputInto(native, floatValues(backend, named.dy), s, floatValues(backend, named.params), named.dParams ? floatValues(backend, named.dParams) : null, out);
+    return backend.makeTensorInfo(named.x.shape, 'float32', out);
   };
 
   return [

@@ -2,6 +2,15 @@ import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core
 import { type CpuBackend, floatValues } from './backend';
 import type { NativeKernels } from './native';
 
+/** out[n, c] = the mean of x[n, :, :, c] over `pixels` pixels per image, summed in double. */
+export function spatialMeanInto(native: NativeKernels, x: Float32Array, batch: number, pixels: number, C: number, out: Float32Array): void {
+  const sums = new Float64Array(C);
+  for (let n = 0; n < batch; n++) {
+    native.channelSums(x.subarray(n * pixels * C, (n + 1) * pixels * C), pixels, C, null, sums);
+    for (let c = 0; c < C; c++) out[n * C + c] = sums[c] / pixels;
+  }
+}
+
 /**
  * Mean over the spatial axes of an NHWC float32 tensor (the global average pool before the
  * classifier) on the native addon: stock tfjs transposes the channels inwards first. Every other
@@ -15,13 +24,8 @@ export function nativeMeanKernels(native: NativeKernels, stock: (name: string) =
     const axes = (Array.isArray(axis) ? axis : [axis]).map((a) => (a < 0 ? a + x.shape.length : a)).sort();
     if (x.dtype !== 'float32' || x.shape.length !== 4 || axes.join() !== '1,2') return stock('Mean')(args);
     const [N, H, W, C] = x.shape;
-    const values = floatValues(backend, x);
-    const sums = new Float64Array(C);
     const out = new Float32Array(N * C);
-    for (let n = 0; n < N; n++) {
-      native.channelSums(values.subarray(n * H * W * C, (n + 1) * H * W * C), H * W, C, null, sums);
-      for (let c = 0; c < C; c++) out[n * C + c] = sums[c] / (H * W);
-    }
+    spatialMeanInto(native, floatValues(backend, x), N, H * W, C, out);
     return backend.makeTensorInfo(keepDims ? [N, 1, 1, C] : [N, C], 'float32', out);
   };
   return [{ kernelName: 'Mean', backendName: 'cpu', kernelFunc: mean }];

@@ -1,0 +1,128 @@
+import { PyramidNet, describeNetwork, type ArchitectureConfig } from '@pyramid/pyramidnet';
+import { compileTrainingStep, nativeKernels, useBackend } from '@pyramid/core';
+import { RECIPES, type StepSettings, TrainingStep } from '@pyramid/train';
+import { afterAll, describe, expect, it } from 'vitest';
+import { COMPILED_STEP_CASES, type CompiledStepCase, compiledStepConformance, nonFiniteStep, trainCase } from './compiled-step';
+
+// The CPU backend's compiled step (planned once on the native kernels, replayed) against the
+// op-by-op step: on the same native kernels it must leave the same bits, and against tfjs's stock
+// kernels (the suite's reference) the suite's tolerances.
+const native = (await nativeKernels()).kernels !== null;
+const runs = it.runIf(native || process.env.CI);
+const PAPER = RECIPES['paper-cifar10'];
+/** The ImageNet stem's max pool is not compiled on the CPU. */
+const CIFAR_CASES = COMPILED_STEP_CASES.filter((c) => c.config.layout === 'cifar');
+
+/** Three steps of a case on the native kernels (2 threads), compiled or op by op. */
+async function train(c: CompiledStepCase, compile: boolean, settings: StepSettings = c.settings) {
+  await useBackend('cpu', { kernels: 'project', threads: 2 });
+  return trainCase(c, compile, settings);
+}
+
+/** The names of the tensors whose values differ in any bit (NaN and the sign of zero included). */
+function differing(want: Map<string, Float32Array>, got: Map<string, Float32Array>): string[] {
+  const names = [...want.keys()].filter((name) => {
+    const a = want.get(name)!;
+    const b = got.get(name);
+    return !b || b.length !== a.length || a.some((v, i) => !Object.is(v, b[i]));
+  });
+  return [...names, ...[...got.keys()].filter((name) => !want.has(name))];
+}
+
+describe('the compiled CPU training step', () => {
+  afterAll(async () => {
+    await useBackend('cpu', { kernels: 'project' });
+  });
+
+  runs.each(CIFAR_CASES)('leaves the bits the op-by-op step leaves on the same kernels: $name', async (c) => {
+    const want = await train(c, false);
+    const got = await train(c, true);
+    expect(got.reason).toBeNull();
+    expect(got.results.map((r) => r.loss)).toEqual(want.results.map((r) => r.loss));
+    expect(got.results.map((r) => [...r.predicted])).toEqual(want.results.map((r) => [...r.predicted]));
+    expect(got.tracked).toBe(want.tracked);
+    // Every parameter, running statistic and momentum buffer was compared.
+    expect(want.tensors.size).toBeGreaterThan(60);
+    expect(differing(want.tensors, got.tensors)).toEqual([]);
+  });
+
+  runs('leaves the same bits without momentum, with dampening and with weight decay on everything', async () => {
+    const c = CIFAR_CASES[0];
+    for (const settings of [{ ...PAPER, momentum: 0, nesterov: false }, { ...PAPER, nesterov: false, dampening: 0.5, noBnDecay: false }]) {
+      const want = await train(c, false, settings);
+      const got = await train(c, true, settings);
+      expect(got.reason).toBeNull();
+      expect(differing(want.tensors, got.tensors)).toEqual([]);
+    }
+  });
+
+  runs.each(CIFAR_CASES)('trains as the stock kernels do, within the suite tolerances: $name', async (c) => {
+    const results = await compiledStepConformance({ backend: 'cpu', options: { kernels: 'project', threads: 2 } }, [c]);
+    const failed = results.filter((r) => !r.passed).map((r) => `${r.output}: ${r.error.toExponential(2)} > ${r.tolerance}`);
+    expect(failed).toEqual([]);
+    expect(results.filter((r) => r.output.startsWith('momentum ')).length).toBeGreaterThan(20);
+  });
+
+  runs('leaves the weights and momentum as they were when a batch gives a non-finite loss', async () => {
+    await useBackend('cpu', { kernels: 'project', threads: 2 });
+    const { reason, firstApplied, applied, loss, changed } = await nonFiniteStep(CIFAR_CASES[0]);
+    expect(reason).toBeNull();
+    expect(firstApplied).toBe(true);
+    expect(applied).toBe(false);
+    expect(Number.isFinite(loss)).toBe(false);
+    expect(changed).toEqual([]);
+  });
+
+  runs('makes one call per convolution direction, batch norm pass, shortcut and addition, and four for the head and update', async () => {
+    await useBackend('cpu', { kernels: 'project', threads: 2 });
+    const model = new PyramidNet({ layout: 'cifar', depth: 110, alpha: 48, classes: 10 }, { seed: 1 });
+    const network = describeNetwork(model);
+    const compiled = await compileTrainingStep(network, { batchSize: 2, labelSmoothing: 0, momentum: 0.9, dampening: 0, nesterov: true, weightDecay: 1e-4, noDecay: [], lrScale: {} });
+    if ('unsupported' in compiled) throw new Error(compiled.unsupported);
+    // Counted from the paper's PyramidNet-110: 109 convolutions (the stem's has no input gradient),
+    // 164 batch norms (3 per unit, the stem's and the head's), 54 units.
+    const [convolutions, batchNorms, units] = [1 + 54 * 2, 2 + 54 * 3, 54];
+    expect(network.units.length).toBe(units);
+    expect(compiled.dispatchesPerStep).toBe(3 * convolutions - 1 + 2 * batchNorms + 3 * units + 4);
+    expect(compiled.dispatchesPerStep).toBe(820);
+    compiled.dispose();
+    model.dispose();
+  });
+
+  runs('says what it does not compile, and names a state entry that does not fit', async () => {
+    await useBackend('cpu', { kernels: 'project', threads: 2 });
+    const base: ArchitectureConfig = { layout: 'cifar', depth: 8, alpha: 12, classes: 10, input: { height: 9, width: 9, channels: 3 } };
+    const refusals: [ArchitectureConfig, StepSettings, RegExp][] = [
+      [{ ...base, shakeDrop: { lastKeep: 0.5 } }, PAPER, /ShakeDrop/],
+      [{ ...base, shortcut: 'projection' }, PAPER, /projection shortcut/],
+      [{ layout: 'imagenet', depth: 10, alpha: 8, classes: 5, unit: 'basic', input: { height: 40, width: 40, channels: 3 } }, PAPER, /max pool/],
+      [base, { ...PAPER, freeze: 'body' }, /frozen/],
+    ];
+    for (const [config, settings, reason] of refusals) {
+      const model = new PyramidNet(config, { seed: 1 });
+      const step = new TrainingStep(model, settings);
+      expect(await step.compile(4)).toMatch(reason);
+      step.dispose();
+      model.dispose();
+    }
+    const model = new PyramidNet(base, { seed: 1 });
+    const compiled = await compileTrainingStep(describeNetwork(model), { batchSize: 4, labelSmoothing: 0, momentum: 0.9, dampening: 0, nesterov: true, weightDecay: 1e-4, noDecay: [], lrScale: {} });
+    if ('unsupported' in compiled) throw new Error(compiled.unsupported);
+    const parameters: Record<string, Float32Array> = {};
+    const buffers: Record<string, Float32Array> = {};
+    for (const t of model.namedTensors()) (t.kind === 'parameter' ? parameters : buffers)[t.name] = (await t.variable.data()) as Float32Array;
+    expect(() => compiled.load({ parameters: { ...parameters, 'layer1.0.conv1.weight': new Float32Array(3) }, buffers, momentum: null })).toThrow(
+      /^compiled step: the parameter 'layer1\.0\.conv1\.weight' has 3 values, the network needs \d+$/,
+    );
+    const { 'bn1.running_var': _, ...withoutOne } = buffers;
+    expect(() => compiled.load({ parameters, buffers: withoutOne, momentum: null })).toThrow(/^compiled step: the buffer 'bn1\.running_var' is missing$/);
+    compiled.dispose();
+    model.dispose();
+    await useBackend('cpu', { kernels: 'stock' });
+    const stockModel = new PyramidNet(base, { seed: 1 });
+    const stockStep = new TrainingStep(stockModel, PAPER);
+    expect(await stockStep.compile(4)).toMatch(/stock kernels/);
+    stockStep.dispose();
+    stockModel.dispose();
+  });
+});
