@@ -1,8 +1,9 @@
-import { PyramidNet, describeNetwork, type ArchitectureConfig } from '@pyramid/pyramidnet';
-import { compileTrainingStep, nativeKernels, useBackend } from '@pyramid/core';
+import * as tf from '@tensorflow/tfjs-core';
+import { PyramidNet, describeNetwork, readNetworkState, type ArchitectureConfig } from '@pyramid/pyramidnet';
+import { Rng, compileInference, compileTrainingStep, nativeKernels, relativeError, useBackend } from '@pyramid/core';
 import { RECIPES, type StepSettings, TrainingStep } from '@pyramid/train';
 import { afterAll, describe, expect, it } from 'vitest';
-import { COMPILED_STEP_CASES, type CompiledStepCase, compiledStepConformance, nonFiniteStep, trainCase } from './compiled-step';
+import { COMPILED_STEP_CASES, type CompiledStepCase, caseBatches, compiledStepConformance, nonFiniteStep, trainCase } from './compiled-step';
 
 // The CPU backend's compiled step (planned once on the native kernels, replayed) against the
 // op-by-op step: on the same native kernels it must leave the same bits, and against tfjs's stock
@@ -73,6 +74,36 @@ describe('the compiled CPU training step', () => {
     expect(changed).toEqual([]);
   });
 
+  runs.each(CIFAR_CASES)('infers the logits of the op-by-op model on the same kernels bit for bit, and of the stock kernels within 1e-5, in eval mode: $name', async (c) => {
+    // Running statistics away from their initial 0 and 1, so that eval mode is seen to use them.
+    const rng = Rng.fromSeed(31);
+    const images = caseBatches(c, 1)[0].images;
+    const { height, width, channels } = c.config.input!;
+    const model = new PyramidNet(c.config, { seed: 9 });
+    for (const t of model.namedTensors()) {
+      if (t.name.endsWith('running_mean')) t.variable.assign(tf.tensor(rng.fork(t.name).fillNormal(new Float32Array(t.variable.size), 0, 0.5), t.variable.shape));
+      if (t.name.endsWith('running_var')) t.variable.assign(tf.tensor(rng.fork(t.name).fillUniform(new Float32Array(t.variable.size), 0.5, 2), t.variable.shape));
+    }
+    const opByOp = async () => (await tf.tidy(() => model.predict(tf.tensor4d(images, [c.batch, height, width, channels]))).data()) as Float32Array;
+    await useBackend('cpu', { kernels: 'stock' });
+    const stock = await opByOp();
+    await useBackend('cpu', { kernels: 'project', threads: 2 });
+    const want = await opByOp();
+    const network = describeNetwork(model);
+    const inference = await compileInference(network, c.batch);
+    if ('unsupported' in inference) throw new Error(inference.unsupported);
+    inference.load(await readNetworkState(model));
+    const got = await inference.run(images);
+    // A call per convolution (its batch norm folded in), per unit's first batch norm and addition,
+    // then the stem's convolution and batch norm, the head's batch norm, pool and classifier.
+    const convolutions = network.units.flatMap((u) => u.branch).filter((l) => l.op === 'conv').length;
+    expect(inference.dispatchesPerBatch).toBe(convolutions + 2 * network.units.length + 5);
+    expect([...got]).toEqual([...want]);
+    expect(relativeError(got, stock, 0)).toBeLessThan(1e-5);
+    inference.dispose();
+    model.dispose();
+  });
+
   runs('makes one call per convolution direction, batch norm pass, shortcut and addition, and four for the head and update', async () => {
     await useBackend('cpu', { kernels: 'project', threads: 2 });
     const model = new PyramidNet({ layout: 'cifar', depth: 110, alpha: 48, classes: 10 }, { seed: 1 });
@@ -117,6 +148,13 @@ describe('the compiled CPU training step', () => {
     const { 'bn1.running_var': _, ...withoutOne } = buffers;
     expect(() => compiled.load({ parameters, buffers: withoutOne, momentum: null })).toThrow(/^compiled step: the buffer 'bn1\.running_var' is missing$/);
     compiled.dispose();
+    const inference = await compileInference(describeNetwork(model), 4);
+    if ('unsupported' in inference) throw new Error(inference.unsupported);
+    await expect(inference.run(new Float32Array(4 * 9 * 9 * 3))).rejects.toThrow('compiled inference: load the weights first');
+    expect(() => inference.load({ parameters: { ...parameters, 'fc.bias': new Float32Array(2) }, buffers })).toThrow(/^compiled inference: the parameter 'fc\.bias' has 2 values, the network needs 10$/);
+    // Nothing was stored by the refused load.
+    await expect(inference.run(new Float32Array(4 * 9 * 9 * 3))).rejects.toThrow('compiled inference: load the weights first');
+    inference.dispose();
     model.dispose();
     await useBackend('cpu', { kernels: 'stock' });
     const stockModel = new PyramidNet(base, { seed: 1 });

@@ -64,7 +64,10 @@ const objects = [];
 for (const [isa, flags] of Object.entries(ISAS)) {
   const object = join(dist, `elementwise-${isa}.o`);
   execFileSync('g++', [...common, ...flags, `-DELEMENTWISE_ISA=${isa}`, `-DELEMENTWISE_TABLE=elementwise_${isa}`, '-c', src('elementwise-kernels.cc'), '-o', object], { stdio: 'inherit' });
-  objects.push(object);
+  // The SGD update rounds every operation as JavaScript does: no fused multiply-adds.
+  const sgd = join(dist, `sgd-${isa}.o`);
+  execFileSync('g++', [...common, ...flags, '-ffp-contract=off', `-DELEMENTWISE_ISA=${isa}`, '-c', src('sgd-kernels.cc'), '-o', sgd], { stdio: 'inherit' });
+  objects.push(object, sgd);
 }
 execFileSync(
   'g++',

@@ -404,6 +404,18 @@ struct Args {
     check(napi_get_value_double(env, values[i], &v), name);
     return v;
   }
+  // An Int32Array and its length.
+  const int32_t *int32s(size_t i, size_t *length, const char *name) const {
+    napi_typedarray_type type;
+    void *data;
+    napi_value buffer;
+    size_t offset;
+    bool is;
+    check(napi_is_typedarray(env, values[i], &is), name);
+    if (is) check(napi_get_typedarray_info(env, values[i], &type, length, &data, &buffer, &offset), name);
+    if (!is || type != napi_int32_array) throw JsError{std::string(name) + ": argument " + std::to_string(i) + " must be an Int32Array"};
+    return static_cast<const int32_t *>(data);
+  }
   Geometry geometry(size_t i, const char *name) const {
     int32_t *g = nullptr;
     napi_typedarray_type type;
@@ -573,6 +585,28 @@ napi_value ShortcutGrad(napi_env env, napi_callback_info info) {
   });
 }
 
+// sgdStep(params, grads, buffers, bounds, weightDecays, lrs, momentum, dampening, nesterov, first)
+napi_value SgdStep(napi_env env, napi_callback_info info) {
+  return guarded(env, [&] {
+    const char *name = "sgdStep";
+    Args a(env, info, 10, name);
+    size_t boundCount;
+    const int32_t *bounds = a.int32s(3, &boundCount, name);
+    if (boundCount < 1 || bounds[0] != 0) throw JsError{"sgdStep: bounds must start at 0"};
+    for (size_t s = 1; s < boundCount; s++)
+      if (bounds[s] < bounds[s - 1]) throw JsError{"sgdStep: bounds must not decrease"};
+    const size_t segments = boundCount - 1, total = size_t(bounds[segments]);
+    // Checked in argument order (a call's arguments are evaluated in no fixed order).
+    float *params = a.floats(0, total, name);
+    const float *grads = a.floats(1, total, name);
+    float *buffers = a.floats(2, total, name);
+    const float *weightDecays = a.floats(4, segments, name), *lrs = a.floats(5, segments, name);
+    elementwise().sgdStep(params, grads, buffers, bounds, weightDecays, lrs, segments, float(a.number(6, name)), a.number(7, name),
+                          a.boolean(8, name), a.boolean(9, name));
+    return undefinedValue(env);
+  });
+}
+
 // peakGflops(seconds): multiply-add throughput of all threads, the machine's peak for this build.
 napi_value PeakGflops(napi_env env, napi_callback_info info) {
   return guarded(env, [&] {
@@ -664,6 +698,7 @@ napi_value Init(napi_env env, napi_value exports) {
       {"channelAffine", nullptr, ChannelAffine, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"shortcutAdd", nullptr, ShortcutAdd, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"shortcutGrad", nullptr, ShortcutGrad, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"sgdStep", nullptr, SgdStep, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"peakGflops", nullptr, PeakGflops, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"setConvolutionLayouts", nullptr, SetConvolutionLayouts, nullptr, nullptr, nullptr, napi_default, nullptr},

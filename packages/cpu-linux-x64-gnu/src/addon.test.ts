@@ -240,6 +240,21 @@ describe.skipIf(!built && !process.env.CI)('native CPU kernels: memory-bound pas
     }
   });
 
+  it('updates parameters by SGD per run of its own weight decay and rate, as torch.optim.SGD does (hand-computed)', () => {
+    // Two runs: [p0, p1] with weight decay 0.5 and lr 0.1, [p2] with none and lr 1; momentum 0.9, Nesterov, not the first step.
+    const p = Float32Array.from([1, -2, 4]);
+    const g = Float32Array.from([0.5, 0.25, -1]);
+    const buf = Float32Array.from([2, 0, 1]);
+    addon.sgdStep(p, g, buf, Int32Array.from([0, 2, 3]), Float32Array.from([0.5, 0]), Float32Array.from([0.1, 1]), 0.9, 0, true, false);
+    // p0: g' = 0.5 + 0.5 = 1, b = 0.9 * 2 + 1 = 2.8, step = 1 + 0.9 * 2.8 = 3.52, p = 1 - 0.352.
+    // p1: g' = 0.25 - 1 = -0.75, b = -0.75, step = -0.75 - 0.675 = -1.425, p = -2 + 0.1425.
+    // p2: g' = -1, b = 0.9 - 1 = -0.1, step = -1 - 0.09 = -1.09, p = 4 + 1.09.
+    expect([...buf].map((v) => +v.toFixed(6))).toEqual([2.8, -0.75, -0.1]);
+    expect([...p].map((v) => +v.toFixed(5))).toEqual([0.648, -1.8575, 5.09]);
+    expect(() => addon.sgdStep(p, g, buf, Int32Array.from([1, 3]), new Float32Array(1), new Float32Array(1), 0.9, 0, true, false)).toThrow('sgdStep: bounds must start at 0');
+    expect(() => addon.sgdStep(p, g, buf, Int32Array.from([0, 4]), new Float32Array(1), new Float32Array(1), 0.9, 0, true, false)).toThrow('sgdStep: argument 0 holds 3 floats, needs 4');
+  });
+
   it('lets NaN through the ReLU, as torch.relu does, and maps negatives and zeros to +0', () => {
     const input = Float32Array.from([NaN, -2, -0, 0, 3, NaN, -1, 5]);
     const out = new Float32Array(input.length);

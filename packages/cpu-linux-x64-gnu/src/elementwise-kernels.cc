@@ -183,6 +183,10 @@ constexpr int kLanes = 4;
 #endif
 typedef float Vector __attribute__((vector_size(kLanes * sizeof(float))));
 
+// In sgd-kernels.cc, compiled for the same instruction set without contraction.
+void sgdStep(float *p, const float *g, float *buf, const int32_t *bounds, const float *weightDecays, const float *lrs, size_t segments,
+             float momentum, double dampening, bool nesterov, bool first);
+
 double peakGflops(double seconds) {
   // Twelve independent chains hide the multiply-add latency on every current core; each thread
   // runs on its own clock, so no thread waits for another.
@@ -214,5 +218,6 @@ double peakGflops(double seconds) {
 
 extern const ElementwiseKernels ELEMENTWISE_TABLE = {
     ISA_STRING(ELEMENTWISE_ISA), ELEMENTWISE_ISA::add, ELEMENTWISE_ISA::channelSums, ELEMENTWISE_ISA::channelGradSums,
-    ELEMENTWISE_ISA::channelAffine, ELEMENTWISE_ISA::shortcutAdd, ELEMENTWISE_ISA::shortcutGrad, ELEMENTWISE_ISA::peakGflops,
+    ELEMENTWISE_ISA::channelAffine, ELEMENTWISE_ISA::shortcutAdd, ELEMENTWISE_ISA::shortcutGrad, ELEMENTWISE_ISA::sgdStep,
+    ELEMENTWISE_ISA::peakGflops,
 };

@@ -3,6 +3,7 @@
 // once, at load time. Rows are NHWC pixels, C the channels; OpenMP splits rows among threads.
 #pragma once
 #include <cstddef>
+#include <cstdint>
 
 struct ElementwiseKernels {
   const char *isa;
@@ -24,6 +25,11 @@ struct ElementwiseKernels {
   // Its input gradient: dx at (h, w) is dy at the output pixel covering it over that window's size.
   void (*shortcutGrad)(const float *dy, float *dx, size_t N, size_t OH, size_t OW, size_t CO, size_t H, size_t W, size_t CI,
                        int stride);
+  // SGD with momentum as PyTorch computes it (without momentum when momentum is 0), in place over
+  // parameters p, gradients g and momentum buffers buf laid end to end in `segments` runs
+  // [bounds[s], bounds[s + 1]), each with its own weight decay and learning rate.
+  void (*sgdStep)(float *p, const float *g, float *buf, const int32_t *bounds, const float *weightDecays, const float *lrs,
+                  size_t segments, float momentum, double dampening, bool nesterov, bool first);
   // Runs multiply-adds of the widest vectors this instruction set has on every thread for about
   // `seconds` and returns the GFLOP/s reached: the machine's peak, to measure kernels against.
   double (*peakGflops)(double seconds);

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '../tfjs-registrations';
 import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import { ConfigError } from '../errors';
+import { CpuCompiledInference } from '../cpu/compiled-inference';
 import { CpuCompiledStep } from '../cpu/compiled-step';
 import { type InstalledKernels, installProjectKernels, installedNativeKernels, nativeKernels, projectKernelThreads, restoreStockKernels } from '../cpu/kernels';
 import type { CompiledStepSettings, NetworkDescription } from '../network';
@@ -111,5 +112,13 @@ export const cpuBackendPlugin: BackendPlugin = {
     if (native) return CpuCompiledStep.compile(native, network, settings);
     if (projectKernelThreads() === null) return { unsupported: 'the stock kernels run steps op by op' };
     return { unsupported: 'the cpu backend compiles steps on its native kernels only, and the WebAssembly kernels serve this process' };
+  },
+
+  /** Eval-mode inference planned once on the native kernels (cpu/compiled-inference.ts); the same logits as op by op. */
+  async compileInference(network: NetworkDescription, batchSize: number) {
+    const native = installedNativeKernels();
+    if (native) return CpuCompiledInference.compile(native, network, batchSize);
+    if (projectKernelThreads() === null) return { unsupported: 'the stock kernels run inference op by op' };
+    return { unsupported: 'the cpu backend compiles inference on its native kernels only, and the WebAssembly kernels serve this process' };
   },
 };

@@ -18,7 +18,6 @@ import type { NativeKernels } from './native';
 import { type BatchNormSaved, batchNormGradInputInto, batchNormGradParams, batchNormTrainingInto } from './native-batch-norm';
 import { spatialMeanInto } from './native-mean';
 import { runningUpdateInto } from './running-statistics';
-import { nextBuffer, nextParam } from './sgd';
 import { shortcutShape } from './shortcut';
 import { spatialMeanGradInto } from './spatial-mean-grad';
 
@@ -355,26 +354,17 @@ export class CpuCompiledStep implements CompiledTrainingStep {
     }
     sequenceBackward(network.stem.layers, g, false);
 
-    // ---- SGD ----
-    const updates = [...this.slots].map(([name, slot]) => ({
-      p: this.parameters.subarray(slot.offset, slot.offset + slot.length),
-      g: this.gradients.subarray(slot.offset, slot.offset + slot.length),
-      buf: this.momentum.subarray(slot.offset, slot.offset + slot.length),
-      weightDecay: settings.noDecay.includes(name) ? 0 : settings.weightDecay,
-      lrScale: settings.lrScale[name] ?? 1,
-    }));
+    // ---- SGD: one native call over the parameters laid end to end, a run per parameter ----
+    const slots = [...this.slots];
+    const bounds = Int32Array.from([0, ...slots.map(([, slot]) => slot.offset + slot.length)]);
+    const weightDecays = Float32Array.from(slots, ([name]) => (settings.noDecay.includes(name) ? 0 : settings.weightDecay));
+    const lrScales = slots.map(([name]) => settings.lrScale[name] ?? 1);
+    const lrs = new Float32Array(slots.length);
     this.call('sgd', 'all parameters', () => {
       if (!this.result.applied) return;
+      for (let s = 0; s < lrScales.length; s++) lrs[s] = input.lr * lrScales[s];
       const { momentum, dampening, nesterov } = settings;
-      for (const { p, g: grad, buf, weightDecay, lrScale } of updates) {
-        const lr = input.lr * lrScale;
-        if (momentum > 0) {
-          nextBuffer(p, grad, buf, { momentum, dampening, weightDecay, first: !this.started }, buf);
-          nextParam(p, grad, buf, { lr, momentum, weightDecay, nesterov }, p);
-        } else {
-          plainSgd(p, grad, lr, weightDecay);
-        }
-      }
+      native.sgdStep(this.parameters, this.gradients, this.momentum, bounds, weightDecays, lrs, momentum, dampening, nesterov, !this.started);
       this.started = true;
     });
 
@@ -447,15 +437,5 @@ export class CpuCompiledStep implements CompiledTrainingStep {
 
   dispose(): void {
     this.calls.length = 0;
-  }
-}
-
-/** SGD without momentum as tfjs's ops compute it: p - lr (g + wd p), each product and sum rounded to float32. */
-function plainSgd(p: Float32Array, g: Float32Array, lr: number, weightDecay: number): void {
-  const wd = Math.fround(weightDecay);
-  const rate = Math.fround(lr);
-  for (let i = 0; i < p.length; i++) {
-    const gi = weightDecay > 0 ? Math.fround(g[i] + Math.fround(p[i] * wd)) : g[i];
-    p[i] = p[i] - Math.fround(gi * rate);
   }
 }

@@ -18,6 +18,11 @@ function channelAffine(native: NativeKernels, x: Float32Array, dy: Float32Array 
   native.channelAffine(x, dy, out, rows, C, scale, scale2, shift, relu, mask);
 }
 
+/** Eval-mode batch norm (then ReLU) of x [rows, C] into `out`, from inferenceCoefficients' [a | b]. */
+export function batchNormInferenceInto(native: NativeKernels, x: Float32Array, rows: number, C: number, coefficients: Float32Array, relu: boolean, out: Float32Array): void {
+  channelAffine(native, x, null, out, rows, C, coefficients, relu, null);
+}
+
 /** Training-mode batch norm (then ReLU) of x [rows, C] into `out`, from params = [scale; offset]; the batch mean and biased variance. */
 export function batchNormTrainingInto(native: NativeKernels, x: Float32Array, rows: number, C: number, params: Float32Array, epsilon: number, relu: boolean, out: Float32Array): { mean: Float32Array; variance: Float32Array } {
   const sums = new Float64Array(C);
@@ -88,7 +93,7 @@ export function nativeBatchNormKernels(native: NativeKernels, stock: (name: stri
     const value = (t: TensorInfo | undefined) => (t ? floatValues(backend, t) : null);
     const coefficients = inferenceCoefficients(value(mean)!, value(variance)!, value(scale), value(offset), (args.attrs as { varianceEpsilon: number }).varianceEpsilon);
     const out = outputArray(backend, rows * C);
-    channelAffine(native, floatValues(backend, x!), null, out, rows, C, coefficients, false, null);
+    batchNormInferenceInto(native, floatValues(backend, x!), rows, C, coefficients, false, out);
     return backend.makeTensorInfo(x!.shape, 'float32', out);
   };
 

@@ -9,6 +9,18 @@ import * as K from '../ops/kernel-names';
 type PadType = backend_util.PadInfo['type'] | number;
 type Rounding = 'floor' | 'round' | 'ceil';
 
+/**
+ * A batch norm with given statistics folded into the HWIO filter before it: filter' = filter a and
+ * bias = offset - mean a per output channel, a = scale / sqrt(var + eps).
+ */
+export function foldBatchNorm(filter: Float32Array, mean: Float32Array, variance: Float32Array, scale: Float32Array, offset: Float32Array, epsilon: number): { filter: Float32Array; bias: Float32Array } {
+  const outChannels = mean.length;
+  const coefficients = inferenceCoefficients(mean, variance, scale, offset, epsilon);
+  const folded = new Float32Array(filter.length);
+  for (let i = 0; i < filter.length; i++) folded[i] = filter[i] * coefficients[i % outChannels];
+  return { filter: folded, bias: coefficients.subarray(outChannels) };
+}
+
 /** The convolution kernels on the native addon (oneDNN); other cases go to the stock kernels. */
 export function nativeConv2dKernels(native: NativeKernels, stock: (name: string) => KernelFunc): KernelConfig[] {
   // The dy of the last input-gradient call: tfjs asks for a convolution's input and filter
@@ -61,13 +73,9 @@ export function nativeConv2dKernels(native: NativeKernels, stock: (name: string)
     const { strides, pad, epsilon, relu } = attrs as unknown as K.ConvBatchNormAttrs;
     if (!supported([x, filter], {})) throw new Error(`${K.CONV_BATCH_NORM}: float32 inputs only, got ${x.dtype} and ${filter.dtype}`);
     const info = backend_util.computeConv2DInfo(x.shape as Shape4, filter.shape as Shape4, strides, 1, pad as never, undefined, false, 'channelsLast');
-    const outChannels = info.outChannels;
-    const coefficients = inferenceCoefficients(values(backend, mean), values(backend, variance), values(backend, scale), values(backend, offset), epsilon);
-    const w = values(backend, filter);
-    const folded = new Float32Array(w.length);
-    for (let i = 0; i < w.length; i++) folded[i] = w[i] * coefficients[i % outChannels];
-    const y = outputArray(backend, info.batchSize * info.outHeight * info.outWidth * outChannels);
-    native.convForwardAffine(values(backend, x), folded, coefficients.subarray(outChannels), y, Int32Array.from(geometry(info)), relu);
+    const folded = foldBatchNorm(values(backend, filter), values(backend, mean), values(backend, variance), values(backend, scale), values(backend, offset), epsilon);
+    const y = outputArray(backend, info.batchSize * info.outHeight * info.outWidth * info.outChannels);
+    native.convForwardAffine(values(backend, x), folded.filter, folded.bias, y, Int32Array.from(geometry(info)), relu);
     return backend.makeTensorInfo(info.outShape, 'float32', y);
   };
 

@@ -3,7 +3,7 @@ import { loadNativeKernels, nativePackageFor } from './native';
 
 const notFound = (specifier: string) => Object.assign(new Error(`Cannot find package '${specifier}' imported from /x/core/dist/index.js`), { code: 'ERR_MODULE_NOT_FOUND' });
 const complete = Object.fromEntries(
-  ['info', 'setThreads', 'setConvolutionLayouts', 'convForward', 'convBackwardData', 'convBackwardWeights', 'convForwardAffine', 'add', 'channelSums', 'channelGradSums', 'channelAffine', 'shortcutAdd', 'shortcutGrad', 'peakGflops'].map((n) => [n, () => undefined]),
+  ['info', 'setThreads', 'setConvolutionLayouts', 'convForward', 'convBackwardData', 'convBackwardWeights', 'convForwardAffine', 'add', 'channelSums', 'channelGradSums', 'channelAffine', 'shortcutAdd', 'shortcutGrad', 'sgdStep', 'peakGflops'].map((n) => [n, () => undefined]),
 );
 
 describe('native CPU kernels: finding the platform package', () => {

@@ -35,6 +35,13 @@ export interface NativeKernels {
   /** The zero-padded shortcut; `shape`: [N, OH, OW, CO, H, W, CI, stride]. */
   shortcutAdd(residual: Float32Array, x: Float32Array, y: Float32Array, shape: Int32Array): void;
   shortcutGrad(dy: Float32Array, dx: Float32Array, shape: Int32Array): void;
+  /**
+   * SGD as torch.optim.SGD computes it, in place, over parameters, gradients and momentum buffers
+   * laid end to end in runs [bounds[s], bounds[s + 1]), each with its weight decay and learning
+   * rate; each product and sum rounded to float32 (no fused multiply-adds), as the JavaScript
+   * update rounds them. `momentum` 0: plain SGD, buffers untouched.
+   */
+  sgdStep(params: Float32Array, grads: Float32Array, buffers: Float32Array, bounds: Int32Array, weightDecays: Float32Array, lrs: Float32Array, momentum: number, dampening: number, nesterov: boolean, first: boolean): void;
   /** Multiply-add throughput of all threads for about `seconds`: the machine's peak, in GFLOP/s. */
   peakGflops(seconds: number): number;
 }
@@ -58,7 +65,7 @@ export interface NativeInfo {
 
 export type NativeLoad = { kernels: NativeKernels; packageName: string } | { kernels: null; packageName: string | null; reason: string };
 
-const REQUIRED: readonly (keyof NativeKernels)[] = ['info', 'setThreads', 'setConvolutionLayouts', 'convForward', 'convBackwardData', 'convBackwardWeights', 'convForwardAffine', 'add', 'channelSums', 'channelGradSums', 'channelAffine', 'shortcutAdd', 'shortcutGrad', 'peakGflops'];
+const REQUIRED: readonly (keyof NativeKernels)[] = ['info', 'setThreads', 'setConvolutionLayouts', 'convForward', 'convBackwardData', 'convBackwardWeights', 'convForwardAffine', 'add', 'channelSums', 'channelGradSums', 'channelAffine', 'shortcutAdd', 'shortcutGrad', 'sgdStep', 'peakGflops'];
 
 /** The package holding the addon for a platform, by Node's platform, architecture and C library. */
 const PLATFORM_PACKAGES: Readonly<Record<string, string>> = {

@@ -2,8 +2,9 @@ import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core
 import * as K from '../ops/kernel-names';
 import { type CpuBackend, floatValues } from './backend';
 
-/** The new momentum buffer into `out` (which may be `buf`): g + wd p, or momentum buffer + (1 - dampening) (g + wd p). */
-export function nextBuffer(p: Float32Array, g: Float32Array, buf: Float32Array, a: K.SgdMomentumAttrs, out: Float32Array = new Float32Array(p.length)): Float32Array {
+/** The new momentum buffer: g + wd p, or momentum buffer + (1 - dampening) (g + wd p). */
+function nextBuffer(p: Float32Array, g: Float32Array, buf: Float32Array, a: K.SgdMomentumAttrs): Float32Array {
+  const out = new Float32Array(p.length);
   const m = Math.fround(a.momentum);
   const wd = Math.fround(a.weightDecay);
   const keep = Math.fround(1 - a.dampening);
@@ -14,8 +15,9 @@ export function nextBuffer(p: Float32Array, g: Float32Array, buf: Float32Array, 
   return out;
 }
 
-/** The new parameter from the updated buffer into `out` (which may be `p`): p - lr (nesterov ? g + wd p + momentum buffer : buffer). */
-export function nextParam(p: Float32Array, g: Float32Array, buf: Float32Array, a: K.SgdApplyAttrs, out: Float32Array = new Float32Array(p.length)): Float32Array {
+/** The new parameter from the updated buffer: p - lr (nesterov ? g + wd p + momentum buffer : buffer). */
+function nextParam(p: Float32Array, g: Float32Array, buf: Float32Array, a: K.SgdApplyAttrs): Float32Array {
+  const out = new Float32Array(p.length);
   const lr = Math.fround(a.lr);
   const m = Math.fround(a.momentum);
   const wd = Math.fround(a.weightDecay);
