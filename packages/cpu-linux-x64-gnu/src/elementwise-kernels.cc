@@ -35,90 +35,184 @@ void add(const float *__restrict a, const float *__restrict b, float *__restrict
   }
 }
 
-// Per-thread partial sums, added in thread order so that the result does not depend on timing.
-// Within a thread, rows are summed in float over blocks of kBlockRows (vectorised over channels,
-// the accumulators staying in L1) and each block's sums are added in double: float rounding
-// over a few dozen terms, double over the rest.
-constexpr size_t kBlockRows = 32;
+// Per-channel sums over the rows of an NHWC array. A block of kBlockRows rows is kBlockRows * C
+// consecutive floats, a multiple of every vector width whatever C is, so the sums run over the flat
+// array in whole vectors: accumulator j of a block's pattern always holds channel j % C. Each
+// accumulator adds kFoldBlocks values in float (in L1); then the pattern is folded into per-channel
+// doubles. Threads take whole blocks and keep their own doubles, added in thread order (and the
+// last rows after them), so that the result does not depend on timing.
+constexpr size_t kBlockRows = 16;
+constexpr size_t kFoldBlocks = 16;
 
-template <typename Body>
-void channelReduce(size_t rows, size_t C, size_t width, double *out, Body body) {
-  int threads = threadsFor(rows * C);
-  std::vector<double> partials(size_t(threads) * width, 0.0);
+// body(first, count, acc): adds `count` whole blocks from block `first` into the accumulator
+// patterns acc[0 .. arrays * W); tail(row, acc): adds one row into acc[0 .. arrays * C).
+template <typename Blocks, typename Row>
+void channelReduce(size_t rows, size_t C, size_t arrays, double *out, Blocks body, Row tail) {
+  const size_t W = kBlockRows * C;
+  const size_t blocks = rows / kBlockRows;
+  const int threads = threadsFor(rows * C);
+  std::vector<double> partials(size_t(threads) * arrays * C, 0.0);
 #pragma omp parallel num_threads(threads)
   {
-    int t = omp_get_thread_num();
-    Range r = share(rows, t, omp_get_num_threads());
-    std::vector<float> block(width);
-    double *__restrict total = partials.data() + size_t(t) * width;
-    for (size_t begin = r.begin; begin < r.end; begin += kBlockRows) {
-      std::fill(block.begin(), block.end(), 0.0f);
-      body(begin, std::min(begin + kBlockRows, r.end), block.data());
-      for (size_t c = 0; c < width; c++) total[c] += double(block[c]);
+    const int t = omp_get_thread_num();
+    const Range r = share(blocks, t, omp_get_num_threads());
+    std::vector<float> acc(arrays * W);
+    double *__restrict total = partials.data() + size_t(t) * arrays * C;
+    for (size_t first = r.begin; first < r.end; first += kFoldBlocks) {
+      std::fill(acc.begin(), acc.end(), 0.0f);
+      body(first, std::min(kFoldBlocks, r.end - first), acc.data());
+      for (size_t k = 0; k < arrays; k++)
+        for (size_t row = 0; row < kBlockRows; row++)
+          for (size_t c = 0; c < C; c++) total[k * C + c] += double(acc[k * W + row * C + c]);
     }
   }
-  std::memset(out, 0, width * sizeof(double));
+  std::memset(out, 0, arrays * C * sizeof(double));
   for (int t = 0; t < threads; t++)
-    for (size_t c = 0; c < width; c++) out[c] += partials[size_t(t) * width + c];
+    for (size_t i = 0; i < arrays * C; i++) out[i] += partials[size_t(t) * arrays * C + i];
+  std::vector<float> rest(arrays * C, 0.0f);
+  for (size_t row = blocks * kBlockRows; row < rows; row++) tail(row, rest.data());
+  for (size_t i = 0; i < arrays * C; i++) out[i] += double(rest[i]);
+}
+
+// `values` repeated kBlockRows times: a per-channel constant laid out as a block's pattern.
+std::vector<float> blockPattern(const float *values, size_t C) {
+  std::vector<float> pattern(kBlockRows * C);
+  for (size_t row = 0; row < kBlockRows; row++) std::memcpy(pattern.data() + row * C, values, C * sizeof(float));
+  return pattern;
 }
 
 void channelSums(const float *__restrict x, size_t rows, size_t C, const float *__restrict center, double *sums) {
-  channelReduce(rows, C, C, sums, [&](size_t begin, size_t end, float *__restrict acc) {
-    for (size_t i = begin; i < end; i++) {
-      const float *__restrict row = x + i * C;
-      if (center) {
+  const size_t W = kBlockRows * C;
+  if (!center) {
+    channelReduce(
+        rows, C, 1, sums,
+        [&](size_t first, size_t count, float *__restrict acc) {
+          for (size_t b = first; b < first + count; b++) {
+            const float *__restrict v = x + b * W;
+            for (size_t j = 0; j < W; j++) acc[j] += v[j];
+          }
+        },
+        [&](size_t row, float *__restrict acc) {
+          for (size_t c = 0; c < C; c++) acc[c] += x[row * C + c];
+        });
+    return;
+  }
+  const std::vector<float> pattern = blockPattern(center, C);
+  const float *__restrict m = pattern.data();
+  channelReduce(
+      rows, C, 1, sums,
+      [&](size_t first, size_t count, float *__restrict acc) {
+        for (size_t b = first; b < first + count; b++) {
+          const float *__restrict v = x + b * W;
+          for (size_t j = 0; j < W; j++) {
+            const float d = v[j] - m[j];
+            acc[j] += d * d;
+          }
+        }
+      },
+      [&](size_t row, float *__restrict acc) {
         for (size_t c = 0; c < C; c++) {
-          float d = row[c] - center[c];
+          const float d = x[row * C + c] - center[c];
           acc[c] += d * d;
         }
-      } else {
-        for (size_t c = 0; c < C; c++) acc[c] += row[c];
-      }
-    }
-  });
+      });
 }
 
 void channelGradSums(const float *__restrict dy, const float *__restrict x, const float *__restrict mask, size_t rows, size_t C,
                      const float *__restrict mean, double *sumDy, double *sumDyX) {
+  const size_t W = kBlockRows * C;
+  const std::vector<float> pattern = blockPattern(mean, C);
+  const float *__restrict m = pattern.data();
   std::vector<double> both(2 * C);
-  channelReduce(rows, C, 2 * C, both.data(), [&](size_t begin, size_t end, float *__restrict acc) {
-    float *__restrict accDy = acc;
-    float *__restrict accDyX = acc + C;
-    for (size_t i = begin; i < end; i++) {
-      const float *__restrict g = dy + i * C;
-      const float *__restrict v = x + i * C;
-      const float *__restrict m = mask ? mask + i * C : g;
-      for (size_t c = 0; c < C; c++) {
-        float d = (!mask || m[c] > 0.0f) ? g[c] : 0.0f;
-        accDy[c] += d;
-        accDyX[c] += d * (v[c] - mean[c]);
-      }
-    }
-  });
+  channelReduce(
+      rows, C, 2, both.data(),
+      [&](size_t first, size_t count, float *__restrict acc) {
+        float *__restrict accDy = acc;
+        float *__restrict accDyX = acc + W;
+        for (size_t b = first; b < first + count; b++) {
+          const float *__restrict g = dy + b * W;
+          const float *__restrict v = x + b * W;
+          if (mask) {
+            const float *__restrict k = mask + b * W;
+            for (size_t j = 0; j < W; j++) {
+              const float d = k[j] > 0.0f ? g[j] : 0.0f;
+              accDy[j] += d;
+              accDyX[j] += d * (v[j] - m[j]);
+            }
+          } else {
+            for (size_t j = 0; j < W; j++) {
+              accDy[j] += g[j];
+              accDyX[j] += g[j] * (v[j] - m[j]);
+            }
+          }
+        }
+      },
+      [&](size_t row, float *__restrict acc) {
+        for (size_t c = 0; c < C; c++) {
+          const size_t i = row * C + c;
+          const float d = (!mask || mask[i] > 0.0f) ? dy[i] : 0.0f;
+          acc[c] += d;
+          acc[C + c] += d * (x[i] - mean[c]);
+        }
+      });
   std::memcpy(sumDy, both.data(), C * sizeof(double));
   std::memcpy(sumDyX, both.data() + C, C * sizeof(double));
+}
+
+// One element of channelAffine; the flags are fixed per call, so each loop below is compiled
+// without branches on them.
+template <bool kGradient, bool kMask, bool kRelu>
+inline float affineElement(float in, float v, float m, float scale, float scale2, float shift) {
+  const float a = (kMask && !(m > 0.0f)) ? 0.0f : in;
+  float o = a * scale + shift;
+  if (kGradient) o += v * scale2;
+  // NaN passes the ReLU, as in PyTorch: a diverged step must show in the loss.
+  return kRelu ? (o > 0.0f || o != o ? o : 0.0f) : o;
+}
+
+// Whole blocks of kBlockRows rows run over the flat arrays against the coefficients laid out as a
+// block's pattern (see channelReduce); the rows after the last whole block, row by row.
+template <bool kGradient, bool kMask, bool kRelu>
+void affineRows(const float *__restrict x, const float *__restrict dy, float *__restrict y, size_t rows, size_t C,
+                const float *__restrict scale, const float *__restrict scale2, const float *__restrict shift, const float *__restrict mask) {
+  const float *__restrict in = kGradient ? dy : x;
+  const size_t W = kBlockRows * C;
+  const size_t blocks = rows / kBlockRows;
+  const std::vector<float> scales = blockPattern(scale, C), shifts = blockPattern(shift, C),
+                           scales2 = kGradient ? blockPattern(scale2, C) : std::vector<float>();
+  const float *__restrict sc = scales.data();
+  const float *__restrict sh = shifts.data();
+  const float *__restrict sc2 = kGradient ? scales2.data() : nullptr;
+#pragma omp parallel num_threads(threadsFor(rows * C))
+  {
+    const Range r = share(blocks, omp_get_thread_num(), omp_get_num_threads());
+    for (size_t b = r.begin; b < r.end; b++) {
+      const size_t base = b * W;
+      for (size_t j = 0; j < W; j++)
+        y[base + j] = affineElement<kGradient, kMask, kRelu>(in[base + j], kGradient ? x[base + j] : 0.0f, kMask ? mask[base + j] : 0.0f,
+                                                             sc[j], kGradient ? sc2[j] : 0.0f, sh[j]);
+    }
+  }
+  for (size_t i = blocks * W; i < rows * C; i++) {
+    const size_t c = i % C;
+    y[i] = affineElement<kGradient, kMask, kRelu>(in[i], kGradient ? x[i] : 0.0f, kMask ? mask[i] : 0.0f, scale[c], kGradient ? scale2[c] : 0.0f,
+                                                  shift[c]);
+  }
 }
 
 void channelAffine(const float *__restrict x, const float *__restrict dy, float *__restrict y, size_t rows, size_t C,
                    const float *__restrict scale, const float *__restrict scale2, const float *__restrict shift, bool relu,
                    const float *__restrict mask) {
-#pragma omp parallel num_threads(threadsFor(rows * C))
-  {
-    Range r = share(rows, omp_get_thread_num(), omp_get_num_threads());
-    for (size_t i = r.begin; i < r.end; i++) {
-      const float *__restrict in = (dy ? dy : x) + i * C;
-      const float *__restrict v = x + i * C;
-      const float *__restrict m = mask ? mask + i * C : nullptr;
-      float *__restrict out = y + i * C;
-      for (size_t c = 0; c < C; c++) {
-        float a = (m && !(m[c] > 0.0f)) ? 0.0f : in[c];
-        float o = a * scale[c] + shift[c];
-        if (dy) o += v[c] * scale2[c];
-        // NaN passes the ReLU, as in PyTorch: a diverged step must show in the loss.
-        out[c] = relu ? (o > 0.0f || o != o ? o : 0.0f) : o;
-      }
-    }
+  if (dy) {
+    if (mask) return relu ? affineRows<true, true, true>(x, dy, y, rows, C, scale, scale2, shift, mask)
+                          : affineRows<true, true, false>(x, dy, y, rows, C, scale, scale2, shift, mask);
+    return relu ? affineRows<true, false, true>(x, dy, y, rows, C, scale, scale2, shift, mask)
+                : affineRows<true, false, false>(x, dy, y, rows, C, scale, scale2, shift, mask);
   }
+  if (mask) return relu ? affineRows<false, true, true>(x, dy, y, rows, C, scale, scale2, shift, mask)
+                        : affineRows<false, true, false>(x, dy, y, rows, C, scale, scale2, shift, mask);
+  return relu ? affineRows<false, false, true>(x, dy, y, rows, C, scale, scale2, shift, mask)
+              : affineRows<false, false, false>(x, dy, y, rows, C, scale, scale2, shift, mask);
 }
 
 // Pixels a 2x2 window at output index i covers along an input side of n (ceil mode: 1 at an odd edge).
