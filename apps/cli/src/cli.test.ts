@@ -102,6 +102,23 @@ describe('pyramid', () => {
     expect(info.paper[0].top1Error).toBe('4.58±0.06');
   });
 
+  it('trains compiled on the native CPU kernels, and op by op with --no-compile, to the same losses bit for bit', () => {
+    const losses = (compile: boolean) => {
+      const run = join(folder(compile ? 'compiled' : 'op-by-op'), 'run');
+      const t = pyramid('train', '--preset', 'pyramidnet8-a16-mnist', '--data', 'mnist-sample', '--test-fraction', '0.9', '--epochs', '1', '--batch-size', '50', '--run', run, '--json', ...(compile ? [] : ['--no-compile']));
+      expect(t.status, t.stderr).toBe(0);
+      const events = t.stdout.trim().split('\n').map((l) => JSON.parse(l));
+      return { stepMode: events.find((e) => e.kind === 'start').stepMode, losses: events.filter((e) => e.kind === 'step').map((e) => e.loss) };
+    };
+    const opByOp = losses(false);
+    expect(opByOp.stepMode).toEqual({ compiled: false, reason: 'compiling was turned off' });
+    const compiled = losses(true);
+    const native = JSON.parse(pyramid('backends', '--json').stdout).find((b: { name: string }) => b.name === 'cpu').detail.includes('native kernels from');
+    if (native || process.env.CI) expect(compiled.stepMode).toEqual({ compiled: true });
+    expect(compiled.losses.length).toBe(19);
+    expect(compiled.losses).toEqual(opByOp.losses);
+  });
+
   it('trains, evaluates and predicts in plain Node, and leaves a checkpoint', () => {
     const run = join(folder('mnist'), 'run');
     const t = pyramid('train', '--preset', 'pyramidnet8-a16-mnist', '--data', 'mnist-sample', '--test-fraction', '0.9', '--epochs', '1', '--batch-size', '50', '--run', run, '--json');

@@ -76,8 +76,8 @@ export class TrainingReporter {
     if (this.mode === 'json') {
       const { kind } = event;
       if (kind === 'start') {
-        const { config, stepsPerEpoch, resumedAt, parameters, init, extended } = event;
-        process.stdout.write(`${JSON.stringify({ kind, preset: config.preset, data: config.data.name, epochs: config.recipe.epochs, stepsPerEpoch, resumedAt, parameters, init, extended })}\n`);
+        const { config, stepsPerEpoch, resumedAt, parameters, init, extended, stepMode } = event;
+        process.stdout.write(`${JSON.stringify({ kind, preset: config.preset, data: config.data.name, epochs: config.recipe.epochs, stepsPerEpoch, resumedAt, parameters, init, extended, stepMode })}\n`);
       } else if (kind === 'epoch') {
         const { evaluation, ...rest } = event;
         const test = evaluation ? { testLoss: evaluation.loss, top1: evaluation.top1, top5: evaluation.top5, top1Error: evaluation.top1Error, top5Error: evaluation.top5Error } : {};

@@ -77,8 +77,8 @@ export interface TrainOptions {
    */
   plots?: boolean;
   /**
-   * Let the backend compile the step (default true): WebGPU plans it once and replays it; false
-   * runs the op-by-op step, the reference the compiled one is checked against.
+   * Let the backend compile the step (default true): WebGPU and the CPU's native kernels plan it
+   * once and replay it; false runs the op-by-op step, the reference the compiled one is checked against.
    */
   compile?: boolean;
   onEvent?: (event: TrainEvent) => void;

@@ -39,6 +39,7 @@ interface TrainFlags extends ModelFlags, BackendFlags {
   resume?: string;
   evalEvery: number;
   checkpointEvery: number;
+  compile: boolean;
   testFraction?: number;
   dataDir?: string;
   dataArchive?: string;
@@ -207,6 +208,7 @@ export function trainCommand(program: Command): void {
     .option('--resume <dir>', 'continue the run in this folder from its last checkpoint (with --epochs N: to N epochs in all, e.g. extending a finished run)')
     .option('--seed <n>', 'seed of every random draw', parseInteger('--seed', { min: 0 }), 0)
     .option('--eval-every <n>', 'evaluate on the test set every n epochs', parseInteger('--eval-every', { min: 1 }), 1)
+    .option('--no-compile', 'run every step op by op, even where the backend compiles the whole step (the reference it is checked against)')
     .option('--checkpoint-every <n>', 'also checkpoint every n steps (0: at epoch ends)', parseInteger('--checkpoint-every', { min: 0 }), 0)
     .optionsGroup('Output:')
     .option('--progress-every <seconds>', 'without a terminal, a progress line at most every so many seconds', parsePositive('--progress-every'), 30)
@@ -324,6 +326,7 @@ export function trainCommand(program: Command): void {
         train: data.train,
         test: data.test,
         signal: controller.signal,
+        compile: flags.compile,
         onEvent: (e) => reporter.handle(e),
       });
       if (mode === 'human' || mode === 'quiet') {
