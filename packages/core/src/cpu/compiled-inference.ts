@@ -7,7 +7,7 @@ import type { NativeKernels } from './native';
 import { batchNormInferenceInto } from './native-batch-norm';
 import { foldBatchNorm } from './native-conv2d';
 import { spatialMeanInto } from './native-mean';
-import { shortcutShape } from './shortcut';
+import { type Activation, sizeOf, unitShortcutShape } from './compiled-step';
 
 /**
  * Eval-mode inference on the native CPU kernels, planned once for a network and batch size and
@@ -18,16 +18,7 @@ import { shortcutShape } from './shortcut';
  * functions, so the logits are the op-by-op ones bit for bit.
  */
 
-/** An NHWC activation; its array is given once the whole plan is known (see Arrays). */
-interface Activation {
-  data: Float32Array;
-  batch: number;
-  height: number;
-  width: number;
-  channels: number;
-}
-
-const sizeOf = (a: Activation) => a.batch * a.height * a.width * a.channels;
+// An activation's array is given once the whole plan is known (see Arrays).
 
 /**
  * The plan's arrays: an activation takes one while something still reads it and gives it back
@@ -190,8 +181,7 @@ export class CpuCompiledInference implements CompiledInference {
       const x = h;
       const residual = sequence(unit.branch, x, true, true);
       const out = arrays.take(residual);
-      const stride = unit.shortcut.kind === 'zero-pad' ? unit.shortcut.stride : 1;
-      const shape = Int32Array.from(shortcutShape([batch, residual.height, residual.width, residual.channels], [batch, x.height, x.width, x.channels], stride));
+      const shape = unitShortcutShape(unit, residual, x);
       this.calls.push(() => native.shortcutAdd(residual.data, x.data, out.data, shape));
       arrays.give(x);
       arrays.give(residual);

@@ -10,6 +10,7 @@ import type {
   DispatchTiming,
   NetworkDescription,
   NetworkState,
+  ResidualUnitDescription,
   SequenceLayer,
 } from '../network';
 import { crossEntropy } from '../ops/cross-entropy';
@@ -35,8 +36,8 @@ import { spatialMeanGradInto } from './spatial-mean-grad';
  * the op-by-op step runs.
  */
 
-/** An NHWC activation of the plan. */
-interface Activation {
+/** An NHWC activation of a plan (the compiled step's or the compiled inference's). */
+export interface Activation {
   data: Float32Array;
   batch: number;
   height: number;
@@ -44,7 +45,13 @@ interface Activation {
   channels: number;
 }
 
-const sizeOf = (a: Omit<Activation, 'data'>) => a.batch * a.height * a.width * a.channels;
+export const sizeOf = (a: Omit<Activation, 'data'>) => a.batch * a.height * a.width * a.channels;
+
+/** The native shortcut's shape argument for a unit's residual and input. */
+export function unitShortcutShape(unit: ResidualUnitDescription, residual: Omit<Activation, 'data'>, x: Omit<Activation, 'data'>): Int32Array {
+  const stride = unit.shortcut.kind === 'zero-pad' ? unit.shortcut.stride : 1;
+  return Int32Array.from(shortcutShape([residual.batch, residual.height, residual.width, residual.channels], [x.batch, x.height, x.width, x.channels], stride));
+}
 
 /** One call of the plan: what runs, for profiles and counts. */
 interface PlannedCall {
@@ -258,14 +265,14 @@ export class CpuCompiledStep implements CompiledTrainingStep {
       this.call('maxPool', 'stem', () => pooled.data.set(tf.tidy(() => tf.maxPool(tf.tensor4d(stemOut.data, stemShape), STEM_POOL.size, STEM_POOL.stride, STEM_POOL.padding).dataSync())));
     }
     const unitInputs: Activation[] = [];
-    const residuals: Activation[] = [];
+    const shortcutShapes: Int32Array[] = [];
     let h = pooled;
     for (const [i, unit] of network.units.entries()) {
       unitInputs.push(h);
       const residual = sequence(unit.branch, h, true);
-      residuals.push(residual);
       const out = activation({ batch, height: residual.height, width: residual.width, channels: residual.channels });
-      const shape = Int32Array.from(shortcutShape([batch, residual.height, residual.width, residual.channels], [batch, h.height, h.width, h.channels], unit.shortcut.kind === 'zero-pad' ? unit.shortcut.stride : 1));
+      const shape = unitShortcutShape(unit, residual, h);
+      shortcutShapes.push(shape);
       const x = h;
       this.call('shortcutAdd', `unit ${i}`, () => native.shortcutAdd(residual.data, x.data, out.data, shape));
       h = out;
@@ -349,9 +356,8 @@ export class CpuCompiledStep implements CompiledTrainingStep {
     for (let i = network.units.length - 1; i >= 0; i--) {
       const unit = network.units[i];
       const x = unitInputs[i];
-      const residual = residuals[i];
       const dShortcut = scratch.take(sizeOf(x));
-      const shape = Int32Array.from(shortcutShape([batch, residual.height, residual.width, residual.channels], [batch, x.height, x.width, x.channels], unit.shortcut.kind === 'zero-pad' ? unit.shortcut.stride : 1));
+      const shape = shortcutShapes[i];
       const dy = g;
       this.call('shortcutBackward', `unit ${i}`, () => native.shortcutGrad(dy, dShortcut, shape));
       const dBranch = sequenceBackward(unit.branch, g, true)!;
